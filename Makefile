@@ -1,0 +1,37 @@
+# One command for the main job, one for the tests; each sets up its own virtual environment.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DATA ?= ../shared/data/cmu
+ARGS ?=
+
+.PHONY: setup demo test test-all benchmark models clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+## main job: validate the benchmark data and print its summary
+demo: $(STAMP)
+	$(VENV)/bin/skelgnn data check --data $(DATA)
+
+## default test suite (< 10 minutes on 2 cores)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## every test, slow ones included
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ''
+
+models: $(STAMP)
+	$(VENV)/bin/skelgnn models
+
+clean-venv:
+	rm -rf $(VENV)
