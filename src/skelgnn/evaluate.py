@@ -1,0 +1,199 @@
+"""Evaluation: predict every frame of a dataset, then score it under the benchmark protocol.
+
+Shape legend: ``N`` samples, ``F`` frames of one sequence, ``R`` receptive field, ``J`` joints.
+
+* :func:`predict_sequences` lifts whole sequences in sequence mode (temporal models compute
+  overlapping windows once), with optional flip test-time augmentation.
+* :func:`score` turns per-sample predictions into the protocol's figures: P1 (MPJPE) and P2
+  (P-MPJPE) in millimetres, per-sample and action-wise means, a per-action table, the fixed
+  hard subsets and the model's own hardest 5% / 10%.
+* :func:`evaluate_checkpoint` does both for a checkpoint on a benchmark directory.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from skelgnn.codec import PoseCodec
+from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
+from skelgnn.geometry import flip_2d, flip_3d
+from skelgnn.metrics import group_mean, mpjpe, p_mpjpe
+from skelgnn.models import LifterModel
+
+__all__ = ["predict_sequence", "predict_sequences", "score", "load_hard_subset",
+           "evaluate_checkpoint", "format_report"]
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool = True,
+                     chunk: int = 8192) -> torch.Tensor:
+    """Lift one padded sequence.
+
+    Args:
+        model: a lifter in eval mode.
+        inputs: ``(F + R - 1, J, 2)`` normalised 2D, ends already padded.
+        flip_test: average with the prediction for the mirrored input.
+        chunk: output frames per forward pass (bounds memory on long clips).
+
+    Returns:
+        ``(F, J, 3)`` root-relative 3D (root joint exactly zero).
+    """
+    r = model.receptive_field
+    f = inputs.shape[0] - r + 1
+    outs = []
+    for lo in range(0, f, chunk):
+        hi = min(f, lo + chunk)
+        x = inputs[lo: hi + r - 1].unsqueeze(0)  # (1, T + R - 1, J, 2)
+        if flip_test:
+            x = torch.cat([x, flip_2d(x)], 0)  # (2, T + R - 1, J, 2)
+            y = model.forward_sequence(x)  # (2, T, J, 3)
+            y = 0.5 * (y[0] + flip_3d(y[1]))
+        else:
+            y = model.forward_sequence(x)[0]
+        outs.append(y)
+    y = torch.cat(outs, 0)  # (F, J, 3)
+    return y - y[:, :1]
+
+
+@torch.no_grad()
+def predict_sequences(model: LifterModel, dataset: WindowDataset, flip_test: bool = True,
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Predict every frame of every sequence of a stride-1 dataset.
+
+    Returns:
+        ``(pred, target)``, both ``(N, J, 3)`` float32 metres in the dataset's sample order.
+    """
+    if dataset.stride != 1:
+        raise ValueError(f"evaluation needs every frame (dataset stride 1), got {dataset.stride}")
+    if dataset.receptive_field != model.receptive_field:
+        raise ValueError(f"dataset windows of {dataset.receptive_field} frames do not match the "
+                         f"model's receptive field {model.receptive_field}")
+    was_training = model.training
+    model.eval()
+    preds, targets = [], []
+    seqs = dataset.sequences()
+    if progress:
+        from tqdm import tqdm
+
+        seqs = tqdm(seqs, total=dataset.num_sequences, desc="evaluate", unit="seq", leave=False)
+    try:
+        for _, inputs, target in seqs:
+            preds.append(predict_sequence(model, inputs, flip_test).numpy())
+            targets.append(target.numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(preds, 0), np.concatenate(targets, 0)
+
+
+def load_hard_subset(path: str | Path) -> list[tuple[str, str, int, int]]:
+    """The ``samples`` list of a ``hard_*_top*.json`` file as ``(subject, action, camera, frame)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"hard-pose subset not found: {path}")
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or "samples" not in data:
+        raise ValueError(f"{path}: expected a JSON object with key 'samples'")
+    return [(str(s), str(a), int(c), int(f)) for s, a, c, f in data["samples"]]
+
+
+def _own_hard(errors: np.ndarray, fraction: float) -> float:
+    k = max(1, math.ceil(fraction * errors.shape[0]))
+    return float(np.sort(errors)[::-1][:k].mean())
+
+
+def score(pred: np.ndarray, target: np.ndarray, dataset: WindowDataset,
+          hard_subsets: Optional[dict[str, Sequence[tuple[str, str, int, int]]]] = None
+          ) -> dict[str, Any]:
+    """Benchmark figures for predictions in metres (reported in millimetres).
+
+    Returns a dict with ``p1``, ``p2`` (per-sample means), ``p1_action``, ``p2_action``
+    (action-wise: mean per action category, then over categories), ``per_action``
+    (``{category: {"p1", "p2", "samples"}}``), ``own_hard5_p1``, ``own_hard10_p1`` and, for each
+    entry ``name`` of ``hard_subsets``, ``<name>_p1`` (e.g. ``hard5_p1``), plus ``samples``.
+    """
+    e1 = np.asarray(mpjpe(pred * 1000.0, target * 1000.0), dtype=np.float64)  # (N,) mm
+    e2 = np.asarray(p_mpjpe(pred.astype(np.float64) * 1000.0, target.astype(np.float64) * 1000.0))
+    cats = dataset.labels.category
+    p1_action, p1_per = group_mean(e1, cats.tolist())
+    p2_action, p2_per = group_mean(e2, cats.tolist())
+    counts = {c: int(n) for c, n in zip(*np.unique(cats, return_counts=True))}
+    out: dict[str, Any] = {
+        "p1": float(e1.mean()), "p2": float(e2.mean()),
+        "p1_action": float(p1_action), "p2_action": float(p2_action),
+        "per_action": {c: {"p1": float(p1_per[c]), "p2": float(p2_per[c]), "samples": counts[c]}
+                       for c in p1_per},
+        "own_hard5_p1": _own_hard(e1, 0.05), "own_hard10_p1": _own_hard(e1, 0.10),
+        "samples": int(e1.shape[0]),
+    }
+    for name, keys in (hard_subsets or {}).items():
+        idx = dataset.find_samples(keys)
+        out[f"{name}_p1"] = float(e1[idx].mean())
+    return out
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] = None,
+                        source: Optional[str] = None, flip_test: bool = True,
+                        subjects: Optional[Sequence[str]] = None,
+                        progress: bool = True) -> dict[str, Any]:
+    """Score a checkpoint on the test subjects of a benchmark directory.
+
+    Args:
+        checkpoint: path of a skelgnn checkpoint.
+        data_dir: benchmark directory (None: the default location).
+        source: 2D source; None means the source the checkpoint was trained on.
+        flip_test: flip test-time augmentation.
+        subjects: subjects to score (None: the split's ``test`` list).
+
+    Returns:
+        :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``.
+    """
+    from skelgnn.inference import load_model
+
+    model, codec, info = load_model(checkpoint)
+    src = source or info.get("source", "det")
+    root = resolve_data_dir(data_dir)
+    if subjects is None:
+        subjects = read_split(root / "split.json")["test"]
+    records = load_benchmark(root, src, subjects=subjects)
+    dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
+    pred, target = predict_sequences(model, dataset, flip_test, progress=progress)
+    hard = {}
+    for name, pct in (("hard5", 5), ("hard10", 10)):
+        path = root / f"hard_{src}_top{pct}.json"
+        if path.is_file():
+            hard[name] = load_hard_subset(path)
+        else:
+            log.warning("no fixed hard subset %s; %s_p1 is not reported", path, name)
+    result = score(pred, target, dataset, hard)
+    result.update({"model": info.get("preset", info.get("arch", "?")), "source": src,
+                   "tta": bool(flip_test), "checkpoint": str(checkpoint)})
+    return result
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """A human-readable table of :func:`score` / :func:`evaluate_checkpoint` output."""
+    lines = [f"model {result.get('model', '?')}  source {result.get('source', '?')}  "
+             f"flip TTA {'on' if result.get('tta', True) else 'off'}  "
+             f"samples {result['samples']}",
+             "",
+             f"{'':22s} {'P1 (mm)':>9s} {'P2 (mm)':>9s}",
+             f"{'per-sample mean':22s} {result['p1']:9.2f} {result['p2']:9.2f}",
+             f"{'action-wise mean':22s} {result['p1_action']:9.2f} {result['p2_action']:9.2f}",
+             "",
+             f"{'action':22s} {'P1':>9s} {'P2':>9s} {'samples':>9s}"]
+    for cat, row in result["per_action"].items():
+        lines.append(f"{cat:22s} {row['p1']:9.2f} {row['p2']:9.2f} {row['samples']:9d}")
+    lines.append("")
+    for key, label in (("hard5_p1", "fixed hard 5%"), ("hard10_p1", "fixed hard 10%"),
+                       ("own_hard5_p1", "own hardest 5%"), ("own_hard10_p1", "own hardest 10%")):
+        if key in result:
+            lines.append(f"{label + ' P1':22s} {result[key]:9.2f}")
+    return "\n".join(lines)

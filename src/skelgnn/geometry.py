@@ -1,0 +1,308 @@
+"""Camera and pose geometry: screen normalisation, quaternions, Human3.6M cameras, flips.
+
+Pure maths on numpy arrays (the flips also accept ``torch.Tensor``). Every function says which
+space its input lives in:
+
+* **pixels** -- image coordinates, origin top-left, ``u`` right, ``v`` down;
+* **screen** -- VideoPose3D's normalised image coordinates ``x = 2u/W - 1``, ``y = 2v/W - H/W``
+  (the width maps to ``[-1, 1]``, the aspect ratio is kept);
+* **world** -- metres, the mocap frame (Z up on the CMU benchmark);
+* **camera** -- metres, ``X`` right, ``Y`` down, ``Z`` forward along the optical axis.
+
+Shape letters: ``F`` frames, ``J`` joints; ``...`` any leading dimensions.
+
+The camera model (quaternion extrinsics, 3 radial + 2 tangential distortion coefficients applied
+to clamped normalised coordinates) follows the idea of VideoPose3D's ``common/camera.py``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, TypeVar
+
+import numpy as np
+
+from skelgnn.skeleton import H36M17, Skeleton
+
+__all__ = [
+    "normalize_screen",
+    "unnormalize_screen",
+    "qrot",
+    "qinverse",
+    "quaternion_to_matrix",
+    "Camera",
+    "root_relative",
+    "flip_2d",
+    "flip_3d",
+]
+
+ArrayT = TypeVar("ArrayT")
+
+
+def _check_size(w: float, h: float) -> None:
+    if not (w > 0 and h > 0):
+        raise ValueError(f"image size must be positive, got width={w}, height={h}")
+
+
+def _check_last_dim(x: Any, n: int, name: str) -> None:
+    if x.ndim < 1 or x.shape[-1] != n:
+        raise ValueError(f"{name}: expected shape (..., {n}), found {tuple(x.shape)}")
+
+
+def normalize_screen(uv: np.ndarray, w: float, h: float) -> np.ndarray:
+    """Pixels -> screen coordinates: ``x = 2u/W - 1``, ``y = 2v/W - H/W``.
+
+    Args:
+        uv: pixel coordinates ``(..., 2)``.
+        w, h: image width and height in pixels.
+
+    Returns:
+        ``(..., 2)`` screen coordinates, float64 for integer input, else the input's float dtype.
+    """
+    uv = np.asarray(uv)
+    _check_last_dim(uv, 2, "normalize_screen")
+    _check_size(w, h)
+    if not np.issubdtype(uv.dtype, np.floating):
+        uv = uv.astype(np.float64)
+    offset = np.array([1.0, h / w], dtype=uv.dtype)
+    return (uv * (2.0 / w) - offset).astype(uv.dtype, copy=False)
+
+
+def unnormalize_screen(xy: np.ndarray, w: float, h: float) -> np.ndarray:
+    """Screen coordinates -> pixels, the inverse of :func:`normalize_screen`:
+    ``u = (x + 1) W / 2``, ``v = (y + H/W) W / 2``."""
+    xy = np.asarray(xy)
+    _check_last_dim(xy, 2, "unnormalize_screen")
+    _check_size(w, h)
+    if not np.issubdtype(xy.dtype, np.floating):
+        xy = xy.astype(np.float64)
+    offset = np.array([1.0, h / w], dtype=xy.dtype)
+    return ((xy + offset) * (w / 2.0)).astype(xy.dtype, copy=False)
+
+
+def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v`` ``(..., 3)`` by unit quaternions ``q`` ``(..., 4)`` in ``(w, x, y, z)``
+    order; leading dimensions broadcast.
+
+    Uses ``v' = v + 2 w (u x v) + 2 u x (u x v)`` with ``u = (x, y, z)``, which equals
+    ``R(q) v`` for a unit quaternion.
+    """
+    q = np.asarray(q)
+    v = np.asarray(v)
+    _check_last_dim(q, 4, "qrot quaternion")
+    _check_last_dim(v, 3, "qrot vectors")
+    w, u = q[..., :1], q[..., 1:]
+    uv = np.cross(u, v)
+    uuv = np.cross(u, uv)
+    return v + 2.0 * (w * uv + uuv)
+
+
+def qinverse(q: np.ndarray) -> np.ndarray:
+    """Inverse of unit quaternions ``(..., 4)`` (``w, x, y, z``): the conjugate ``(w, -x, -y, -z)``."""
+    q = np.asarray(q)
+    _check_last_dim(q, 4, "qinverse")
+    return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype if q.dtype.kind == "f" else None)
+
+
+def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` of quaternions ``(..., 4)`` (``w, x, y, z``), float64.
+
+    The quaternion is normalised first, so a slightly non-unit input (float32 storage) still
+    gives an orthonormal matrix.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    _check_last_dim(q, 4, "quaternion_to_matrix")
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    if np.any(norm == 0):
+        raise ValueError("quaternion_to_matrix: zero quaternion has no rotation")
+    w, x, y, z = np.moveaxis(q / norm, -1, 0)
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)  # (..., 3, 3)
+
+
+def _floats(value: Any, n: int, name: str) -> tuple[float, ...]:
+    try:
+        out = tuple(float(x) for x in value)
+    except TypeError as exc:
+        raise ValueError(f"camera field {name!r}: expected {n} numbers, found {value!r}") from exc
+    if len(out) != n:
+        raise ValueError(f"camera field {name!r}: expected {n} numbers, found {len(out)}")
+    if not all(math.isfinite(x) for x in out):
+        raise ValueError(f"camera field {name!r}: expected finite numbers, found {out}")
+    return out
+
+
+@dataclass(frozen=True)
+class Camera:
+    """One calibrated camera: Human3.6M intrinsics with distortion, plus extrinsics.
+
+    Attributes:
+        id: camera identifier (Human3.6M serial number).
+        res_w, res_h: image size in pixels.
+        fx, fy: focal lengths in pixels.
+        cx, cy: principal point in pixels.
+        k: radial distortion ``(k1, k2, k3)``.
+        p: tangential distortion ``(p1, p2)``.
+        orientation: quaternion ``(w, x, y, z)`` rotating camera axes into the world frame.
+        translation: camera centre in world metres.
+    """
+
+    id: str
+    res_w: int
+    res_h: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    k: tuple[float, float, float]
+    p: tuple[float, float]
+    orientation: tuple[float, float, float, float]
+    translation: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", str(self.id))
+        for name in ("res_w", "res_h"):
+            value = getattr(self, name)
+            if int(value) != value or value <= 0:
+                raise ValueError(f"camera {self.id}: {name} must be a positive integer, found {value!r}")
+            object.__setattr__(self, name, int(value))
+        for name in ("fx", "fy", "cx", "cy"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value):
+                raise ValueError(f"camera {self.id}: {name} must be finite, found {value}")
+            object.__setattr__(self, name, value)
+        if self.fx == 0 or self.fy == 0:
+            raise ValueError(f"camera {self.id}: focal lengths must be non-zero, found fx={self.fx}, fy={self.fy}")
+        object.__setattr__(self, "k", _floats(self.k, 3, "k"))
+        object.__setattr__(self, "p", _floats(self.p, 2, "p"))
+        object.__setattr__(self, "orientation", _floats(self.orientation, 4, "orientation"))
+        object.__setattr__(self, "translation", _floats(self.translation, 3, "translation"))
+        if math.fsum(x * x for x in self.orientation) == 0:
+            raise ValueError(f"camera {self.id}: orientation quaternion is zero")
+
+    @classmethod
+    def from_dict(cls, intrinsics: Mapping[str, Any], extrinsics: Mapping[str, Any]) -> "Camera":
+        """Build from one ``intrinsics`` entry and one ``extrinsics`` entry of a ``cameras.json``
+        table (keys ``id, res_w, res_h, fx, fy, cx, cy, k, p`` and ``orientation,
+        translation_m``; ``translation`` is accepted as an alias of ``translation_m``)."""
+        missing = [key for key in ("id", "res_w", "res_h", "fx", "fy", "cx", "cy", "k", "p")
+                   if key not in intrinsics]
+        if missing:
+            raise ValueError(f"camera intrinsics: missing keys {missing}; found {sorted(intrinsics)}")
+        if "orientation" not in extrinsics:
+            raise ValueError(f"camera extrinsics: missing key 'orientation'; found {sorted(extrinsics)}")
+        if "translation_m" in extrinsics:
+            translation = extrinsics["translation_m"]
+        elif "translation" in extrinsics:
+            translation = extrinsics["translation"]
+        else:
+            raise ValueError(f"camera extrinsics: missing key 'translation_m'; found {sorted(extrinsics)}")
+        return cls(
+            id=intrinsics["id"], res_w=intrinsics["res_w"], res_h=intrinsics["res_h"],
+            fx=intrinsics["fx"], fy=intrinsics["fy"], cx=intrinsics["cx"], cy=intrinsics["cy"],
+            k=tuple(intrinsics["k"]), p=tuple(intrinsics["p"]),
+            orientation=tuple(extrinsics["orientation"]), translation=tuple(translation),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (the intrinsics keys plus ``orientation`` and ``translation_m``)."""
+        return {
+            "id": self.id, "res_w": self.res_w, "res_h": self.res_h,
+            "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,
+            "k": list(self.k), "p": list(self.p),
+            "orientation": list(self.orientation), "translation_m": list(self.translation),
+        }
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return self.res_w, self.res_h
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """Camera-to-world rotation matrix ``R`` ``(3, 3)``, float64."""
+        return quaternion_to_matrix(np.array(self.orientation))
+
+    def world_to_camera(self, x_world: np.ndarray) -> np.ndarray:
+        """World points ``(..., 3)`` -> camera frame ``R^T (X - t)``, float64."""
+        x_world = np.asarray(x_world, dtype=np.float64)
+        _check_last_dim(x_world, 3, "world_to_camera")
+        # Row vectors: (R^T (X - t))^T = (X - t)^T R.
+        return (x_world - np.array(self.translation)) @ self.rotation
+
+    def camera_to_world(self, x_cam: np.ndarray) -> np.ndarray:
+        """Camera-frame points ``(..., 3)`` -> world ``R X + t``, float64."""
+        x_cam = np.asarray(x_cam, dtype=np.float64)
+        _check_last_dim(x_cam, 3, "camera_to_world")
+        return x_cam @ self.rotation.T + np.array(self.translation)
+
+    def project(self, x_cam: np.ndarray) -> np.ndarray:
+        """Camera-frame points ``(..., 3)`` (metres) -> distorted pixels ``(..., 2)``, float64.
+
+        The Human3.6M model as VideoPose3D applies it: ``x, y = clamp(X/Z, -1, 1),
+        clamp(Y/Z, -1, 1)``; ``r2 = x^2 + y^2``; ``radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3``;
+        ``tan = p1 x + p2 y``; ``x' = x (radial + tan) + p1 r2``, ``y' = y (radial + tan) + p2 r2``;
+        ``u = fx x' + cx``, ``v = fy y' + cy``. Points must lie in front of the camera (Z > 0);
+        the clamp keeps far-off-axis points from blowing up through the polynomial.
+        """
+        x_cam = np.asarray(x_cam, dtype=np.float64)
+        _check_last_dim(x_cam, 3, "project")
+        xy = np.clip(x_cam[..., :2] / x_cam[..., 2:3], -1.0, 1.0)  # (..., 2)
+        r2 = np.sum(xy * xy, axis=-1, keepdims=True)  # (..., 1)
+        k1, k2, k3 = self.k
+        p = np.array(self.p)
+        radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        tan = xy @ p  # (...,)
+        xy_d = xy * (radial + tan[..., None]) + p * r2
+        return xy_d * np.array([self.fx, self.fy]) + np.array([self.cx, self.cy])
+
+    def normalize(self, uv: np.ndarray) -> np.ndarray:
+        """Pixels -> screen coordinates at this camera's resolution (:func:`normalize_screen`)."""
+        return normalize_screen(uv, self.res_w, self.res_h)
+
+    def unnormalize(self, xy: np.ndarray) -> np.ndarray:
+        """Screen coordinates -> pixels at this camera's resolution (:func:`unnormalize_screen`)."""
+        return unnormalize_screen(xy, self.res_w, self.res_h)
+
+
+def root_relative(x: np.ndarray, root: int = 0) -> np.ndarray:
+    """Subtract joint ``root`` from every joint: ``(..., J, C)`` -> ``(..., J, C)``."""
+    x = np.asarray(x)
+    if x.ndim < 2 or not -x.shape[-2] <= root < x.shape[-2]:
+        raise ValueError(f"root_relative: expected (..., J, C) with root {root} < J, found {x.shape}")
+    return x - x[..., root:root + 1, :]
+
+
+def _flip(x: ArrayT, skeleton: Skeleton, channels: int, name: str) -> ArrayT:
+    if not hasattr(x, "new_tensor"):  # numpy (or array-like); torch tensors pass through
+        x = np.asarray(x)
+    shape = tuple(x.shape)
+    if len(shape) < 2 or shape[-1] != channels or shape[-2] != skeleton.num_joints:
+        raise ValueError(
+            f"{name}: expected shape (..., {skeleton.num_joints}, {channels}), found {shape}")
+    perm = skeleton.flip_permutation()
+    sign = np.ones(channels, dtype=np.float32)
+    sign[0] = -1.0
+    if hasattr(x, "new_tensor"):
+        import torch  # only reached when a tensor was passed, so torch is already loaded
+
+        index = torch.as_tensor(perm, device=x.device)
+        return x.index_select(-2, index) * x.new_tensor(sign)  # (..., J, C)
+    return x[..., perm, :] * sign.astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+def flip_2d(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
+    """Horizontal flip of screen-normalised 2D poses ``(..., J, 2)``: negate ``x`` and swap every
+    left joint with its right partner. Works on numpy arrays and torch tensors; flipping twice is
+    the identity. Only meaningful in a space centred on ``x = 0`` (screen or box coordinates)."""
+    return _flip(x, skeleton, 2, "flip_2d")
+
+
+def flip_3d(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
+    """Horizontal flip of camera-frame 3D poses ``(..., J, 3)``: negate ``X`` and swap left and
+    right joints (the 3D counterpart of :func:`flip_2d`). Numpy or torch."""
+    return _flip(x, skeleton, 3, "flip_3d")

@@ -1,0 +1,35 @@
+"""Shared fixtures: where the benchmark data live, and the CI rule for missing data.
+
+Under ``CI=true`` a test whose shared data are missing fails; elsewhere it skips with the reason.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CMU = Path(os.environ.get("SKELGNN_DATA", REPO.parent / "shared" / "data" / "cmu"))
+
+
+def require_path(path: Path, what: str) -> Path:
+    """Return ``path`` if it exists; otherwise fail under CI, skip elsewhere."""
+    if path.exists():
+        return path
+    msg = f"{what} not found at {path} (set SKELGNN_DATA to the benchmark directory)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def cmu_dir() -> Path:
+    """The full CMU benchmark directory."""
+    return require_path(SHARED_CMU / "data_3d_cmu.npz", "CMU benchmark").parent
+
+
+@pytest.fixture(scope="session")
+def mini_dir() -> Path:
+    """The small CI fixture (3 subjects x 2 sequences, <= 100 frames)."""
+    return require_path(SHARED_CMU / "mini" / "data_3d_cmu.npz", "CMU mini fixture").parent
