@@ -9,9 +9,11 @@ and exit code 2. Only this module reads ``sys.argv`` and prints.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 from skelgnn import __version__
@@ -121,17 +123,126 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+
+# --------------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------------
+
+def _add_models_parser(subparsers: argparse._SubParsersAction) -> None:
+    models = subparsers.add_parser(
+        "models", help="list the model presets with their size and cost",
+        description="List every model preset: receptive field, parameters and multiply-"
+                    "accumulates per output frame (window mode, counted by "
+                    "torch.utils.flop_counter).")
+    models.add_argument("--json", metavar="OUT", default=None, help="also write the table as JSON")
+    models.set_defaults(command="models")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``skelgnn models``: the preset table."""
+    from skelgnn.models import PRESETS, build_model, count_parameters, macs_per_frame
+
+    rows, records = [], []
+    for name, cfg in PRESETS.items():
+        model = build_model(cfg)
+        params, macs = count_parameters(model), macs_per_frame(model)
+        rows.append([name, cfg.arch, model.receptive_field, f"{params / 1e6:.3f}M",
+                     f"{macs / 1e6:.2f}M"])
+        records.append({"name": name, "arch": cfg.arch, "receptive_field": model.receptive_field,
+                        "parameters": params, "macs_per_frame": macs})
+    print(format_table(["preset", "arch", "frames", "params", "MACs/frame"], rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# train / evaluate
+# --------------------------------------------------------------------------------------------
+
+def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    tr = subparsers.add_parser(
+        "train", help="train a model",
+        description="Train a model from a TOML config (see configs/) with optional overrides. "
+                    "Writes config.json, train.log, history.json and last.pt to the run directory.")
+    tr.add_argument("--config", metavar="TOML", default=None,
+                    help="config file (default: the skelgnn-1f preset and default schedule)")
+    tr.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                    help="override a config field, e.g. --set train.lr=5e-4 (repeatable)")
+    tr.add_argument("--run-dir", metavar="DIR", required=True, help="output directory")
+    tr.add_argument("--data", metavar="DIR", default=None,
+                    help="benchmark directory (overrides data.root)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bars")
+    tr.set_defaults(command="train")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``skelgnn train``."""
+    from skelgnn.config import load_config
+    from skelgnn.train import TrainingDiverged, train
+
+    logging.getLogger("skelgnn").setLevel(min(logging.getLogger().level, logging.INFO))
+    cfg = load_config(args.config, args.overrides)
+    try:
+        result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress,
+                       data_dir=args.data)
+    except FileExistsError as exc:
+        raise ValueError(str(exc)) from None
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"trained {cfg.preset} for {result.epochs} epochs in {result.minutes:.1f} min: "
+          f"{result.checkpoint}")
+    return EXIT_OK
+
+
+def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    ev = subparsers.add_parser(
+        "evaluate", help="score a checkpoint on the benchmark test subjects",
+        description="P1 (MPJPE) and P2 (P-MPJPE) in mm: per-sample and action-wise means, a "
+                    "per-action table, the fixed hard subsets and the model's own hardest "
+                    "5%% / 10%%. Flip test-time augmentation is on unless --no-tta.")
+    ev.add_argument("--checkpoint", metavar="PT", required=True, help="checkpoint file")
+    ev.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
+    ev.add_argument("--source", choices=("det", "gt"), default=None,
+                    help="2D source (default: the one the checkpoint was trained on)")
+    ev.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    ev.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
+    ev.set_defaults(command="evaluate")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``skelgnn evaluate``."""
+    from skelgnn.evaluate import evaluate_checkpoint, format_report
+
+    result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
+                                 flip_test=not args.no_tta, progress=sys.stderr.isatty())
+    print(format_report(result))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------
 # Parser and dispatch
 # --------------------------------------------------------------------------------------------
 
 PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_parser,
+    _add_models_parser,
+    _add_train_parser,
+    _add_evaluate_parser,
 ]
 """One function per top-level verb, each adding its sub-parser."""
 
 COMMANDS: dict[str, Handler] = {
     "data check": cmd_data_check,
+    "models": cmd_models,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
 }
 """``command`` value set by a sub-parser -> handler."""
 

@@ -174,6 +174,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
             log.warning("no fixed hard subset %s; %s_p1 is not reported", path, name)
     result = score(pred, target, dataset, hard)
     result.update({"model": info.get("preset", info.get("arch", "?")), "source": src,
+                   "parameters": sum(p.numel() for p in model.parameters()),
                    "tta": bool(flip_test), "checkpoint": str(checkpoint)})
     return result
 

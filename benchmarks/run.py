@@ -1,0 +1,172 @@
+"""The CMU benchmark: train and score every model under one protocol, one row at a time.
+
+    python benchmarks/run.py --list
+    python benchmarks/run.py --only skelgnn-1f --source det
+    python benchmarks/run.py                    # every row not yet committed
+
+Each row trains its config (``configs/<row>.toml``) on all ``train`` subjects (``data.split =
+"test"``, settings having been chosen on ``val`` beforehand), scores the test subjects once with
+the last epoch's weights, and writes ``benchmarks/results/<row>-<source>.json`` (commit, config,
+epochs, training minutes, machine, every metric). Rows already written are skipped, so the table
+is built in pieces; an interrupted row resumes from its run directory's ``last.pt``. The Markdown
+table ``benchmarks/results/TABLE.md`` is regenerated from all rows after each one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+CONFIGS = REPO / "configs"
+
+# row name -> (config file, sources, shipped checkpoint name for the det row or None)
+ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "skelgnn-1f": ("skelgnn-1f.toml", ("det", "gt"), "skelgnn-1f-cmu-det.pt"),
+    "skelgnn-27f": ("skelgnn-27f.toml", ("det", "gt"), "skelgnn-27f-cmu-det.pt"),
+    "fcn-1f": ("fcn-1f.toml", ("det", "gt"), None),
+    "semgcn-1f": ("semgcn-1f.toml", ("det", "gt"), None),
+    "tcn-1f": ("tcn-1f.toml", ("det", "gt"), None),
+    "tcn-27f": ("tcn-27f.toml", ("det", "gt"), None),
+    "skelgnn-1f-nosqueeze": ("ablation-nosqueeze.toml", ("det",), None),
+    "skelgnn-1f-flat": ("ablation-flat.toml", ("det",), None),
+    "skelgnn-1f-static": ("ablation-static.toml", ("det",), None),
+    "skelgnn-27f-notemporal": ("ablation-notemporal.toml", ("det",), None),
+}
+
+METRIC_COLUMNS = [("p1", "P1"), ("p2", "P2"), ("p1_action", "P1 act."), ("p2_action", "P2 act."),
+                  ("hard5_p1", "P1 hard 5%"), ("hard10_p1", "P1 hard 10%"),
+                  ("own_hard5_p1", "P1 own 5%"), ("own_hard10_p1", "P1 own 10%")]
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "system": platform.platform()}
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[str]) -> Path:
+    from skelgnn.config import load_config
+    from skelgnn.evaluate import evaluate_checkpoint
+    from skelgnn.train import export_weights, train
+
+    cfg_file, _, shipped = ROWS[name]
+    cfg = load_config(CONFIGS / cfg_file, [f"data.source={source}", "data.split=test", *extra])
+    run_dir = runs / f"{name}-{source}"
+    resume = (run_dir / "last.pt").exists()
+    result = train(cfg, run_dir, resume=resume, progress=sys.stderr.isatty(), data_dir=data)
+    scores = evaluate_checkpoint(result.checkpoint, data, source, flip_test=True,
+                                 progress=sys.stderr.isatty())
+    row = {"row": name, "source": source, "commit": commit(), "config": cfg.to_dict(),
+           "config_file": f"configs/{cfg_file}", "epochs": result.epochs,
+           "train_minutes": round(result.minutes, 2),
+           "train_frames": "every 2nd" if cfg.data.frame_stride == 2 else
+           f"every {cfg.data.frame_stride}", "machine": machine(),
+           "date": time.strftime("%Y-%m-%d"), **scores}
+    row.pop("checkpoint", None)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}-{source}.json"
+    out.write_text(json.dumps(row, indent=2) + "\n")
+    if shipped and source == "det" and data is None:
+        export_weights(result.checkpoint, REPO / "checkpoints" / shipped)
+    return out
+
+
+def write_table() -> Path:
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    order = {n: i for i, n in enumerate(ROWS)}
+    rows.sort(key=lambda r: (r["source"], order.get(r["row"], 99)))
+    lines = ["| model | source | params | epochs | train min | " +
+             " | ".join(label for _, label in METRIC_COLUMNS) + " |",
+             "|---|---|---|---|---|" + "---|" * len(METRIC_COLUMNS)]
+    for r in rows:
+        vals = " | ".join(f"{r[k]:.1f}" if k in r else "-" for k, _ in METRIC_COLUMNS)
+        lines.append(f"| {r['row']} | {r['source']} | {r.get('parameters', 0) / 1e6:.2f}M | "
+                     f"{r['epochs']} | {r['train_minutes']:.0f} | {vals} |")
+    machines = sorted({r["machine"]["cpu"] + f", {r['machine']['cores']} cores" for r in rows})
+    lines += ["", "Errors in mm on the test subjects (S08, S11, S14), all cameras, every frame, "
+              "flip test-time augmentation; trained on every 2nd frame of all train subjects; "
+              "last epoch scored once. Machine: " + "; ".join(machines) + "."]
+    per_action = [r for r in rows if r["source"] == "det"]
+    if per_action:
+        cats = sorted(per_action[0]["per_action"])
+        lines += ["", "Per action, det source (P1 / P2, mm):", "",
+                  "| model | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+        for r in per_action:
+            lines.append(f"| {r['row']} | " + " | ".join(
+                f"{r['per_action'][c]['p1']:.1f} / {r['per_action'][c]['p2']:.1f}"
+                for c in cats) + " |")
+    out = RESULTS / "TABLE.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    global RESULTS
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", action="append", default=[], metavar="ROW",
+                    help="run only these rows (repeatable)")
+    ap.add_argument("--source", choices=("det", "gt"), action="append", default=[],
+                    help="only these 2D sources")
+    ap.add_argument("--data", default=None, help="benchmark directory")
+    ap.add_argument("--runs", default=str(REPO / "runs" / "bench"), help="run directories")
+    ap.add_argument("--results", default=str(RESULTS), help="where rows and TABLE.md go")
+    ap.add_argument("--force", action="store_true", help="rerun rows already written")
+    ap.add_argument("--list", action="store_true", help="list rows and their state")
+    ap.add_argument("--table", action="store_true", help="only rebuild TABLE.md")
+    ap.add_argument("--set", action="append", default=[], dest="extra", metavar="KEY=VALUE",
+                    help="extra config override for every row run (e.g. for smoke tests)")
+    args = ap.parse_args(argv)
+    RESULTS = Path(args.results)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    unknown = [n for n in args.only if n not in ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}; known: {list(ROWS)}")
+    todo = []
+    for name, (_, sources, _) in ROWS.items():
+        for src in sources:
+            if args.only and name not in args.only or args.source and src not in args.source:
+                continue
+            done = (RESULTS / f"{name}-{src}.json").exists()
+            if args.list:
+                print(f"{name:26s} {src:4s} {'done' if done else 'todo'}")
+            elif not done or args.force:
+                todo.append((name, src))
+    if args.list:
+        return 0
+    if not args.table:
+        for name, src in todo:
+            out = run_row(name, src, args.data, Path(args.runs), args.extra)
+            print(f"wrote {out}", flush=True)
+            write_table()
+    print(f"table: {write_table()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
