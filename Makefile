@@ -30,6 +30,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
+## benchmark rows (skips rows already in benchmarks/results); e.g. make benchmark ARGS="--only skelgnn-1f"
+benchmark: $(STAMP)
+	$(PY) benchmarks/run.py $(ARGS)
+
 models: $(STAMP)
 	$(VENV)/bin/skelgnn models
 

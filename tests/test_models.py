@@ -232,10 +232,6 @@ def test_baseline_config_rejects_bad_values(cls, kwargs, field):
         cls(**kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason="FCNConfig / SemGCNConfig / TCNConfig.__post_init__ "
-                   "(models.py l.146, 172, 200: 'invalid FCNConfig: ...') print the whole config "
-                   "instead of naming the offending field (STYLE.md: validation names the "
-                   "offending flag)")
 @pytest.mark.parametrize("cls, kwargs, field, other", [
     (FCNConfig, dict(hidden=0), "hidden", "blocks"),
     (SemGCNConfig, dict(channels=0), "channels", "blocks"),
@@ -247,9 +243,6 @@ def test_baseline_config_errors_name_only_the_offending_field(cls, kwargs, field
     assert field in str(info.value) and other not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="SkeletalGNNConfig.__post_init__ (models.py l.96-122) "
-                   "does not validate static_init (field at l.76); a bad value is only caught "
-                   "later, by HCSF, when the model is built")
 def test_config_validates_static_init():
     with pytest.raises(ValueError, match="static_init"):
         SkeletalGNNConfig(static_init="ones")

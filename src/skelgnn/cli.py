@@ -226,6 +226,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+
+# --------------------------------------------------------------------------------------------
+# bench
+# --------------------------------------------------------------------------------------------
+
+def _add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
+    b = subparsers.add_parser(
+        "bench", help="measure model speed on this CPU",
+        description="Parameters, MACs per frame, inference frames/s at batch 1 and 1024, MACs/s, "
+                    "training samples/s and peak memory of each preset, each in its own process. "
+                    "Writes JSON and a Markdown table.")
+    b.add_argument("--preset", action="append", default=[], metavar="NAME",
+                   help="presets to measure (default: the main ones; repeatable)")
+    b.add_argument("--all", action="store_true", help="every preset")
+    b.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    b.add_argument("--quick", action="store_true", help="fewer repeats")
+    b.add_argument("--out", metavar="DIR", default="benchmarks/results",
+                   help="where speed.json and SPEED.md go (default benchmarks/results)")
+    b.set_defaults(command="bench")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``skelgnn bench``."""
+    from skelgnn.bench import DEFAULT_PRESETS, format_bench, run_bench
+    from skelgnn.models import PRESETS, build_model
+
+    names = list(PRESETS) if args.all else (args.preset or list(DEFAULT_PRESETS))
+    for n in names:
+        build_model(n)  # unknown names fail here, with a suggestion
+    result = run_bench(names, threads=args.threads, quick=args.quick,
+                       progress=sys.stderr.isatty())
+    table = format_bench(result)
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "SPEED.md").write_text(table + "\n")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------
 # Parser and dispatch
 # --------------------------------------------------------------------------------------------
@@ -235,6 +275,7 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_models_parser,
     _add_train_parser,
     _add_evaluate_parser,
+    _add_bench_parser,
 ]
 """One function per top-level verb, each adding its sub-parser."""
 
@@ -243,6 +284,7 @@ COMMANDS: dict[str, Handler] = {
     "models": cmd_models,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
+    "bench": cmd_bench,
 }
 """``command`` value set by a sub-parser -> handler."""
 

@@ -53,6 +53,18 @@ def _check_widths(widths: tuple[int, ...]) -> None:
         raise ValueError(f"filter_widths must be a non-empty tuple of odd integers, got {widths}")
 
 
+def _check_positive(cfg: Any, name: str, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{type(cfg).__name__}.{name} must be >= 1, got {value}")
+
+
+def _check_blocks_dropout(cfg: Any) -> None:
+    if getattr(cfg, "blocks", 0) < 0:
+        raise ValueError(f"{type(cfg).__name__}.blocks must be >= 0, got {cfg.blocks}")
+    if not 0 <= cfg.dropout < 1:
+        raise ValueError(f"{type(cfg).__name__}.dropout must be in [0, 1), got {cfg.dropout}")
+
+
 @dataclass(frozen=True)
 class SkeletalGNNConfig:
     """Skeletal GNN built from D-HCSF layers."""
@@ -114,6 +126,10 @@ class SkeletalGNNConfig:
         if self.dynamic not in ("none", "framewise", "temporal"):
             raise ValueError(f"dynamic must be 'none', 'framewise' or 'temporal', "
                              f"got {self.dynamic!r}")
+        if self.static_init not in ("softmax", "row"):
+            raise ValueError(f"static_init must be 'softmax' or 'row', got {self.static_init!r}")
+        if not 0 < self.hidden_ratio <= 4:
+            raise ValueError(f"hidden_ratio must be in (0, 4], got {self.hidden_ratio}")
         if self.window < 1 or self.window % 2 == 0:
             raise ValueError(f"window must be a positive odd integer, got {self.window}")
         if not 0 <= self.dropout < 1:
@@ -142,8 +158,8 @@ class FCNConfig:
     arch: str = field(default="fcn", init=False)
 
     def __post_init__(self) -> None:
-        if self.hidden < 1 or self.blocks < 0 or not 0 <= self.dropout < 1:
-            raise ValueError(f"invalid FCNConfig: {self}")
+        _check_positive(self, "hidden", self.hidden)
+        _check_blocks_dropout(self)
 
     @property
     def receptive_field(self) -> int:
@@ -168,8 +184,8 @@ class SemGCNConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
-        if self.channels < 1 or self.blocks < 0 or not 0 <= self.dropout < 1:
-            raise ValueError(f"invalid SemGCNConfig: {self}")
+        _check_positive(self, "channels", self.channels)
+        _check_blocks_dropout(self)
         if len(self.parents) != self.num_joints:
             raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
                              f"{self.num_joints}")
@@ -196,8 +212,8 @@ class TCNConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "filter_widths", tuple(int(w) for w in self.filter_widths))
         _check_widths(self.filter_widths)
-        if self.channels < 1 or not 0 <= self.dropout < 1:
-            raise ValueError(f"invalid TCNConfig: {self}")
+        _check_positive(self, "channels", self.channels)
+        _check_blocks_dropout(self)
 
     @property
     def receptive_field(self) -> int:
@@ -620,8 +636,8 @@ def build_model(spec: Union[str, ModelConfig, dict[str, Any]]) -> LifterModel:
             import difflib
 
             hint = difflib.get_close_matches(spec, PRESETS, n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ValueError(f"unknown model preset {spec!r}{extra} Known: {sorted(PRESETS)}")
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ValueError(f"unknown model preset {spec!r}{extra}; known: {sorted(PRESETS)}")
         spec = PRESETS[spec]
     elif isinstance(spec, dict):
         spec = config_from_dict(spec)

@@ -392,7 +392,9 @@ class DHCSF(nn.Module):
             self.graph = None
             self.register_buffer("alpha", None)
         else:
-            hidden = hidden_channels or max(1, in_channels // 4)
+            hidden = max(1, in_channels // 4) if hidden_channels is None else hidden_channels
+            if hidden < 1:
+                raise ValueError(f"hidden_channels must be >= 1, got {hidden}")
             w = window if dynamic == "temporal" else 1
             self.graph = DynamicGraph(in_channels, hidden, self.hcsf.num_groups, window=w)
             init = torch.full((self.hcsf.num_groups,), float(alpha_init))

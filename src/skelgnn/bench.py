@@ -1,0 +1,176 @@
+"""Speed benchmark of the presets on the CPU (``skelgnn bench``).
+
+For each preset, in a fresh subprocess (so peak memory is its own): parameters, MACs per output
+frame (``torch.utils.flop_counter``), inference frames/s at batch 1 and batch 1024 (forward only,
+eval mode, no grad, median of repeated timed runs after warm-up), the MACs/s that achieves,
+training samples/s (forward, backward, Adam step) and peak resident memory. Temporal presets also
+report sequence-mode frames/s on a 1000-frame clip.
+
+Absolute times depend on the machine and its load; compare presets as ratios measured in one run
+(the JSON records the ratios the project tracks).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+__all__ = ["DEFAULT_PRESETS", "bench_preset", "run_bench", "format_bench"]
+
+DEFAULT_PRESETS = ("skelgnn-1f", "fcn-1f", "semgcn-1f", "tcn-1f", "skelgnn-27f", "tcn-27f")
+
+
+def _median_time(fn: Callable[[], Any], repeats: int, min_time: float = 0.0) -> float:
+    """Median seconds of ``fn`` over ``repeats`` timed runs (after two warm-up runs)."""
+    fn()
+    fn()
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - t_start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 10 * repeats:
+            break
+    return statistics.median(times)
+
+
+def bench_preset(name: str, threads: int = 2, quick: bool = False) -> dict[str, Any]:
+    """Measure one preset in this process."""
+    import torch
+
+    from skelgnn.models import build_model, count_parameters, macs_per_frame
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_model(name)
+    r, j = model.receptive_field, model.num_joints
+    macs = macs_per_frame(model)
+    out: dict[str, Any] = {"preset": name, "receptive_field": r,
+                           "parameters": count_parameters(model), "macs_per_frame": macs}
+    model.eval()
+    reps = 5 if quick else 15
+    for batch in (1, 1024):
+        x = torch.randn(batch, r, j, 2)
+        with torch.inference_mode():
+            t = _median_time(lambda: model(x), reps, min_time=0.2 if batch == 1 else 0.0)
+        out[f"fps_b{batch}"] = batch / t
+        out[f"latency_ms_b{batch}"] = 1000 * t
+        out[f"macs_per_s_b{batch}"] = macs * batch / t
+    if r > 1:
+        clip = torch.randn(1, 1000 + r - 1, j, 2)
+        with torch.inference_mode():
+            t = _median_time(lambda: model.forward_sequence(clip), max(3, reps // 3))
+        out["sequence_fps_1000"] = 1000 / t
+        out["sequence_macs_per_frame"] = macs_per_frame(model, frames=1000)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), 1e-3, amsgrad=True)
+    batch = 256
+    x, y = torch.randn(batch, r, j, 2), torch.randn(batch, j, 3)
+
+    def step() -> None:
+        loss = torch.linalg.vector_norm(model(x) - y, dim=-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    out["train_samples_per_s_b256"] = batch / _median_time(step, 3 if quick else 8)
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": platform.platform()}
+
+
+def _ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Optional[float]]:
+    def get(name: str, key: str) -> Optional[float]:
+        return rows.get(name, {}).get(key)
+
+    def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return None if a is None or b in (None, 0) else a / b
+
+    return {
+        "skelgnn1f_over_fcn1f_macs_per_s_b1024": ratio(get("skelgnn-1f", "macs_per_s_b1024"),
+                                                       get("fcn-1f", "macs_per_s_b1024")),
+        "skelgnn1f_over_semgcn1f_fps_b1024": ratio(get("skelgnn-1f", "fps_b1024"),
+                                                   get("semgcn-1f", "fps_b1024")),
+        "skelgnn1f_latency_ms_b1": get("skelgnn-1f", "latency_ms_b1"),
+        "skelgnn27f_sequence_fps_1000": get("skelgnn-27f", "sequence_fps_1000"),
+    }
+
+
+def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick: bool = False,
+              progress: bool = True) -> dict[str, Any]:
+    """Measure each preset in its own subprocess; returns ``{"machine", "threads", "presets",
+    "ratios"}``."""
+    rows: dict[str, dict[str, Any]] = {}
+    items: Any = presets
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(presets, desc="bench", unit="preset")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    for name in items:
+        cmd = [sys.executable, "-m", "skelgnn.bench", "--one", name, "--threads", str(threads)]
+        if quick:
+            cmd.append("--quick")
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            raise ValueError(f"bench of {name} failed: {res.stderr.strip()[-2000:]}")
+        rows[name] = json.loads(res.stdout.strip().splitlines()[-1])
+    return {"machine": _machine(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
+            "presets": rows, "ratios": _ratios(rows)}
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """Markdown table of :func:`run_bench` output."""
+    m = result["machine"]
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {result['threads']} threads, "
+             f"{result['date']}.", "",
+             "| preset | frames | params | MACs/frame | fps b1 | latency b1 (ms) | fps b1024 | "
+             "GMAC/s b1024 | train samples/s (b256) | seq. fps (1000 frames) | peak RSS (MiB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["presets"].items():
+        seq = f"{r['sequence_fps_1000']:.0f}" if "sequence_fps_1000" in r else "-"
+        lines.append(
+            f"| {name} | {r['receptive_field']} | {r['parameters'] / 1e6:.2f}M | "
+            f"{r['macs_per_frame'] / 1e6:.2f}M | {r['fps_b1']:.0f} | {r['latency_ms_b1']:.2f} | "
+            f"{r['fps_b1024']:.0f} | {r['macs_per_s_b1024'] / 1e9:.2f} | "
+            f"{r['train_samples_per_s_b256']:.0f} | {seq} | {r['peak_rss_mib']:.0f} |")
+    lines += ["", "Ratios (measured in this run):", ""]
+    for k, v in result["ratios"].items():
+        lines.append(f"- {k}: {'n/a' if v is None else f'{v:.3g}'}")
+    return "\n".join(lines)
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="measure one preset (internal; use `skelgnn bench`)")
+    ap.add_argument("--one", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    print(json.dumps(bench_preset(args.one, args.threads, args.quick)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

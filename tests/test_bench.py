@@ -1,0 +1,35 @@
+"""The speed benchmark reports every figure it promises (no timing assertions)."""
+from __future__ import annotations
+
+import math
+
+from skelgnn.bench import _ratios, bench_preset, format_bench
+
+
+def test_bench_preset_reports_positive_figures():
+    row = bench_preset("skelgnn-9f", threads=1, quick=True)
+    for key in ("parameters", "macs_per_frame", "fps_b1", "fps_b1024", "latency_ms_b1",
+                "macs_per_s_b1024", "train_samples_per_s_b256", "peak_rss_mib",
+                "sequence_fps_1000", "sequence_macs_per_frame"):
+        assert row[key] > 0 and math.isfinite(row[key]), key
+    assert row["receptive_field"] == 9
+    # achieved MACs/s is consistent with the MAC count and the frame rate
+    assert math.isclose(row["macs_per_s_b1024"], row["macs_per_frame"] * row["fps_b1024"],
+                        rel_tol=1e-9)
+
+
+def test_ratios_and_table_from_rows():
+    rows = {"skelgnn-1f": {"macs_per_s_b1024": 2.0, "fps_b1024": 300.0, "latency_ms_b1": 1.5},
+            "fcn-1f": {"macs_per_s_b1024": 4.0},
+            "semgcn-1f": {"fps_b1024": 100.0}}
+    r = _ratios(rows)
+    assert r["skelgnn1f_over_fcn1f_macs_per_s_b1024"] == 0.5
+    assert r["skelgnn1f_over_semgcn1f_fps_b1024"] == 3.0
+    assert r["skelgnn27f_sequence_fps_1000"] is None
+    full = {"receptive_field": 1, "parameters": 1e6, "macs_per_frame": 4e6, "fps_b1": 500.0,
+            "latency_ms_b1": 2.0, "fps_b1024": 1e4, "macs_per_s_b1024": 4e10,
+            "train_samples_per_s_b256": 1e3, "peak_rss_mib": 300.0}
+    text = format_bench({"machine": {"cpu": "X", "cores": 2}, "threads": 2, "date": "d",
+                         "presets": {"skelgnn-1f": full}, "ratios": r})
+    assert "| skelgnn-1f | 1 | 1.00M | 4.00M | 500 | 2.00 | 10000 | 40.00 |" in text
+    assert "skelgnn1f_over_fcn1f_macs_per_s_b1024: 0.5" in text
