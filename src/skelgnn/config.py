@@ -49,6 +49,8 @@ class DataConfig:
     """2D normalisation of the codec: 'screen' or 'box'."""
 
     def __post_init__(self) -> None:
+        if self.root is not None and not isinstance(self.root, str):
+            raise ValueError(f"data.root must be a directory path (a string), got {self.root!r}")
         if self.source not in ("det", "gt"):
             raise ValueError(f"data.source must be 'det' or 'gt', got {self.source!r}")
         if self.split not in ("val", "test"):
@@ -161,6 +163,9 @@ def _coerce(cls: type, values: Mapping[str, Any], section: str) -> dict[str, Any
             v = tuple(v)
         if isinstance(default, bool) and not isinstance(v, bool):
             raise ValueError(f"{section}.{k} must be true or false, got {v!r}")
+        if isinstance(v, bool) and not isinstance(default, bool) and default is not None:
+            # bool is a subclass of int: without this, train.epochs=true would pass as 1
+            raise ValueError(f"{section}.{k} must be of type {type(default).__name__}, got {v!r}")
         if isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(v, float) \

@@ -1,0 +1,183 @@
+"""Tests of skelgnn.config: defaults, TOML parsing, ``--set`` overrides and validation."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from skelgnn.config import (DataConfig, ExperimentConfig, TrainConfig, apply_overrides,
+                            experiment_from_dict, load_config)
+from skelgnn.models import PRESETS, TCNConfig
+
+
+def test_load_config_none_gives_the_defaults():
+    cfg = load_config(None)
+    assert cfg == ExperimentConfig()
+    assert cfg.preset == "skelgnn-1f"
+    assert cfg.model == PRESETS["skelgnn-1f"]
+    assert cfg.data == DataConfig()
+    assert (cfg.data.source, cfg.data.split, cfg.data.frame_stride) == ("det", "val", 2)
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr) == (20, 1024, 1e-3)
+    assert cfg.train.amsgrad is True and cfg.train.flip_augment is True
+
+
+def test_toml_file_is_parsed(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text('[model]\npreset = "tcn-9f"\nchannels = 64\n\n'
+                    '[data]\nsource = "gt"\nsplit = "test"\nframe_stride = 1\n\n'
+                    '[train]\nepochs = 3\nlr = 5e-4\nflip_augment = false\n')
+    cfg = load_config(path)
+    assert cfg.preset == "tcn-9f"
+    assert cfg.model == TCNConfig(channels=64, filter_widths=(3, 3))
+    assert cfg.data == DataConfig(source="gt", split="test", frame_stride=1)
+    assert cfg.train == TrainConfig(epochs=3, lr=5e-4, flip_augment=False)
+
+
+def test_mini_config_file():
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "mini.toml")
+    assert cfg.model == dataclasses.replace(PRESETS["skelgnn-1f"], channels=32, blocks=1)
+    assert (cfg.data.split, cfg.data.frame_stride) == ("test", 1)
+    assert (cfg.train.epochs, cfg.train.batch_size) == (3, 64)
+
+
+def test_set_overrides_coerce_types():
+    cfg = load_config(None, ["train.lr=1", "train.amsgrad=false", "train.epochs=4",
+                             "model.filter_widths=[3, 3]", "model.squeeze=1",
+                             "data.source=gt", "train.grad_clip=2"])
+    assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)  # int -> float
+    assert cfg.train.grad_clip == 2.0 and isinstance(cfg.train.grad_clip, float)
+    assert cfg.train.amsgrad is False
+    assert cfg.train.epochs == 4 and isinstance(cfg.train.epochs, int)
+    assert cfg.model.filter_widths == (3, 3)  # TOML list -> tuple
+    assert cfg.model.receptive_field == 9
+    assert cfg.model.squeeze == 1.0 and isinstance(cfg.model.squeeze, float)
+    assert cfg.data.source == "gt"  # a bare word is a string
+
+
+def test_set_overrides_win_over_the_file(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text("[train]\nepochs = 3\nlr = 5e-4\n")
+    cfg = load_config(path, ["train.epochs=7"])
+    assert cfg.train.epochs == 7 and cfg.train.lr == 5e-4
+
+
+def test_apply_overrides_does_not_modify_its_input():
+    raw = {"train": {"epochs": 3}}
+    out = apply_overrides(raw, ["train.epochs=5", "model.channels=32"])
+    assert raw == {"train": {"epochs": 3}}
+    assert out == {"train": {"epochs": 5}, "model": {"channels": 32}}
+
+
+@pytest.mark.parametrize("override, words", [
+    ("train.amsgrad=1", ["train.amsgrad", "true or false"]),
+    ("train.epochs=2.5", ["train.epochs", "int"]),
+    ("train.lr=fast", ["train.lr", "float"]),
+    ("data.source=true", ["data.source", "str"]),
+    ("train.epochs=true", ["train.epochs", "int"]),  # bool is an int subclass in Python
+    ("train.seed=false", ["train.seed", "int"]),
+    ("data.frame_stride=true", ["data.frame_stride", "int"]),
+    ("model.filter_widths=3", ["model.filter_widths", "tuple"]),
+    ("data.root=5", ["data.root", "string"]),
+])
+def test_set_overrides_reject_wrong_types(override, words):
+    with pytest.raises(ValueError) as exc:
+        load_config(None, [override])
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_unknown_key_is_rejected_with_a_suggestion():
+    with pytest.raises(ValueError, match=r"unknown config key 'train\.lrr'.*did you mean 'lr'"):
+        load_config(None, ["train.lrr=0.1"])
+    with pytest.raises(ValueError, match=r"'model\.chanels'.*did you mean 'channels'"):
+        load_config(None, ["model.chanels=32"])
+    with pytest.raises(ValueError, match=r"'data\.sorce'.*did you mean 'source'"):
+        load_config(None, ["data.sorce=gt"])
+
+
+def test_unknown_section_and_malformed_set():
+    with pytest.raises(ValueError, match=r"unknown section 'trian'.*did you mean 'train'"):
+        load_config(None, ["trian.lr=0.1"])
+    with pytest.raises(ValueError, match="section.key=value"):
+        load_config(None, ["lr=0.1"])
+    with pytest.raises(ValueError, match="section.key=value"):
+        load_config(None, ["train.lr"])
+
+
+def test_unknown_toml_section_is_rejected(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text("[trainn]\nepochs = 3\n")
+    with pytest.raises(ValueError, match=r"'<top>\.trainn'.*did you mean 'train'"):
+        load_config(path)
+
+
+def test_unknown_preset_suggestion():
+    with pytest.raises(ValueError, match=r"unknown model preset 'skelgnn-27'.*did you mean"):
+        load_config(None, ["model.preset=skelgnn-27"])
+    with pytest.raises(ValueError, match=r"did you mean 'tcn-9f'"):
+        load_config(None, ["model.preset=tcn-9"])
+
+
+@pytest.mark.parametrize("override, field", [
+    ("data.source=foo", "data.source"),
+    ("data.split=train", "data.split"),
+    ("data.frame_stride=0", "data.frame_stride"),
+    ("data.normalization=pixels", "data.normalization"),
+    ("train.epochs=0", "train.epochs"),
+    ("train.batch_size=1", "train.batch_size"),
+    ("train.lr=0", "train.lr"),
+    ("train.lr_decay=1.5", "train.lr_decay"),
+    ("train.loss=l2", "train.loss"),
+    ("train.threads=0", "train.threads"),
+    ("train.bn_momentum_end=0", "train.bn_momentum_end"),
+])
+def test_invalid_values_name_the_field(override, field):
+    with pytest.raises(ValueError) as exc:
+        load_config(None, [override])
+    assert field in str(exc.value)
+
+
+def test_invalid_model_value_is_rejected():
+    with pytest.raises(ValueError, match="squeeze"):
+        load_config(None, ["model.squeeze=0"])
+
+
+def test_missing_and_malformed_config_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nepochs = 3\n")
+    with pytest.raises(ValueError, match="not valid TOML") as exc:
+        load_config(bad)
+    assert str(bad) in str(exc.value)
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["model.preset=tcn-9f", "model.channels=32", "data.source=gt", "train.epochs=2",
+     "train.lr=2e-4", "train.flip_augment=false"],
+    ["model.preset=skelgnn-27f", "model.filter_widths=[3, 3]", "data.normalization=box"],
+])
+def test_to_dict_round_trip(overrides):
+    cfg = load_config(None, overrides)
+    back = experiment_from_dict(cfg.to_dict())
+    assert back == cfg
+    assert back.to_dict() == cfg.to_dict()
+
+
+def test_to_dict_holds_plain_values_only():
+    d = load_config(None, ["model.preset=skelgnn-27f"]).to_dict()
+    assert d["preset"] == "skelgnn-27f"
+    assert d["model"]["arch"] == "skelgnn"
+    assert d["model"]["filter_widths"] == [3, 3, 3]  # a list, not a tuple (JSON / weights_only)
+    assert d["train"]["epochs"] == 20 and d["data"]["source"] == "det"
+
+
+def test_model_override_applies_to_the_preset():
+    cfg = load_config(None, ["model.channels=32"])
+    assert cfg.model == dataclasses.replace(PRESETS["skelgnn-1f"], channels=32)
+    assert cfg.model.channels == 32 and cfg.model.blocks == PRESETS["skelgnn-1f"].blocks
+    cfg = load_config(None, ["model.preset=skelgnn-27f", "model.channels=32"])
+    assert cfg.model == dataclasses.replace(PRESETS["skelgnn-27f"], channels=32)
+    assert cfg.model.receptive_field == 27
