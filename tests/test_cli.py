@@ -33,10 +33,27 @@ def test_help_lists_the_subcommands(capsys):
     assert "check" in capsys.readouterr().out
 
 
+# the smallest valid argument list of each verb (a new verb must be added here)
+MINIMAL_ARGS = {
+    "data check": ["--data", "x"],
+    "models": [],
+    "train": ["--run-dir", "x"],
+    "evaluate": ["--checkpoint", "x"],
+    "bench": [],
+    "infer": ["--keypoints", "x", "--out", "x"],
+    "export": ["--checkpoint", "x", "--onnx", "x"],
+    "render": ["--poses", "x", "--out", "x"],
+    "video": ["x", "--out", "x"],
+    "prepare bvh": ["--bvh", "x", "--out", "x"],
+    "prepare h36m": ["--h36m", "x", "--out", "x"],
+}
+
+
 def test_every_parser_command_has_a_handler():
     parser = build_parser()
+    assert set(MINIMAL_ARGS) == set(COMMANDS)
     for command in COMMANDS:
-        args = parser.parse_args(command.split() + (["--data", "x"] if command == "data check" else []))
+        args = parser.parse_args(command.split() + MINIMAL_ARGS[command])
         assert args.command == command
 
 

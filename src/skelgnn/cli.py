@@ -173,6 +173,8 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--data", metavar="DIR", default=None,
                     help="benchmark directory (overrides data.root)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                    help="training device (overrides train.device; default auto)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
     tr.set_defaults(command="train")
 
@@ -183,7 +185,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from skelgnn.train import TrainingDiverged, train
 
     logging.getLogger("skelgnn").setLevel(min(logging.getLogger().level, logging.INFO))
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
+    cfg = load_config(args.config, overrides)
     try:
         result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress,
                        data_dir=args.data)
@@ -209,11 +212,37 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="2D source (default: the one the checkpoint was trained on)")
     ev.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     ev.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
+    ev.add_argument("--dataset", choices=("cmu", "3dhp"), default="cmu",
+                    help="cmu: the benchmark test subjects (default); 3dhp: the MPI-INF-3DHP test "
+                         "set in --data (PCK@150mm, AUC, MPJPE per scene)")
+    ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
+                    help="3dhp: score all 17 mapped joints (default) or the official 14")
     ev.set_defaults(command="evaluate")
+
+
+def _evaluate_3dhp(args: argparse.Namespace) -> int:
+    """``skelgnn evaluate --dataset 3dhp``: PCK, AUC and MPJPE on the MPI-INF-3DHP test set."""
+    from skelgnn.prepare.mpi3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
+
+    if args.data is None:
+        raise ValueError("--dataset 3dhp needs --data DIR: the MPI-INF-3DHP test set directory "
+                         "holding TS1 .. TS6/annot_data.mat")
+    if args.source is not None:
+        raise ValueError("--source applies to --dataset cmu only; 3DHP is scored on its annot2 2D")
+    result = evaluate_checkpoint_3dhp(args.checkpoint, args.data, joints=args.joints,
+                                      flip_test=not args.no_tta, progress=sys.stderr.isatty())
+    print(format_3dhp_report(result))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
+    if args.dataset == "3dhp":
+        return _evaluate_3dhp(args)
     from skelgnn.evaluate import evaluate_checkpoint, format_report
 
     result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
@@ -267,6 +296,284 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# infer / export / render / video
+# --------------------------------------------------------------------------------------------
+
+def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
+    inf = subparsers.add_parser(
+        "infer", help="lift a file of 2D keypoints to 3D",
+        description="Read one person's 2D keypoints (npz 'keypoints' (F, J, 2|3); COCO-results "
+                    "or mmpose-predictions JSON), convert them to the Human3.6M 17-joint layout, "
+                    "fill joints below --min-score by temporal interpolation, lift them and write "
+                    "an npz with poses_3d (F, 17, 3) root-relative camera-frame metres, "
+                    "keypoints_2d, scores, filled, joint_names, checkpoint (and fps when known).")
+    inf.add_argument("--keypoints", metavar="FILE", required=True, help=".npz or .json keypoints")
+    inf.add_argument("--out", metavar="NPZ", required=True, help="output file (poses_3d.npz)")
+    inf.add_argument("--layout", choices=("auto", "h36m17", "coco17", "blazepose33"),
+                     default="auto",
+                     help="keypoint layout of the file (default auto: the file's 'layout' entry, "
+                          "or blazepose33 for 33 joints; 17 joints must be named)")
+    inf.add_argument("--image-size", metavar=("W", "H"), type=float, nargs=2, default=None,
+                     help="image width and height in pixels (default: the file's image_size)")
+    inf.add_argument("--checkpoint", metavar="PT", default=None,
+                     help="checkpoint (default: checkpoints/skelgnn-27f-cmu-det.pt, else "
+                          "checkpoints/skelgnn-1f-cmu-det.pt)")
+    inf.add_argument("--min-score", metavar="S", type=float, default=0.3,
+                     help="joints scoring below S are missing and get filled (default 0.3)")
+    inf.add_argument("--person", choices=("score", "track"), default="score",
+                     help="with several people in a frame, keep the most confident (score) or the "
+                          "one nearest the previous frame's choice (track)")
+    inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                     help="run the model with PyTorch or ONNX Runtime (default torch)")
+    inf.add_argument("--onnx", metavar="ONNX", default=None,
+                     help="with --backend onnxruntime: a model from `skelgnn export` (default: "
+                          "export the checkpoint to a temporary file)")
+    inf.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    inf.set_defaults(command="infer")
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    """``skelgnn infer``."""
+    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.keypoints_io import check_image_size, read_keypoints
+    from skelgnn.layouts import resolve_layout
+
+    if args.onnx and args.backend != "onnxruntime":
+        raise ValueError("--onnx needs --backend onnxruntime")
+    if not 0.0 <= args.min_score <= 1.0:
+        raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
+    seq = read_keypoints(args.keypoints, person=args.person)
+    layout = resolve_layout(args.layout, seq.num_joints, seq.layout)
+    if args.image_size is not None:
+        image_size = check_image_size(args.image_size)
+    elif seq.image_size is not None:
+        image_size = seq.image_size
+    else:
+        raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H "
+                         "(the width and height in pixels of the images the keypoints come from)")
+    flip = not args.no_tta
+    if args.backend == "onnxruntime":
+        from skelgnn.export import OnnxLifter
+
+        lifter: Lifter = OnnxLifter.from_onnx(args.onnx, flip) if args.onnx else \
+            OnnxLifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    else:
+        lifter = Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    start = time.perf_counter()
+    pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score)
+    elapsed = time.perf_counter() - start
+    out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
+                    layout=layout, checkpoint=lifter.info.get("checkpoint", ""))
+    print(f"lifted {pred.poses_3d.shape[0]} frames ({layout}, {image_size[0]:g}x{image_size[1]:g}) "
+          f"with {lifter.info.get('checkpoint', '?')} [{args.backend}, receptive field "
+          f"{lifter.receptive_field}] in {elapsed:.2f} s")
+    print(f"missing joints: {pred.report.summary()}")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
+    ex = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX",
+        description="Write the model's window mode to ONNX: input keypoints_2d (B, R, 17, 2) "
+                    "normalised 2D, output poses_3d (B, 17, 3) metres, dynamic batch B; the codec "
+                    "and receptive field go into the model metadata (needs the onnx package).")
+    ex.add_argument("--checkpoint", metavar="PT", default=None,
+                    help="checkpoint (default: as for `skelgnn infer`)")
+    ex.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    ex.set_defaults(command="export")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``skelgnn export``."""
+    from skelgnn.export import export_onnx
+    from skelgnn.inference import default_checkpoint
+
+    checkpoint = args.checkpoint or default_checkpoint()
+    out = export_onnx(checkpoint, args.onnx, opset=args.opset)
+    print(f"exported {checkpoint} to {out}")
+    return EXIT_OK
+
+
+def _add_render_parser(subparsers: argparse._SubParsersAction) -> None:
+    rd = subparsers.add_parser(
+        "render", help="draw 3D poses as an mp4, gif or png",
+        description="Render the poses_3d of an npz written by `skelgnn infer` with fixed axes "
+                    "(left side blue, right red, centre grey). The output type follows the "
+                    "suffix: .mp4, .gif, or .png (one frame).")
+    rd.add_argument("--poses", metavar="NPZ", required=True, help="npz with poses_3d (F, 17, 3)")
+    rd.add_argument("--out", metavar="FILE", required=True, help="anim.mp4, anim.gif or frame.png")
+    rd.add_argument("--fps", type=float, default=None,
+                    help="frames per second (default: the file's fps, else 30)")
+    rd.add_argument("--frame", type=int, default=0, help="frame drawn for a .png (default 0)")
+    rd.add_argument("--size", metavar=("W", "H"), type=int, nargs=2, default=(640, 480),
+                    help="frame size in pixels (default 640 480)")
+    rd.add_argument("--elev", type=float, default=15.0, help="view elevation, degrees (default 15)")
+    rd.add_argument("--azim", type=float, default=45.0,
+                    help="view azimuth about the vertical, degrees; 0 = the camera's view "
+                         "(default 45)")
+    rd.set_defaults(command="render")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """``skelgnn render``."""
+    from skelgnn.visualize import PoseRenderer, load_poses, write_animation
+
+    poses, file_fps = load_poses(args.poses)
+    fps = args.fps or file_fps or 30.0
+    renderer = PoseRenderer.for_poses(poses, size=tuple(args.size), elev=args.elev, azim=args.azim)
+    start = time.perf_counter()
+    out = write_animation(poses, args.out, fps=fps, renderer=renderer, frame=args.frame)
+    elapsed = time.perf_counter() - start
+    frames = 1 if out.suffix.lower() == ".png" else poses.shape[0]
+    print(f"wrote {out}: {frames} frame(s) at {fps:g} fps in {elapsed:.2f} s")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# prepare
+# --------------------------------------------------------------------------------------------
+
+def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
+    prep = subparsers.add_parser("prepare", help="build benchmark npz files from original data",
+                                 description="Build benchmark npz files (VideoPose3D format) from "
+                                             "original motion-capture files.")
+    verbs = prep.add_subparsers(title="prepare commands", metavar="VERB", dest="prepare_verb")
+    verbs.required = True
+    bvh = verbs.add_parser(
+        "bvh", help="BVH motion capture -> data_3d_<name>.npz and data_2d_<name>_gt.npz",
+        description="Read .bvh / .bvh.gz files, run forward kinematics, map to the 17 joints "
+                    "through a joint map (the CMU map is built in), resample, place each sequence, "
+                    "project it through the cameras and write data_3d_<name>.npz, "
+                    "data_2d_<name>_gt.npz (and _det.npz), cameras.json and actions.csv.")
+    bvh.add_argument("--bvh", metavar="DIR", required=True, help="directory searched for BVH files")
+    bvh.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    bvh.add_argument("--fps", type=float, default=60.0,
+                     help="output frame rate; must divide the files' rate (default 60)")
+    bvh.add_argument("--cameras", metavar="JSON", default=None,
+                     help="cameras.json; subjects it lacks get its subjects in turn "
+                          "(default: the built-in Human3.6M cameras)")
+    bvh.add_argument("--joint-map", metavar="TOML", default=None,
+                     help="joint map (default: the built-in CMU map)")
+    bvh.add_argument("--index", metavar="MD", default=None,
+                     help="CMU-INDEX.md with the trial descriptions (default: <bvh>/CMU-INDEX.md)")
+    bvh.add_argument("--name", default="cmu", help="dataset name in the file names (default cmu)")
+    bvh.add_argument("--detector-noise", action="store_true",
+                     help="also write data_2d_<name>_det.npz with the synthetic detector")
+    bvh.add_argument("--seed", type=int, default=None,
+                     help="detector random seed (default 20211011, the benchmark's)")
+    bvh.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bvh.set_defaults(command="prepare bvh")
+    h36m = verbs.add_parser(
+        "h36m", help="Human3.6M D3_Positions CDF files -> data_3d_h36m.npz and data_2d_h36m_gt.npz",
+        description="Read <root>/<subject>/MyPoseFeatures/D3_Positions/*.cdf (cdflib) and write "
+                    "data_3d_<name>.npz (32 joints, world metres) and data_2d_<name>_gt.npz (17 "
+                    "joints projected through each subject's 4 cameras), as VideoPose3D does.")
+    h36m.add_argument("--h36m", metavar="DIR", required=True, help="Human3.6M root directory")
+    h36m.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    h36m.add_argument("--subjects", nargs="+", metavar="S", default=None,
+                      help="subjects (default: those of S1 S5 S6 S7 S8 S9 S11 present)")
+    h36m.add_argument("--cameras", metavar="JSON", default=None,
+                      help="cameras.json keyed by S1..S11 (default: the built-in table)")
+    h36m.add_argument("--keep-all", action="store_true",
+                      help="keep S11 Directions (left out by default, like VideoPose3D)")
+    h36m.add_argument("--name", default="h36m", help="dataset name in the file names (default h36m)")
+    h36m.add_argument("--no-progress", action="store_true", help="no progress bar")
+    h36m.set_defaults(command="prepare h36m")
+
+
+def cmd_prepare_bvh(args: argparse.Namespace) -> int:
+    """``skelgnn prepare bvh``."""
+    from skelgnn.prepare.bvh import DetectorModel, prepare_bvh
+
+    detector = None
+    if args.detector_noise:
+        detector = DetectorModel() if args.seed is None else DetectorModel(seed=args.seed)
+    elif args.seed is not None:
+        raise ValueError("--seed only applies with --detector-noise")
+    start = time.perf_counter()
+    result = prepare_bvh(args.bvh, args.out, fps=args.fps, cameras=args.cameras,
+                         joint_map=args.joint_map, name=args.name, index=args.index,
+                         detector=detector, progress=sys.stderr.isatty() and not args.no_progress)
+    subjects = sorted({s.subject for s in result.sequences})
+    print(f"{len(result.sequences)} sequences, {len(subjects)} subjects, {result.num_frames} frames "
+          f"at {args.fps:g} fps in {time.perf_counter() - start:.1f} s")
+    print("cameras: " + ", ".join(f"{s}<-{o}" for s, o in sorted(result.camera_sources.items())))
+    for path in result.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_prepare_h36m(args: argparse.Namespace) -> int:
+    """``skelgnn prepare h36m``."""
+    from skelgnn.prepare.h36m import DEFAULT_EXCLUDE, prepare_h36m
+
+    start = time.perf_counter()
+    result = prepare_h36m(args.h36m, args.out, subjects=args.subjects, cameras=args.cameras,
+                          exclude=() if args.keep_all else DEFAULT_EXCLUDE, name=args.name,
+                          progress=sys.stderr.isatty() and not args.no_progress)
+    print(f"{result.sequences} sequences of {' '.join(result.subjects)}, {result.frames} frames "
+          f"in {time.perf_counter() - start:.1f} s")
+    for path in result.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
+    vd = subparsers.add_parser(
+        "video", help="detect, lift and render the person in a video",
+        description="Detect one person's 2D keypoints in every frame with MediaPipe BlazePose "
+                    "(needs mediapipe==0.10.21, the 'video' extra), lift them to 3D and write "
+                    "keypoints_2d.npz, poses_3d.npz, overlay.mp4 (the 2D skeleton on the video) "
+                    "and poses_3d.mp4 (the 3D skeleton) to --out.")
+    vd.add_argument("input", metavar="VIDEO", help="input video (mp4, mov, ...)")
+    vd.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    vd.add_argument("--checkpoint", metavar="PT", default=None,
+                    help="checkpoint (default: as for `skelgnn infer`)")
+    vd.add_argument("--min-score", metavar="S", type=float, default=0.3,
+                    help="landmarks with visibility below S are filled (default 0.3)")
+    vd.add_argument("--max-frames", metavar="N", type=int, default=None,
+                    help="process only the first N frames")
+    vd.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                    help="run the lifter with PyTorch or ONNX Runtime (default torch)")
+    vd.add_argument("--no-render", action="store_true", help="skip overlay.mp4 and poses_3d.mp4")
+    vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    vd.set_defaults(command="video")
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    """``skelgnn video``."""
+    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.video import process_video, read_video_info
+
+    if not 0.0 <= args.min_score <= 1.0:
+        raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, found {args.max_frames}")
+    info = read_video_info(args.input)
+    checkpoint = args.checkpoint or default_checkpoint()
+    if args.backend == "onnxruntime":
+        from skelgnn.export import OnnxLifter
+
+        lifter: Lifter = OnnxLifter.from_checkpoint(checkpoint, not args.no_tta)
+    else:
+        lifter = Lifter.from_checkpoint(checkpoint, not args.no_tta)
+    start = time.perf_counter()
+    result = process_video(args.input, args.out, lifter, min_score=args.min_score,
+                           max_frames=args.max_frames, render=not args.no_render,
+                           progress=sys.stderr.isatty())
+    elapsed = time.perf_counter() - start
+    frames = result.prediction.poses_3d.shape[0]
+    print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "
+          f"lifted with {lifter.info.get('checkpoint', '?')} in {elapsed:.1f} s")
+    print(f"missing joints: {result.prediction.report.summary()}")
+    for name, path in result.files.items():
+        print(f"  {name}: {path}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 # Parser and dispatch
 # --------------------------------------------------------------------------------------------
 
@@ -276,6 +583,11 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_train_parser,
     _add_evaluate_parser,
     _add_bench_parser,
+    _add_infer_parser,
+    _add_export_parser,
+    _add_render_parser,
+    _add_video_parser,
+    _add_prepare_parser,
 ]
 """One function per top-level verb, each adding its sub-parser."""
 
@@ -285,6 +597,12 @@ COMMANDS: dict[str, Handler] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "bench": cmd_bench,
+    "infer": cmd_infer,
+    "export": cmd_export,
+    "render": cmd_render,
+    "video": cmd_video,
+    "prepare bvh": cmd_prepare_bvh,
+    "prepare h36m": cmd_prepare_h36m,
 }
 """``command`` value set by a sub-parser -> handler."""
 

@@ -100,6 +100,12 @@ class TrainConfig:
     """Clip the gradient norm (0: off)."""
     tensorboard: bool = False
     """Write TensorBoard scalars (needs the 'tensorboard' extra)."""
+    device: str = "auto"
+    """'auto' (CUDA when available), 'cpu' or 'cuda'."""
+    amp: bool = False
+    """bf16 autocast on CUDA (ignored on the CPU)."""
+    sync_bn: bool = True
+    """Synchronise batch-norm statistics across processes in distributed training."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -112,6 +118,8 @@ class TrainConfig:
             raise ValueError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.loss not in ("mpjpe", "l1"):
             raise ValueError(f"train.loss must be 'mpjpe' or 'l1', got {self.loss!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"train.device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if self.threads < 1:
             raise ValueError(f"train.threads must be >= 1, got {self.threads}")
         for name in ("bn_momentum_start", "bn_momentum_end"):

@@ -3,11 +3,19 @@
 >>> from skelgnn import Lifter
 >>> lifter = Lifter.from_checkpoint("checkpoints/skelgnn-1f-cmu-det.pt")
 >>> poses = lifter.predict(keypoints, image_size=(1000, 1002))   # (F, 17, 3) metres
+>>> poses = lifter.predict(coco_keypoints, (1920, 1080), layout="coco17", min_score=0.3)
 
-Shape legend: ``F`` frames, ``J`` joints.
+Keypoints in another detector layout are converted to Human3.6M order (:mod:`skelgnn.layouts`)
+and joints below ``min_score`` are filled by temporal interpolation
+(:func:`skelgnn.keypoints_io.fill_missing`) before lifting.
+
+Shape legend: ``F`` frames, ``J`` joints, ``R`` receptive field.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,9 +24,93 @@ import torch
 
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.codec import PoseCodec
+from skelgnn.keypoints_io import FillReport, check_image_size, prepare_keypoints
 from skelgnn.models import LifterModel, build_model, config_from_dict
+from skelgnn.skeleton import H36M17
 
-__all__ = ["load_model", "Lifter"]
+__all__ = ["load_model", "Lifter", "Prediction", "DEFAULT_CHECKPOINTS", "default_checkpoint",
+           "save_npz_atomic"]
+
+DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-cmu-det.pt",
+                                        "checkpoints/skelgnn-1f-cmu-det.pt")
+"""Checkpoints tried, in order, when none is named (relative to the repository root or cwd)."""
+
+
+def default_checkpoint() -> Path:
+    """The first of :data:`DEFAULT_CHECKPOINTS` found under the package's repository root (the
+    directory above ``src/``) or the current directory.
+
+    Raises:
+        FileNotFoundError: none of them exists.
+    """
+    repo_root = Path(__file__).resolve().parents[2]  # src/skelgnn/inference.py -> repository
+    roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve()]))
+    for name in DEFAULT_CHECKPOINTS:
+        for root in roots:
+            if (root / name).is_file():
+                return root / name
+    tried = ", ".join(str(r / n) for n in DEFAULT_CHECKPOINTS for r in roots)
+    raise FileNotFoundError(f"no default checkpoint found (tried {tried}); train one with "
+                            "`skelgnn train` or pass --checkpoint PATH")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One lifted clip with the 2D it was lifted from.
+
+    Attributes:
+        poses_3d: ``(F, 17, 3)`` float32 root-relative camera-frame metres.
+        keypoints_2d: ``(F, 17, 2)`` float32 pixels in H36M order, missing joints filled.
+        scores: ``(F, 17)`` float32 joint scores before filling (1 where none were given).
+        report: what the gap filling did.
+    """
+
+    poses_3d: np.ndarray
+    keypoints_2d: np.ndarray
+    scores: np.ndarray
+    report: FillReport
+
+    def save(self, path: str | Path, **extra: Any) -> Path:
+        """Write an npz (readable with ``allow_pickle=False``) atomically: a temp file in the same
+        directory, renamed over ``path`` only once complete, so an existing file is replaced only
+        on success.
+
+        Entries: ``poses_3d`` ``(F, 17, 3)``, ``keypoints_2d`` ``(F, 17, 2)``, ``scores``
+        ``(F, 17)``, ``filled`` ``(F, 17)`` bool, ``joint_names`` ``(17,)``, plus ``extra`` values
+        (``None`` values are left out; strings become 0-d string arrays).
+        """
+        arrays: dict[str, np.ndarray] = {
+            "poses_3d": self.poses_3d, "keypoints_2d": self.keypoints_2d, "scores": self.scores,
+            "filled": np.asarray(self.report.mask, dtype=bool),
+            "joint_names": np.array(H36M17.names),
+        }
+        for key, value in extra.items():
+            if value is not None:
+                arrays[key] = np.asarray(value)
+        return save_npz_atomic(path, arrays)
+
+
+def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez`` to ``path`` through a temp file + rename (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for key, value in arrays.items():
+        if value.dtype == object:
+            raise ValueError(f"npz entry {key!r} would need pickle; pass plain arrays")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
 
 
 def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:
@@ -52,38 +144,63 @@ class Lifter:
     @classmethod
     def from_checkpoint(cls, path: str | Path, flip_test: bool = True) -> "Lifter":
         model, codec, info = load_model(path)
+        info["checkpoint"] = Path(path).name
         return cls(model, codec, info, flip_test)
 
     @property
     def receptive_field(self) -> int:
         return self.model.receptive_field
 
-    def predict(self, keypoints_2d: Any, image_size: tuple[float, float]) -> np.ndarray:
+    @property
+    def num_joints(self) -> int:
+        return self.model.num_joints
+
+    def predict(self, keypoints_2d: Any, image_size: tuple[float, float],
+                layout: str = "h36m17", min_score: float = 0.3) -> np.ndarray:
         """Lift one camera's keypoints.
 
         Args:
-            keypoints_2d: ``(F, 17, 2)`` pixels, or ``(F, 17, 3)`` with a score column (ignored
-                here; missing joints must already be filled).
+            keypoints_2d: ``(F, J, 2)`` pixels, or ``(F, J, 3)`` with a score column, in
+                ``layout`` (``J = 17`` for ``"h36m17"`` and ``"coco17"``, 33 for
+                ``"blazepose33"``). Joints with a score below ``min_score`` or NaN coordinates are
+                missing and filled by linear interpolation over time.
             image_size: ``(width, height)`` of the camera image in pixels.
+            layout: one of :data:`skelgnn.layouts.LAYOUTS`.
+            min_score: score threshold of a usable joint (without a score column every finite
+                joint is usable).
 
         Returns:
             ``(F, 17, 3)`` float32 root-relative camera-frame metres. Temporal models lift the
-            whole sequence at once (sequence mode) with edge-replicated padding at both ends.
+            whole sequence at once (sequence mode) with edge-replicated padding at both ends, so
+            clips shorter than the receptive field work too.
         """
-        from skelgnn.evaluate import predict_sequence
+        return self.predict_full(keypoints_2d, image_size, layout, min_score).poses_3d
 
+    def predict_full(self, keypoints_2d: Any, image_size: Optional[tuple[float, float]],
+                     layout: str = "h36m17", min_score: float = 0.3) -> Prediction:
+        """:meth:`predict`, also returning the H36M 2D used, the scores and the fill report."""
         kp = np.asarray(keypoints_2d, dtype=np.float64)
-        j = self.model.num_joints
-        if kp.ndim != 3 or kp.shape[1] != j or kp.shape[2] not in (2, 3):
-            raise ValueError(f"keypoints_2d must be (F, {j}, 2) or (F, {j}, 3), "
-                             f"got {tuple(kp.shape)}")
+        if kp.ndim != 3 or kp.shape[2] not in (2, 3):
+            raise ValueError(f"keypoints_2d must be (F, J, 2) or (F, J, 3), got {tuple(kp.shape)}")
         if kp.shape[0] == 0:
             raise ValueError("keypoints_2d has no frames")
-        kp = kp[..., :2]
-        if not np.isfinite(kp).all():
-            raise ValueError("keypoints_2d contains NaN or inf; fill missing joints first")
-        x = self.codec.encode_2d(kp, image_size).astype(np.float32)  # (F, J, 2)
+        if image_size is not None:
+            image_size = check_image_size(image_size)
+        filled, report = prepare_keypoints(kp, layout, min_score)  # (F, 17, 3)
+        if filled.shape[1] != self.num_joints:  # pragma: no cover - every model has 17 joints
+            raise ValueError(f"the model expects {self.num_joints} joints, the keypoints have "
+                             f"{filled.shape[1]}")
+        x = self.codec.encode_2d(filled[..., :2], image_size).astype(np.float32)  # (F, J, 2)
         pad = (self.receptive_field - 1) // 2
         x = np.pad(x, ((pad, pad), (0, 0), (0, 0)), mode="edge")  # (F + R - 1, J, 2)
-        y = predict_sequence(self.model, torch.from_numpy(x), self.flip_test)
-        return y.numpy().astype(np.float32)
+        poses = self._lift_encoded(x)
+        return Prediction(poses.astype(np.float32), filled[..., :2].astype(np.float32),
+                          filled[..., 2].astype(np.float32), report)
+
+    def _lift_encoded(self, x: np.ndarray) -> np.ndarray:
+        """Encoded, padded ``(F + R - 1, J, 2)`` -> ``(F, J, 3)`` root-relative metres."""
+        from skelgnn.evaluate import predict_sequence
+
+        with torch.no_grad():
+            y = predict_sequence(self.model, torch.from_numpy(x), self.flip_test)
+        return y.numpy()

@@ -1,0 +1,442 @@
+"""Reading the 2D keypoints users bring, and filling the joints their detector missed.
+
+Formats :func:`read_keypoints` understands:
+
+* **npz** (read with ``allow_pickle=False``): array ``keypoints`` ``(F, J, 2|3)`` in pixels
+  (third column: confidence), optional ``layout`` (string), ``fps`` (number) and ``image_size``
+  (``(width, height)`` pixels).
+* **JSON, COCO results style**: a list of ``{"image_id" or "frame": int, "keypoints":
+  [x1, y1, s1, x2, ...], "score": float}``, one entry per detected person.
+* **JSON, mmpose predictions**: a list of ``{"frame_id": int, "instances": [{"keypoints":
+  [[x, y], ...], "keypoint_scores": [...], "bbox_score": float}]}`` (or a dict holding that list
+  under ``"instance_info"``, as mmpose's demo scripts write it).
+
+A JSON file may also be a dict ``{"annotations" or "instance_info": [...], "layout": ...,
+"fps": ..., "image_size": [w, h]}`` to declare those values; mmpose's ``meta_info.dataset_name``
+(``"coco"``, ``"h36m"``) declares the layout too. The frames of a JSON file run from its
+smallest to its largest frame number; frames it does not mention hold no person (all joints
+missing). Where a frame has several people, the most confident one is kept (``person="score"``), or
+the one nearest the previous frame's choice (``person="track"``, a minimal tracker).
+
+:func:`fill_missing` then treats joints with a score below ``min_score`` (or non-finite
+coordinates) as missing and fills them by linear interpolation over time, per joint, holding the
+first / last observed value at the ends -- the gap filling commonly done before lifting.
+
+Shape letters: ``F`` frames, ``J`` joints, ``P`` people in a frame.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from skelgnn.layouts import convert, resolve_layout
+from skelgnn.skeleton import H36M17
+
+__all__ = [
+    "KeypointSequence",
+    "FillReport",
+    "PERSON_CHOICES",
+    "read_keypoints",
+    "fill_missing",
+    "prepare_keypoints",
+    "check_image_size",
+]
+
+log = logging.getLogger(__name__)
+
+_MMPOSE_DATASETS = {"coco": "coco17", "h36m": "h36m17"}
+"""mmpose ``meta_info.dataset_name`` -> our layout name."""
+
+PERSON_CHOICES: tuple[str, ...] = ("score", "track")
+"""How one person is picked in a frame with several: the most confident, or the nearest to the
+previous frame's choice."""
+
+
+@dataclass(frozen=True)
+class KeypointSequence:
+    """Keypoints of one person read from a file, in the file's own layout.
+
+    Attributes:
+        keypoints: ``(F, J, 3)`` float64 pixels and score; missing joints are NaN with score 0.
+        frames: ``(F,)`` int frame numbers (``0..F-1`` for npz files).
+        layout: the layout the file declares, or None.
+        fps: frames per second when the file says, else None.
+        image_size: ``(width, height)`` in pixels when the file says, else None.
+        source: the path read.
+    """
+
+    keypoints: np.ndarray
+    frames: np.ndarray
+    layout: Optional[str] = None
+    fps: Optional[float] = None
+    image_size: Optional[tuple[float, float]] = None
+    source: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.keypoints.shape[1])
+
+
+@dataclass(frozen=True)
+class FillReport:
+    """What :func:`fill_missing` did.
+
+    Attributes:
+        frames: frames in the sequence.
+        joints: joints per frame.
+        missing_joints: joint observations (frame, joint pairs) that were missing and got filled.
+        filled_frames: frames with at least one filled joint.
+        empty_frames: frames with no usable joint at all (entirely interpolated).
+        per_joint: missing observations per joint, ``(J,)``.
+        mask: ``(F, J)`` bool, True where a joint was filled.
+    """
+
+    frames: int
+    joints: int
+    missing_joints: int
+    filled_frames: int
+    empty_frames: int
+    per_joint: tuple[int, ...] = ()
+    mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
+
+    def summary(self) -> str:
+        """One line for a log or the CLI."""
+        if self.missing_joints == 0:
+            return f"{self.frames} frames, no missing joints"
+        return (f"{self.frames} frames: filled {self.missing_joints} missing joint(s) in "
+                f"{self.filled_frames} frame(s) ({self.empty_frames} frame(s) without any joint)")
+
+
+def check_image_size(image_size: Any) -> tuple[float, float]:
+    """``(width, height)`` as two positive floats.
+
+    Raises:
+        ValueError: not two numbers, or a zero / negative / non-finite side.
+    """
+    try:
+        w, h = (float(v) for v in np.asarray(image_size, dtype=np.float64).reshape(-1))
+    except (TypeError, ValueError):
+        raise ValueError(f"image size must be (width, height) in pixels, found "
+                         f"{image_size!r}") from None
+    if not (math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):
+        raise ValueError(f"image size must be positive (width, height) pixels, found {w:g} x {h:g}")
+    return w, h
+
+
+# --------------------------------------------------------------------------------------------
+# npz
+# --------------------------------------------------------------------------------------------
+
+def _npz_scalar_str(value: np.ndarray, name: str, path: Path) -> str:
+    if value.dtype.kind not in "US" or value.size != 1:
+        raise ValueError(f"{path}: entry {name!r} must be a single string, found {value.dtype} "
+                         f"array of shape {value.shape}")
+    item = value.reshape(()).item()
+    return item.decode() if isinstance(item, bytes) else str(item)
+
+
+def _read_npz(path: Path) -> KeypointSequence:
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything else
+        raise ValueError(f"{path}: not a readable npz file (not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            entries = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable npz file: {exc}") from None
+    except ValueError as exc:  # object arrays need pickle, which we refuse
+        raise ValueError(f"{path}: cannot read without pickle (store plain numeric / string "
+                         f"arrays): {exc}") from None
+    if "keypoints" not in entries:
+        raise ValueError(f"{path}: expected an array 'keypoints' (F, J, 2|3); found entries "
+                         f"{sorted(entries)}")
+    kp = entries["keypoints"]
+    if kp.dtype.kind not in "fiu" or kp.ndim != 3 or kp.shape[2] not in (2, 3):
+        raise ValueError(f"{path}: 'keypoints' must be a numeric (F, J, 2) or (F, J, 3) array, "
+                         f"found {kp.dtype} {kp.shape}")
+    kp = kp.astype(np.float64)
+    if kp.shape[2] == 2:
+        kp = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], axis=-1)
+    layout = _npz_scalar_str(entries["layout"], "layout", path) if "layout" in entries else None
+    fps = None
+    if "fps" in entries:
+        if entries["fps"].size != 1 or entries["fps"].dtype.kind not in "fiu":
+            raise ValueError(f"{path}: 'fps' must be one number, found {entries['fps']!r}")
+        fps = float(entries["fps"].reshape(()))
+    image_size = None
+    if "image_size" in entries:
+        if entries["image_size"].size != 2:
+            raise ValueError(f"{path}: 'image_size' must be (width, height), found shape "
+                             f"{entries['image_size'].shape}")
+        image_size = check_image_size(entries["image_size"])
+    return KeypointSequence(_mark_missing(kp), np.arange(kp.shape[0]), layout, fps, image_size,
+                            str(path))
+
+
+def _mark_missing(kp: np.ndarray) -> np.ndarray:
+    """Non-finite coordinates or scores -> NaN coordinates and score 0 (in place)."""
+    bad = ~np.isfinite(kp).all(axis=-1)
+    kp[bad, :2] = np.nan
+    kp[bad, 2] = 0.0
+    return kp
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------------
+
+def _mean_score(scores: np.ndarray) -> float:
+    """Mean of the finite scores (a person's confidence when the file gives none); 0 if none."""
+    finite = scores[np.isfinite(scores)]
+    return float(finite.mean()) if finite.size else 0.0
+
+
+def _instance_from_coco(entry: dict, path: Path, k: int) -> tuple[np.ndarray, float]:
+    flat = entry.get("keypoints")
+    if not isinstance(flat, list) or len(flat) == 0 or len(flat) % 3:
+        raise ValueError(f"{path}: entry {k}: 'keypoints' must be a flat list [x1, y1, s1, ...] "
+                         f"whose length is a multiple of 3, found {type(flat).__name__} of length "
+                         f"{len(flat) if isinstance(flat, list) else '?'}")
+    kp = np.asarray(flat, dtype=np.float64).reshape(-1, 3)  # (J, 3)
+    score = entry.get("score")
+    return kp, float(score) if score is not None else _mean_score(kp[:, 2])
+
+
+def _instance_from_mmpose(inst: dict, path: Path, k: int) -> tuple[np.ndarray, float]:
+    pts = np.asarray(inst.get("keypoints", []), dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] not in (2, 3):
+        raise ValueError(f"{path}: frame entry {k}: instance 'keypoints' must be a list of [x, y] "
+                         f"pairs, found shape {pts.shape}")
+    if "keypoint_scores" in inst:
+        scores = np.asarray(inst["keypoint_scores"], dtype=np.float64).reshape(-1)
+        if scores.shape[0] != pts.shape[0]:
+            raise ValueError(f"{path}: frame entry {k}: {pts.shape[0]} keypoints but "
+                             f"{scores.shape[0]} keypoint_scores")
+    else:
+        scores = pts[:, 2] if pts.shape[1] == 3 else np.ones(pts.shape[0])
+    kp = np.concatenate([pts[:, :2], scores[:, None]], axis=-1)  # (J, 3)
+    conf = inst.get("bbox_score", inst.get("score"))
+    if isinstance(conf, list):  # mmpose writes bbox_score as a one-element list at times
+        conf = conf[0] if conf else None
+    return kp, float(conf) if conf is not None else _mean_score(scores)
+
+
+def _frame_number(entry: dict, keys: Sequence[str], path: Path, k: int) -> int:
+    for key in keys:
+        if key in entry:
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or value != int(value):
+                raise ValueError(f"{path}: entry {k}: {key!r} must be an integer frame number, "
+                                 f"found {value!r}")
+            return int(value)
+    raise ValueError(f"{path}: entry {k} has none of {list(keys)}: cannot tell its frame")
+
+
+def _candidates_from_json(items: list, path: Path) -> dict[int, list[tuple[np.ndarray, float]]]:
+    """Frame number -> list of (keypoints (J, 3), confidence) candidates."""
+    by_frame: dict[int, list[tuple[np.ndarray, float]]] = {}
+    for k, entry in enumerate(items):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: entry {k} is a {type(entry).__name__}, expected an object")
+        if "instances" in entry:  # mmpose predictions
+            frame = _frame_number(entry, ("frame_id", "frame", "image_id"), path, k)
+            people = by_frame.setdefault(frame, [])
+            for inst in entry["instances"] or []:
+                people.append(_instance_from_mmpose(inst, path, k))
+        elif "keypoints" in entry:  # COCO results
+            frame = _frame_number(entry, ("frame", "image_id", "frame_id"), path, k)
+            by_frame.setdefault(frame, []).append(_instance_from_coco(entry, path, k))
+        else:
+            raise ValueError(f"{path}: entry {k} has neither 'keypoints' (COCO results) nor "
+                             f"'instances' (mmpose predictions); found keys {sorted(entry)}")
+    return by_frame
+
+
+def _pick(people: list[tuple[np.ndarray, float]], previous: Optional[np.ndarray],
+          person: str) -> np.ndarray:
+    """The kept person of one frame; ``previous`` ``(J, 3)`` is the last kept one."""
+    if person == "track" and previous is not None and len(people) > 1:
+        best, best_d = None, math.inf
+        for kp, _ in people:
+            ok = np.isfinite(kp[:, :2]).all(-1) & np.isfinite(previous[:, :2]).all(-1) \
+                & (kp[:, 2] > 0) & (previous[:, 2] > 0)
+            if not ok.any():
+                continue
+            d = float(np.linalg.norm(kp[ok, :2] - previous[ok, :2], axis=-1).mean())
+            if d < best_d:
+                best, best_d = kp, d
+        if best is not None:
+            return best
+    return max(people, key=lambda p: p[1] if math.isfinite(p[1]) else -math.inf)[0]
+
+
+def _read_json(path: Path, person: str) -> KeypointSequence:
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    meta: dict[str, Any] = {}
+    if isinstance(data, dict):
+        meta = data
+        for key in ("instance_info", "annotations"):
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+        else:
+            raise ValueError(f"{path}: a JSON object must hold the detections under "
+                             f"'instance_info' or 'annotations'; found keys {sorted(meta)}")
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of detections, found {type(data).__name__}")
+    by_frame = _candidates_from_json(data, path)
+    counts = {kp.shape[0] for people in by_frame.values() for kp, _ in people}
+    if not counts:
+        raise ValueError(f"{path}: no person detected in any frame")
+    if len(counts) > 1:
+        raise ValueError(f"{path}: detections have different joint counts {sorted(counts)}")
+    j = counts.pop()
+    first, last = min(by_frame), max(by_frame)
+    frames = np.arange(first, last + 1)
+    kp = np.full((frames.size, j, 3), np.nan)
+    kp[..., 2] = 0.0
+    previous: Optional[np.ndarray] = None
+    for i, f in enumerate(frames):
+        people = by_frame.get(int(f), [])
+        if people:
+            previous = _pick(people, previous, person)
+            kp[i] = previous
+    fps = meta.get("fps")
+    image_size = meta.get("image_size")
+    layout = meta.get("layout")
+    if layout is None and isinstance(meta.get("meta_info"), dict):
+        # mmpose's demo scripts name the keypoint set of the model in meta_info.dataset_name.
+        layout = _MMPOSE_DATASETS.get(str(meta["meta_info"].get("dataset_name", "")).lower())
+    return KeypointSequence(
+        _mark_missing(kp), frames, str(layout) if layout is not None else None,
+        float(fps) if fps is not None else None,
+        check_image_size(image_size) if image_size is not None else None, str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+def read_keypoints(path: str | Path, person: str = "score") -> KeypointSequence:
+    """Read one person's 2D keypoints from an npz or JSON file (see the module docstring).
+
+    Args:
+        path: ``.npz`` or ``.json`` file.
+        person: how to choose among several people in a frame, one of :data:`PERSON_CHOICES`.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: an unknown extension, a malformed file, or an invalid image size.
+    """
+    path = Path(path)
+    if person not in PERSON_CHOICES:
+        raise ValueError(f"person must be one of {list(PERSON_CHOICES)}, found {person!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"keypoints file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        seq = _read_npz(path)
+    elif suffix == ".json":
+        seq = _read_json(path, person)
+    else:
+        raise ValueError(f"{path}: unknown keypoints format {suffix!r}; expected .npz or .json")
+    if seq.num_frames == 0 or seq.num_joints == 0:
+        raise ValueError(f"{path}: no keypoints (shape {seq.keypoints.shape})")
+    log.info("read %d frames x %d joints from %s", seq.num_frames, seq.num_joints, path)
+    return seq
+
+
+def fill_missing(keypoints: np.ndarray, min_score: float = 0.3,
+                 names: Optional[Sequence[str]] = None) -> tuple[np.ndarray, FillReport]:
+    """Fill missing joints by linear interpolation over time, per joint.
+
+    A joint is missing where its score is below ``min_score`` or a coordinate is not finite.
+    Between two observations it is interpolated linearly; before the first / after the last one it
+    holds that observation (edge hold).
+
+    Args:
+        keypoints: ``(F, J, 3)`` pixels and score (or ``(F, J, 2)``: every finite joint is valid).
+        min_score: score threshold of a usable joint.
+        names: joint names for error messages (default: H36M17's when ``J == 17``).
+
+    Returns:
+        ``(F, J, 3)`` float64 with every coordinate finite (scores unchanged), and a
+        :class:`FillReport`.
+
+    Raises:
+        ValueError: a bad shape, no usable joint in any frame, or a joint never usable.
+    """
+    kp = np.array(keypoints, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[2] not in (2, 3) or kp.shape[0] == 0:
+        raise ValueError(f"fill_missing: expected keypoints (F, J, 2|3) with F >= 1, found "
+                         f"{tuple(kp.shape)}")
+    if kp.shape[2] == 2:
+        kp = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], -1)
+    f, j = kp.shape[:2]
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(kp[..., :2]).all(-1) & np.isfinite(kp[..., 2]) \
+            & (kp[..., 2] >= min_score)  # (F, J)
+    if not valid.any():
+        raise ValueError(f"no usable keypoints: no joint in any of the {f} frames has a score >= "
+                         f"{min_score:g}; check the detections or lower --min-score")
+    never = np.flatnonzero(~valid.any(axis=0))
+    if never.size:
+        names = list(names) if names is not None else \
+            list(H36M17.names) if j == H36M17.num_joints else [str(i) for i in range(j)]
+        scores = np.where(np.isfinite(kp[..., 2]), kp[..., 2], 0.0)  # (F, J)
+        best = [float(scores[:, i].max()) for i in never]
+        listed = ", ".join(f"{names[i]} (best score {b:.2f})" for i, b in zip(never, best))
+        raise ValueError(f"joint(s) never seen with score >= {min_score:g} in {f} frames, so they "
+                         f"cannot be filled from other frames: {listed}; lower --min-score or "
+                         f"use a clip where the whole body is visible")
+    t = np.arange(f)
+    for i in range(j):
+        missing = ~valid[:, i]
+        if missing.any():
+            for c in range(2):
+                # np.interp holds the end values outside the observed range (edge hold).
+                kp[missing, i, c] = np.interp(t[missing], t[valid[:, i]], kp[valid[:, i], i, c])
+    mask = ~valid
+    report = FillReport(frames=f, joints=j, missing_joints=int(mask.sum()),
+                        filled_frames=int(mask.any(1).sum()), empty_frames=int(mask.all(1).sum()),
+                        per_joint=tuple(int(n) for n in mask.sum(0)), mask=mask)
+    if report.missing_joints:
+        log.info("fill_missing: %s", report.summary())
+    return kp, report
+
+
+def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: float = 0.3,
+                      declared: Optional[str] = None) -> tuple[np.ndarray, FillReport]:
+    """Any supported layout -> filled H36M 17-joint keypoints ready for a lifter.
+
+    Args:
+        keypoints: ``(F, J, 2|3)`` pixels (and scores) in ``layout``.
+        layout: a layout name or ``"auto"`` (see :func:`skelgnn.layouts.resolve_layout`).
+        min_score: joints scoring below it are missing and get filled.
+        declared: the layout the file declares, used by ``"auto"``.
+
+    Returns:
+        ``(F, 17, 3)`` float64 pixels and scores with every coordinate finite, and the
+        :class:`FillReport`.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim != 3:
+        raise ValueError(f"keypoints must be (F, J, 2) or (F, J, 3), found shape {tuple(kp.shape)}")
+    if kp.shape[0] == 0:
+        raise ValueError("keypoints have no frames")
+    resolved = resolve_layout(layout, kp.shape[1], declared)
+    return fill_missing(convert(kp, resolved), min_score)

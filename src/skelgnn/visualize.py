@@ -1,0 +1,358 @@
+"""Drawing skeletons: 3D pose animations (mp4 / gif / png) and 2D skeletons on video frames.
+
+Fast by design: the 3D joints are projected onto the canvas here (an orthographic view with a fixed
+elevation, azimuth and scale, so the axes never move) and drawn with Pillow onto one reused
+canvas; mp4 frames stream to ffmpeg through ``imageio``, GIFs are quantised to a fixed palette and
+written by Pillow. Colours follow the person's side: left blue, right red, centre grey.
+
+Needs the optional packages ``pillow``, ``imageio`` and, for mp4, ``imageio-ffmpeg``; they are
+imported when a function here is first called. This is the only module allowed to use matplotlib;
+it does not need it.
+
+Coordinates: 3D poses are root-relative camera-frame metres (``x`` right, ``y`` down, ``z`` away
+from the camera), as :class:`skelgnn.inference.Lifter` returns them. The view maps them to "up" =
+``-y`` and rotates about that vertical axis by the azimuth (0: seen from the camera).
+
+Shape letters: ``F`` frames, ``J`` joints, ``H`` / ``W`` image height / width.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional
+
+import numpy as np
+
+from skelgnn.skeleton import H36M17, Skeleton
+
+__all__ = [
+    "LEFT_COLOUR",
+    "RIGHT_COLOUR",
+    "CENTRE_COLOUR",
+    "ANIMATION_SUFFIXES",
+    "joint_colours",
+    "PoseRenderer",
+    "load_poses",
+    "write_animation",
+    "draw_skeleton_2d",
+]
+
+log = logging.getLogger(__name__)
+
+LEFT_COLOUR: tuple[int, int, int] = (30, 90, 230)
+"""RGB of the person's left side (blue)."""
+RIGHT_COLOUR: tuple[int, int, int] = (225, 40, 40)
+"""RGB of the person's right side (red)."""
+CENTRE_COLOUR: tuple[int, int, int] = (128, 128, 128)
+"""RGB of the centre line: pelvis, spine, thorax, neck, head (grey)."""
+
+ANIMATION_SUFFIXES: tuple[str, ...] = (".mp4", ".gif", ".png")
+"""Output types of :func:`write_animation`."""
+
+_GRID_COLOUR = (215, 215, 215)
+_AXIS_COLOUR = (170, 170, 170)
+
+
+def _pil() -> Any:
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:
+        raise ValueError("drawing needs Pillow; install it with `pip install skelgnn[viz]`") \
+            from None
+    return Image, ImageDraw
+
+
+def joint_colours(skeleton: Skeleton = H36M17) -> list[tuple[int, int, int]]:
+    """Colour of every joint (and of the bone ending at it): left blue, right red, else grey."""
+    left, right = set(skeleton.joints_left), set(skeleton.joints_right)
+    return [LEFT_COLOUR if j in left else RIGHT_COLOUR if j in right else CENTRE_COLOUR
+            for j in range(skeleton.num_joints)]
+
+
+class PoseRenderer:
+    """Renders 3D poses to RGB frames with fixed axes, reusing one canvas.
+
+    Args:
+        size: ``(width, height)`` of the frames in pixels.
+        elev: elevation of the view in degrees (positive: looking down).
+        azim: azimuth of the view in degrees about the vertical axis (0: the camera's view).
+        radius: half-width of the shown volume in metres (fixed scale: 1 m = ``0.45 * min(W, H)
+            / radius`` pixels).
+        floor: height of the floor grid as a camera-frame ``y`` in metres (``y`` points down);
+            None: no grid. :meth:`for_poses` puts it under the lowest joint of a clip.
+        skeleton: the bones to draw.
+        line_width: bone width in pixels (default: ``min(W, H) / 120``, at least 2).
+    """
+
+    def __init__(self, size: tuple[int, int] = (640, 480), elev: float = 15.0,
+                 azim: float = 45.0, radius: float = 1.0, floor: Optional[float] = 0.95,
+                 skeleton: Skeleton = H36M17, line_width: Optional[int] = None) -> None:
+        w, h = (int(s) for s in size)
+        if w < 16 or h < 16:
+            raise ValueError(f"frame size must be at least 16 x 16 pixels, found {w} x {h}")
+        if not radius > 0:
+            raise ValueError(f"radius must be positive metres, found {radius}")
+        self.size = (w, h)
+        self.elev, self.azim, self.radius = float(elev), float(azim), float(radius)
+        self.floor = floor
+        self.skeleton = skeleton
+        self.line_width = int(line_width) if line_width else max(2, min(w, h) // 120)
+        self._colours = joint_colours(skeleton)
+        self._bones = skeleton.bones()
+        self._scale = 0.45 * min(w, h) / self.radius  # pixels per metre
+        a, e = math.radians(self.azim), math.radians(self.elev)
+        # Rows: screen u (right), screen v (up), depth (away from the viewer); columns: camera
+        # x, y, z. Camera frame -> "world" (X = x, Y = z, Z = -y), rotate about Z, tilt by elev.
+        self._view = np.array([
+            [math.cos(a), 0.0, math.sin(a)],
+            [-math.sin(a) * math.sin(e), -math.cos(e), math.cos(a) * math.sin(e)],
+            [-math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)],
+        ])
+        Image, ImageDraw = _pil()
+        self._background = Image.new("RGB", self.size, (255, 255, 255))
+        self._draw_axes(ImageDraw.Draw(self._background))
+        self._canvas = self._background.copy()
+        self._draw = ImageDraw.Draw(self._canvas)
+
+    @classmethod
+    def for_poses(cls, poses: np.ndarray, **kwargs: Any) -> "PoseRenderer":
+        """A renderer whose radius and floor fit the whole clip ``poses`` ``(F, J, 3)`` (fixed for
+        every frame), unless given in ``kwargs``."""
+        poses = _check_poses(poses)
+        finite = poses[np.isfinite(poses).all(-1)]
+        if finite.size:
+            kwargs.setdefault("radius", float(max(1.0, 1.1 * np.abs(finite).max())))
+            kwargs.setdefault("floor", float(finite[:, 1].max()))
+        return cls(**kwargs)
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Camera-frame metres ``(..., 3)`` -> pixels ``(..., 2)`` and depth ``(...)``."""
+        p = np.asarray(points, dtype=np.float64) @ self._view.T  # (..., 3): u, v, depth
+        w, h = self.size
+        px = np.stack([w / 2 + self._scale * p[..., 0], h / 2 - self._scale * p[..., 1]], -1)
+        return px, p[..., 2]
+
+    def _draw_axes(self, draw: Any) -> None:
+        if self.floor is None:
+            return
+        r, n = self.radius, 4
+        ticks = np.linspace(-r, r, 2 * n + 1)
+        for t in ticks:
+            for a, b in (((t, self.floor, -r), (t, self.floor, r)),
+                         ((-r, self.floor, t), (r, self.floor, t))):
+                (pa, pb), _ = self.project(np.array([a, b]))
+                colour = _AXIS_COLOUR if abs(t) < 1e-9 else _GRID_COLOUR
+                draw.line([tuple(pa), tuple(pb)], fill=colour, width=1)
+
+    def render(self, pose: np.ndarray) -> np.ndarray:
+        """One pose ``(J, 3)`` -> ``(H, W, 3)`` uint8 frame (a new array; the canvas is reused).
+
+        Joints with non-finite coordinates and their bones are skipped.
+        """
+        pose = np.asarray(pose, dtype=np.float64)
+        if pose.shape != (self.skeleton.num_joints, 3):
+            raise ValueError(f"render: expected one pose ({self.skeleton.num_joints}, 3), found "
+                             f"{pose.shape}")
+        self._canvas.paste(self._background)
+        px, depth = self.project(pose)  # (J, 2), (J,)
+        ok = np.isfinite(px).all(-1)
+        lw = self.line_width
+        # Painter's algorithm: far bones first, so nearer limbs are drawn over them.
+        bones = sorted((b for b in self._bones if ok[b[0]] and ok[b[1]]),
+                       key=lambda b: -(depth[b[0]] + depth[b[1]]))
+        for p, c in bones:
+            self._draw.line([tuple(px[p]), tuple(px[c])], fill=self._colours[c], width=lw)
+        rad = lw * 0.9
+        for j in np.argsort(-depth):
+            if ok[j]:
+                x, y = px[j]
+                self._draw.ellipse([x - rad, y - rad, x + rad, y + rad], fill=self._colours[j])
+        return np.asarray(self._canvas)
+
+    def frames(self, poses: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Render a sequence of ``(J, 3)`` poses lazily."""
+        for pose in poses:
+            yield self.render(pose)
+
+
+def _check_poses(poses: Any) -> np.ndarray:
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.ndim == 2:
+        poses = poses[None]
+    if poses.ndim != 3 or poses.shape[-1] != 3 or poses.shape[0] == 0:
+        raise ValueError(f"expected 3D poses (F, J, 3) with F >= 1, found shape {poses.shape}")
+    return poses
+
+
+def load_poses(path: str | Path) -> tuple[np.ndarray, Optional[float]]:
+    """``poses_3d`` ``(F, 17, 3)`` and ``fps`` (None when absent) from an npz written by
+    ``skelgnn infer`` (read with ``allow_pickle=False``).
+
+    Raises:
+        FileNotFoundError: no file.
+        ValueError: not an npz with a ``poses_3d`` array of that shape.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"poses file not found: {path}")
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything else
+        raise ValueError(f"{path}: not a readable npz file (not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            entries = {k: data[k] for k in data.files if k in ("poses_3d", "fps")}
+            files = sorted(data.files)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable npz file: {exc}") from None
+    except ValueError as exc:  # object arrays need pickle, which we refuse
+        raise ValueError(f"{path}: cannot read without pickle: {exc}") from None
+    if "poses_3d" not in entries:
+        raise ValueError(f"{path}: expected an array 'poses_3d' (F, 17, 3); found entries {files}")
+    poses = entries["poses_3d"]
+    fps = None
+    if "fps" in entries:
+        if entries["fps"].size != 1 or entries["fps"].dtype.kind not in "fiu":
+            raise ValueError(f"{path}: 'fps' must be one number, found {entries['fps']!r}")
+        fps = float(entries["fps"].reshape(()))
+    if poses.dtype.kind not in "fiu" or poses.ndim != 3 \
+            or poses.shape[1:] != (H36M17.num_joints, 3) or poses.shape[0] == 0:
+        raise ValueError(f"{path}: 'poses_3d' must be (F, 17, 3) with F >= 1, found {poses.shape}")
+    return poses.astype(np.float64), fps
+
+
+def _atomic_target(out: Path) -> Path:
+    """A temp path beside ``out`` with the same suffix (writers pick the format from it)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def write_animation(poses: np.ndarray, out: str | Path, fps: float = 30.0,
+                    renderer: Optional[PoseRenderer] = None, frame: int = 0) -> Path:
+    """Render ``poses`` ``(F, J, 3)`` to ``out``: an ``.mp4`` (H.264), a ``.gif``, or a ``.png``
+    of frame ``frame``. Written through a temp file renamed on success.
+
+    Args:
+        poses: root-relative camera-frame metres.
+        out: target file; its suffix picks the format (:data:`ANIMATION_SUFFIXES`).
+        fps: frames per second of the animation.
+        renderer: the view (default: :meth:`PoseRenderer.for_poses`).
+        frame: the frame drawn for a ``.png`` (negative counts from the end).
+
+    Returns:
+        ``out`` as a Path.
+    """
+    poses = _check_poses(poses)
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in ANIMATION_SUFFIXES:
+        raise ValueError(f"{out}: unknown output type {suffix!r}; expected one of "
+                         f"{list(ANIMATION_SUFFIXES)}")
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, found {fps}")
+    renderer = renderer or PoseRenderer.for_poses(poses)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _atomic_target(out)
+    try:
+        if suffix == ".png":
+            if not -poses.shape[0] <= frame < poses.shape[0]:
+                raise ValueError(f"frame {frame} is outside the clip's {poses.shape[0]} frames")
+            Image, _ = _pil()
+            Image.fromarray(renderer.render(poses[frame])).save(tmp, format="PNG")
+        elif suffix == ".gif":
+            _write_gif(tmp, renderer.frames(poses), fps)
+        else:
+            _write_mp4(tmp, renderer.frames(poses), fps)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    log.info("wrote %d frame(s) to %s", 1 if suffix == ".png" else poses.shape[0], out)
+    return out
+
+
+def _gif_palette() -> Any:
+    """A fixed palette: the drawing colours exactly, then a 6x6x6 colour cube for anything else.
+    Quantising to a fixed palette without dithering is ~15x faster than Pillow's adaptive
+    quantiser, and exact here because the renderer draws without anti-aliasing."""
+    Image, _ = _pil()
+    colours = [(255, 255, 255), LEFT_COLOUR, RIGHT_COLOUR, CENTRE_COLOUR, _GRID_COLOUR,
+               _AXIS_COLOUR]
+    levels = (0, 51, 102, 153, 204, 255)
+    colours += [(r, g, b) for r in levels for g in levels for b in levels]
+    flat = [v for c in colours[:256] for v in c]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(flat + [0] * (768 - len(flat)))
+    return palette
+
+
+def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
+    # Pillow writes the GIF directly: imageio's GIF writer is Pillow too, but with an adaptive
+    # quantiser per frame that made it slower than real time. Pillow merges identical consecutive
+    # frames into one longer frame (same playback time, fewer decoded frames for a still pose).
+    Image, _ = _pil()
+    palette = _gif_palette()
+    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
+              for f in frames]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=max(10, round(1000.0 / fps)), loop=0, optimize=False)
+
+
+def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
+    try:
+        import imageio.v2 as iio2
+        import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary imageio uses)
+    except ImportError:
+        raise ValueError("mp4 output needs imageio and imageio-ffmpeg; install them with "
+                         "`pip install skelgnn[viz]`") from None
+    writer = iio2.get_writer(str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                             pixelformat="yuv420p", quality=7, macro_block_size=2,
+                             ffmpeg_log_level="error")
+    try:
+        for img in frames:
+            writer.append_data(img)
+    finally:
+        writer.close()
+
+
+def draw_skeleton_2d(image: np.ndarray, keypoints: np.ndarray, min_score: float = 0.3,
+                     skeleton: Skeleton = H36M17, line_width: Optional[int] = None) -> np.ndarray:
+    """Draw one 2D skeleton on a video frame.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB frame (not modified).
+        keypoints: ``(J, 2)`` pixels, or ``(J, 3)`` with scores; joints scoring below
+            ``min_score`` or non-finite are not drawn, nor their bones.
+        min_score: score threshold.
+        skeleton: the bones.
+        line_width: bone width (default: ``min(H, W) / 150``, at least 2).
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 frame.
+    """
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8 RGB, found {img.dtype} {img.shape}")
+    kp = np.asarray(keypoints, dtype=np.float64)
+    j = skeleton.num_joints
+    if kp.shape not in ((j, 2), (j, 3)):
+        raise ValueError(f"keypoints must be ({j}, 2) or ({j}, 3), found {kp.shape}")
+    ok = np.isfinite(kp[:, :2]).all(-1)
+    if kp.shape[1] == 3:
+        ok &= np.nan_to_num(kp[:, 2], nan=-1.0) >= min_score
+    Image, ImageDraw = _pil()
+    canvas = Image.fromarray(img)
+    draw = ImageDraw.Draw(canvas)
+    lw = int(line_width) if line_width else max(2, min(img.shape[:2]) // 150)
+    colours = joint_colours(skeleton)
+    for p, c in skeleton.bones():
+        if ok[p] and ok[c]:
+            draw.line([tuple(kp[p, :2]), tuple(kp[c, :2])], fill=colours[c], width=lw)
+    for i in np.flatnonzero(ok):
+        x, y = kp[i, :2]
+        draw.ellipse([x - lw, y - lw, x + lw, y + lw], fill=colours[i])
+    return np.asarray(canvas)
