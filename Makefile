@@ -1,4 +1,6 @@
 # One command for the main job, one for the tests; each sets up its own virtual environment.
+# One environment for everything (numpy 1.26: mediapipe 0.10.21, the video extra, pins numpy<2
+# and protobuf<5), so the tests, the video demo and CI all run in the same .venv.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,viz,onnx,prepare,video]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
