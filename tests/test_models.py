@@ -155,7 +155,7 @@ def test_config_dict_round_trip(name):
     assert config_from_dict(again) == cfg
 
 
-@pytest.mark.parametrize("name", ["skelgnn-1f", "skelgnn-27f", "skelgnn-1f-unshared", "fcn-1f",
+@pytest.mark.parametrize("name", ["skelgnn-1f", "skelgnn-27f", "skelgnn-1f-shared", "fcn-1f",
                                   "semgcn-1f", "tcn-27f"])
 def test_build_model_from_name_config_and_dict_agree(name):
     cfg = PRESETS[name]
@@ -262,7 +262,7 @@ def _diff(a, b) -> dict:
     ("skelgnn-1f-nosqueeze", "skelgnn-1f", {"squeeze": 1.0}),
     ("skelgnn-1f-flat", "skelgnn-1f", {"fusion": "flat"}),
     ("skelgnn-1f-static", "skelgnn-1f", {"dynamic": "none"}),
-    ("skelgnn-1f-unshared", "skelgnn-1f", {"weight_sharing": "unshared"}),
+    ("skelgnn-1f-shared", "skelgnn-1f", {"weight_sharing": "shared"}),
     ("skelgnn-1f-k2", "skelgnn-1f", {"max_hop": 2}),
     ("skelgnn-1f-k5", "skelgnn-1f", {"max_hop": 5}),
     ("skelgnn-1f-s0", "skelgnn-1f", {"split": 0}),

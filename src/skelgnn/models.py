@@ -83,8 +83,8 @@ class SkeletalGNNConfig:
     """d, channel ratio per extra long-range hop (1.0 = no squeezing)."""
     fusion: str = "hierarchical"
     """'hierarchical' or 'flat' fusion of the hop groups."""
-    weight_sharing: str = "shared"
-    """'shared' per-hop weights or 'unshared' per-joint weights (LCN-style)."""
+    weight_sharing: str = "unshared"
+    """'unshared' per-joint weights (LCN-style) or 'shared' per-hop weights."""
     static_init: str = "softmax"
     """Static graph parametrisation: 'softmax' over each row's support, or 'row' normalisation."""
     dynamic: str = "temporal"
@@ -611,7 +611,7 @@ PRESETS: dict[str, ModelConfig] = {
     "skelgnn-1f-nosqueeze": dataclasses.replace(_SKEL_1F, squeeze=1.0),
     "skelgnn-1f-flat": dataclasses.replace(_SKEL_1F, fusion="flat"),
     "skelgnn-1f-static": dataclasses.replace(_SKEL_1F, dynamic="none"),
-    "skelgnn-1f-unshared": dataclasses.replace(_SKEL_1F, weight_sharing="unshared"),
+    "skelgnn-1f-shared": dataclasses.replace(_SKEL_1F, weight_sharing="shared"),
     "skelgnn-1f-k2": dataclasses.replace(_SKEL_1F, max_hop=2),
     "skelgnn-1f-k5": dataclasses.replace(_SKEL_1F, max_hop=5),
     "skelgnn-1f-s0": dataclasses.replace(_SKEL_1F, split=0),
