@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data/cmu
 ARGS ?=
 
-.PHONY: setup demo test test-all benchmark models clean-venv
+.PHONY: setup demo data-check test test-all benchmark models clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## main job: validate the benchmark data and print its summary
+VIDEO ?= ../shared/data/video/person_balance_cam01.mp4
+
+## main job: lift the sample video to 3D with the shipped checkpoint and render it to out/demo
 demo: $(STAMP)
+	$(VENV)/bin/skelgnn video $(VIDEO) --out out/demo
+
+## validate the benchmark data and print its summary
+data-check: $(STAMP)
 	$(VENV)/bin/skelgnn data check --data $(DATA)
 
 ## default test suite (< 10 minutes on 2 cores)

@@ -525,8 +525,9 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
         "video", help="detect, lift and render the person in a video",
         description="Detect one person's 2D keypoints in every frame with MediaPipe BlazePose "
                     "(needs mediapipe==0.10.21, the 'video' extra), lift them to 3D and write "
-                    "keypoints_2d.npz, poses_3d.npz, overlay.mp4 (the 2D skeleton on the video) "
-                    "and poses_3d.mp4 (the 3D skeleton) to --out.")
+                    "keypoints_2d.npz, poses_3d.npz, side_by_side.mp4 (the video with the 2D "
+                    "skeleton | the 3D skeleton) and contact_sheet.png to --out, printing the "
+                    "frames/s of each stage.")
     vd.add_argument("input", metavar="VIDEO", help="input video (mp4, mov, ...)")
     vd.add_argument("--out", metavar="DIR", required=True, help="output directory")
     vd.add_argument("--checkpoint", metavar="PT", default=None,
@@ -537,7 +538,7 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="process only the first N frames")
     vd.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
-    vd.add_argument("--no-render", action="store_true", help="skip overlay.mp4 and poses_3d.mp4")
+    vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     vd.set_defaults(command="video")
 
@@ -568,6 +569,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "
           f"lifted with {lifter.info.get('checkpoint', '?')} in {elapsed:.1f} s")
     print(f"missing joints: {result.prediction.report.summary()}")
+    for stage, seconds in result.timings.items():
+        print(f"  {stage:14s} {seconds:7.2f} s  {frames / max(seconds, 1e-9):8.1f} frames/s")
     for name, path in result.files.items():
         print(f"  {name}: {path}")
     return EXIT_OK

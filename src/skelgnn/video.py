@@ -10,8 +10,8 @@ The pipeline of :func:`process_video`:
 2. write them to ``keypoints_2d.npz`` (the raw detector layout, readable by ``skelgnn infer``);
 3. convert to the Human3.6M 17-joint layout, fill missing joints and lift
    (:meth:`skelgnn.inference.Lifter.predict_full`) to ``poses_3d.npz``;
-4. render ``overlay.mp4`` (the 2D skeleton that was lifted, drawn on the video, longer side at
-   most 960 pixels) and ``poses_3d.mp4`` (the 3D skeleton).
+4. render ``side_by_side.mp4`` (the video with the 2D skeleton that was lifted | the 3D skeleton
+   from a fixed viewpoint, 720 pixels high at most) and ``contact_sheet.png`` (8 frames of it).
 
 MediaPipe 0.10.21 pins ``numpy<2`` and ``protobuf<5``, so it lives in its own environment (the
 ``video`` extra); nothing else in the package imports it.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -219,49 +220,83 @@ class VideoResult:
     Attributes:
         keypoints: the raw detections.
         prediction: the lifted clip.
-        files: output name (``keypoints_2d``, ``poses_3d``, ``overlay``, ``animation``) -> path.
+        files: output name (``keypoints_2d``, ``poses_3d``, ``video``, ``contact_sheet``) -> path.
     """
 
     keypoints: KeypointSequence
     prediction: Prediction
     files: dict[str, Path]
+    timings: dict[str, float]
+    """seconds per stage: ``decode+detect``, ``lift``, ``render`` (drawing and encoding)."""
 
 
-def _overlay(path: str | Path, out: Path, keypoints_2d: np.ndarray, fps: float,
-             max_frames: Optional[int], max_side: int = 960) -> Path:
-    """The video with the lifted 2D skeleton drawn on it, as an mp4 (temp file + rename),
-    downscaled so its longer side is at most ``max_side`` pixels (encoding full-HD frames took
-    most of the pipeline's time)."""
+def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
+                  poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
+                  height: int = 720, sheet_frames: int = 8) -> tuple[Path, Path, float]:
+    """``side_by_side.mp4``: the video with the lifted 2D skeleton | the 3D skeleton from a fixed
+    viewpoint (same height, ``height`` pixels at most), and ``contact_sheet.png``: ``sheet_frames``
+    evenly spaced side-by-side frames in a grid. Both written to temp files then renamed.
+
+    Returns:
+        the two paths and the rendering seconds (drawing and encoding, decoding excluded).
+    """
     import os
     import tempfile
 
     from PIL import Image
 
-    from skelgnn.visualize import draw_skeleton_2d
+    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d
 
     iio2 = _imageio_v2()
     w, h = read_video_info(path).size
-    scale = min(1.0, max_side / max(w, h))
+    scale = min(1.0, height / h)
     size = (max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2))
     factor = np.array([size[0] / w, size[1] / h])
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mp4", dir=out.parent)
+    side = size[1] // 2 * 2
+    renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]))
+    n = len(poses_3d)
+    picks = set(np.linspace(0, n - 1, min(sheet_frames, n)).round().astype(int).tolist())
+    thumbs: list[np.ndarray] = []
+    out = out_dir / "side_by_side.mp4"
+    fd, tmp = tempfile.mkstemp(prefix=".side_by_side.", suffix=".mp4", dir=out_dir)
     os.close(fd)
+    seconds = 0.0
     try:
         writer = iio2.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
                                  pixelformat="yuv420p", quality=6, macro_block_size=2,
                                  ffmpeg_log_level="error")
         try:
-            for frame, kp in zip(iter_frames(path, max_frames), keypoints_2d):
+            for i, (frame, kp, pose) in enumerate(zip(iter_frames(path, max_frames),
+                                                      keypoints_2d, poses_3d)):
+                t0 = time.perf_counter()
                 if size != (w, h):
                     frame = np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
-                writer.append_data(draw_skeleton_2d(frame, kp * factor, min_score=0.0))
+                left = draw_skeleton_2d(frame, kp * factor, min_score=0.0)
+                both = np.concatenate([left, renderer.render(pose)], axis=1)  # (H, W + side, 3)
+                writer.append_data(both)
+                if i in picks:
+                    thumbs.append(np.asarray(Image.fromarray(both).resize(
+                        (both.shape[1] // 3, both.shape[0] // 3), Image.BILINEAR)))
+                seconds += time.perf_counter() - t0
         finally:
             writer.close()
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return out
+    cols = min(4, len(thumbs))
+    rows = -(-len(thumbs) // cols)
+    th, tw = thumbs[0].shape[:2]
+    sheet = np.full((rows * th, cols * tw, 3), 255, np.uint8)
+    for k, t in enumerate(thumbs):
+        r, c = divmod(k, cols)
+        sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t
+    png = out_dir / "contact_sheet.png"
+    fd, tmp_png = tempfile.mkstemp(prefix=".contact_sheet.", suffix=".png", dir=out_dir)
+    os.close(fd)
+    Image.fromarray(sheet).save(tmp_png)
+    os.replace(tmp_png, png)
+    return out, png, seconds
 
 
 def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
@@ -278,31 +313,33 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         layout: the detector's layout.
         min_score: joints scoring below it are filled by temporal interpolation.
         max_frames: process only the first frames.
-        render: also write ``overlay.mp4`` and ``poses_3d.mp4``.
+        render: also write ``side_by_side.mp4`` and ``contact_sheet.png``.
         progress: progress bar while detecting.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
     det: Detector = detector if detector is not None else MediaPipePoseDetector()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
     try:
         seq = detect_keypoints(path, det, layout, max_frames, progress)
     finally:
         if owned:
             det.close()  # type: ignore[attr-defined]
+    timings["decode+detect"] = time.perf_counter() - t0
     files = {"keypoints_2d": save_npz_atomic(out_dir / "keypoints_2d.npz", {
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
+    t_lift = time.perf_counter()
     pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score)
     log.info("video %s: %s", path, pred.report.summary())
     files["poses_3d"] = pred.save(out_dir / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
                                   image_size=seq.image_size, layout=layout,
                                   checkpoint=lifter.info.get("checkpoint", ""))
+    timings["lift"] = time.perf_counter() - t_lift
     if render:
-        from skelgnn.visualize import write_animation
-
         fps = float(seq.fps or 30.0)
-        files["overlay"] = _overlay(path, out_dir / "overlay.mp4", pred.keypoints_2d, fps,
-                                    max_frames)
-        files["animation"] = write_animation(pred.poses_3d, out_dir / "poses_3d.mp4", fps=fps)
-    return VideoResult(seq, pred, files)
+        files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
+            path, out_dir, pred.keypoints_2d, pred.poses_3d, fps, max_frames)
+    return VideoResult(seq, pred, files, timings)
