@@ -150,3 +150,16 @@ def test_lifter_keeps_training_and_inference_codecs_equal(checkpoint):
     assert lifter.codec.to_dict() == state["codec"]
     for name, tensor in lifter.model.state_dict().items():
         assert torch.equal(tensor, state["model"][name])
+
+
+def test_reframe_keypoints_hand_values():
+    from skelgnn.inference import TRAINING_FRAMING, reframe_keypoints
+
+    # two frames of a 3-joint "person" 608 px tall (twice the training median), centred at (100, 900)
+    uv = np.array([[[100.0, 596.0], [100.0, 1204.0], [100.0, 900.0]]] * 2)
+    out, size = reframe_keypoints(uv)
+    assert size == TRAINING_FRAMING["image_size"]
+    # scale 304 / 608 = 0.5 about the centre, moved to (507, 380)
+    np.testing.assert_allclose(out[0], [[507.0, 228.0], [507.0, 532.0], [507.0, 380.0]])
+    with pytest.raises(ValueError, match="zero height"):
+        reframe_keypoints(np.zeros((3, 17, 2)))

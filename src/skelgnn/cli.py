@@ -329,6 +329,10 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="with --backend onnxruntime: a model from `skelgnn export` (default: "
                           "export the checkpoint to a temporary file)")
     inf.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    inf.add_argument("--reframe", action="store_true",
+                     help="lift in a virtual camera framed like the training data (for footage "
+                          "from cameras unlike the benchmark's, e.g. phones; `video` does this "
+                          "by default)")
     inf.set_defaults(command="infer")
 
 
@@ -360,7 +364,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
     else:
         lifter = Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
     start = time.perf_counter()
-    pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score)
+    pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
+                               reframe=args.reframe)
     elapsed = time.perf_counter() - start
     out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
                     layout=layout, checkpoint=lifter.info.get("checkpoint", ""))
@@ -539,6 +544,9 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
     vd.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
     vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
+    vd.add_argument("--no-reframe", action="store_true",
+                    help="lift in the video's own pixels instead of a virtual camera framed like "
+                         "the training data (see README)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     vd.set_defaults(command="video")
 
@@ -563,7 +571,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,
-                           progress=sys.stderr.isatty())
+                           progress=sys.stderr.isatty(), reframe=not args.no_reframe)
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

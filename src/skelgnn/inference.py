@@ -131,6 +131,39 @@ def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str
     return model, codec, info
 
 
+TRAINING_FRAMING = {"image_size": (1000.0, 1000.0), "height_px": 304.0,
+                    "centre_px": (507.0, 380.0)}
+"""How people appear in the benchmark's training images (median over the training subjects' GT
+2D: person height in pixels, centre of the joints), used by :func:`reframe_keypoints`."""
+
+
+def reframe_keypoints(uv: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Move a clip into a virtual camera framed like the training data.
+
+    A screen-normalised lifter has learnt how large people are in its training images (about
+    300 px of a 1000 px wide Human3.6M camera). Footage from another camera -- a phone held in
+    portrait, a person filling the frame -- is far outside that range. One similarity transform
+    per clip (not per frame, so motion and relative scale over time are kept) scales the clip's
+    median person height to the training median and puts its median centre at the training
+    median, in a 1000 x 1000 virtual image.
+
+    Args:
+        uv: ``(F, J, 2)`` pixels, no missing values.
+
+    Returns:
+        the reframed ``(F, J, 2)`` pixels and the virtual image size.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    heights = uv[..., 1].max(-1) - uv[..., 1].min(-1)  # (F,)
+    height = float(np.median(heights))
+    if not height > 0:
+        raise ValueError("cannot reframe: the person has zero height in every frame")
+    centre = np.median(uv.mean(-2), axis=0)  # (2,)
+    scale = TRAINING_FRAMING["height_px"] / height
+    out = (uv - centre) * scale + np.asarray(TRAINING_FRAMING["centre_px"])
+    return out, TRAINING_FRAMING["image_size"]
+
+
 class Lifter:
     """A trained lifter with its codec: pixels in, root-relative camera-frame metres out."""
 
@@ -177,8 +210,13 @@ class Lifter:
         return self.predict_full(keypoints_2d, image_size, layout, min_score).poses_3d
 
     def predict_full(self, keypoints_2d: Any, image_size: Optional[tuple[float, float]],
-                     layout: str = "h36m17", min_score: float = 0.3) -> Prediction:
-        """:meth:`predict`, also returning the H36M 2D used, the scores and the fill report."""
+                     layout: str = "h36m17", min_score: float = 0.3,
+                     reframe: bool = False) -> Prediction:
+        """:meth:`predict`, also returning the H36M 2D used, the scores and the fill report.
+
+        With ``reframe`` (screen-normalised checkpoints), the clip is first moved into a virtual
+        1000 x 1000 camera framed like the training data (see :func:`reframe_keypoints`); the
+        returned ``keypoints_2d`` stay in the original pixels."""
         kp = np.asarray(keypoints_2d, dtype=np.float64)
         if kp.ndim != 3 or kp.shape[2] not in (2, 3):
             raise ValueError(f"keypoints_2d must be (F, J, 2) or (F, J, 3), got {tuple(kp.shape)}")
@@ -190,7 +228,10 @@ class Lifter:
         if filled.shape[1] != self.num_joints:  # pragma: no cover - every model has 17 joints
             raise ValueError(f"the model expects {self.num_joints} joints, the keypoints have "
                              f"{filled.shape[1]}")
-        x = self.codec.encode_2d(filled[..., :2], image_size).astype(np.float32)  # (F, J, 2)
+        uv, size = filled[..., :2], image_size
+        if reframe and self.codec.mode == "screen":
+            uv, size = reframe_keypoints(uv)
+        x = self.codec.encode_2d(uv, size).astype(np.float32)  # (F, J, 2)
         pad = (self.receptive_field - 1) // 2
         x = np.pad(x, ((pad, pad), (0, 0), (0, 0)), mode="edge")  # (F + R - 1, J, 2)
         poses = self._lift_encoded(x)

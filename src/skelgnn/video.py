@@ -302,7 +302,8 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
 def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   detector: Optional[Detector] = None, layout: str = "blazepose33",
                   min_score: float = 0.3, max_frames: Optional[int] = None,
-                  render: bool = True, progress: bool = False) -> VideoResult:
+                  render: bool = True, progress: bool = False,
+                  reframe: bool = True) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -315,6 +316,9 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         max_frames: process only the first frames.
         render: also write ``side_by_side.mp4`` and ``contact_sheet.png``.
         progress: progress bar while detecting.
+        reframe: lift in a virtual camera framed like the training data
+            (:func:`skelgnn.inference.reframe_keypoints`); on by default, since phone and web
+            footage is framed nothing like the benchmark cameras.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -332,7 +336,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
     t_lift = time.perf_counter()
-    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score)
+    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
     log.info("video %s: %s", path, pred.report.summary())
     files["poses_3d"] = pred.save(out_dir / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
                                   image_size=seq.image_size, layout=layout,
