@@ -122,7 +122,16 @@ def write_table() -> Path:
                 f"{r['per_action'][c]['p1']:.1f} / {r['per_action'][c]['p2']:.1f}"
                 for c in cats) + " |")
     out = RESULTS / "TABLE.md"
-    out.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    readme = REPO / "README.md"
+    begin, end = "<!-- BENCHMARK TABLE -->", "<!-- /BENCHMARK TABLE -->"
+    if RESULTS == REPO / "benchmarks" / "results" and readme.is_file():
+        body = readme.read_text()
+        if begin in body and end in body:
+            head, rest = body.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            readme.write_text(f"{head}{begin}\n{text}{end}{tail}")
     return out
 
 
