@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-__all__ = ["DEFAULT_PRESETS", "bench_preset", "run_bench", "format_bench"]
+__all__ = ["DEFAULT_PRESETS", "bench_preset", "run_bench", "format_bench", "machine_info"]
 
 DEFAULT_PRESETS = ("skelgnn-1f", "fcn-1f", "semgcn-1f", "tcn-1f", "skelgnn-27f", "tcn-27f")
 
@@ -86,7 +86,8 @@ def bench_preset(name: str, threads: int = 2, quick: bool = False) -> dict[str, 
     return out
 
 
-def _machine() -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, Python and OS of this machine."""
     cpu = platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -135,7 +136,7 @@ def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick:
         if res.returncode != 0:
             raise ValueError(f"bench of {name} failed: {res.stderr.strip()[-2000:]}")
         rows[name] = json.loads(res.stdout.strip().splitlines()[-1])
-    return {"machine": _machine(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
+    return {"machine": machine_info(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
             "presets": rows, "ratios": _ratios(rows)}
 
 
