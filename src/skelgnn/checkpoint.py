@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from skelgnn.fileio import usual_mode
+
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint"]
 
 FORMAT = "skelgnn-checkpoint/1"
@@ -36,9 +38,7 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        usual_mode(tmp)
         with os.fdopen(fd, "wb") as fh:
             torch.save(payload, fh)
             fh.flush()

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
 import torch
 
 from skelgnn.codec import PoseCodec
+from skelgnn.fileio import usual_mode
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.inference import Lifter, load_model
 from skelgnn.models import LifterModel
@@ -78,6 +80,7 @@ def export_model_onnx(model: LifterModel, codec: PoseCodec, out: str | Path,
     was_training = model.training
     model.eval()
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    usual_mode(tmp)
     os.close(fd)
     try:
         example = torch.zeros(2, r, j, 2)  # (B, R, J, 2); B = 2 so no size-1 batch is baked in

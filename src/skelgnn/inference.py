@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
 import torch
 
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.codec import PoseCodec
+from skelgnn.fileio import usual_mode
 from skelgnn.keypoints_io import FillReport, check_image_size, prepare_keypoints
 from skelgnn.models import LifterModel, build_model, config_from_dict
 from skelgnn.skeleton import H36M17
@@ -98,6 +100,7 @@ def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
         if value.dtype == object:
             raise ValueError(f"npz entry {key!r} would need pickle; pass plain arrays")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    usual_mode(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)

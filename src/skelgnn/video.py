@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+
+from skelgnn.fileio import usual_mode
 from skelgnn.inference import Lifter, Prediction, save_npz_atomic
 from skelgnn.keypoints_io import KeypointSequence
 
@@ -259,6 +261,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     thumbs: list[np.ndarray] = []
     out = out_dir / "side_by_side.mp4"
     fd, tmp = tempfile.mkstemp(prefix=".side_by_side.", suffix=".mp4", dir=out_dir)
+    usual_mode(tmp)
     os.close(fd)
     seconds = 0.0
     try:
@@ -293,6 +296,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
         sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t
     png = out_dir / "contact_sheet.png"
     fd, tmp_png = tempfile.mkstemp(prefix=".contact_sheet.", suffix=".png", dir=out_dir)
+    usual_mode(tmp_png)
     os.close(fd)
     Image.fromarray(sheet).save(tmp_png)
     os.replace(tmp_png, png)

@@ -26,6 +26,8 @@ from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
+
+from skelgnn.fileio import usual_mode
 from skelgnn.skeleton import H36M17, Skeleton
 
 __all__ = [
@@ -227,6 +229,7 @@ def load_poses(path: str | Path) -> tuple[np.ndarray, Optional[float]]:
 def _atomic_target(out: Path) -> Path:
     """A temp path beside ``out`` with the same suffix (writers pick the format from it)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
+    usual_mode(tmp)
     os.close(fd)
     return Path(tmp)
 

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from skelgnn.fileio import usual_mode
 from skelgnn.geometry import Camera
 from skelgnn.skeleton import H36M17
 
@@ -42,12 +43,6 @@ H36M17_METADATA: dict[str, Any] = {
 """The ``metadata`` of a 17-joint 2D file (VideoPose3D's keys plus ``layout_name``)."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> Path:
     """``np.savez_compressed`` to a temporary file beside ``path``, then rename over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +50,7 @@ def _atomic_savez(path: Path, **arrays: np.ndarray) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
