@@ -12,14 +12,12 @@ target, so a crash or a full disk never leaves a half-written checkpoint under t
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from skelgnn.fileio import usual_mode
+from skelgnn.fileio import atomic_open
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint"]
 
@@ -35,21 +33,8 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
             is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        usual_mode(tmp)
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path) as fh:
+        torch.save(payload, fh)
     return path
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from skelgnn.codec import PoseCodec
-from skelgnn.fileio import usual_mode
+from skelgnn.fileio import atomic_path
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.inference import Lifter, load_model
 from skelgnn.models import LifterModel
@@ -75,42 +74,39 @@ def export_model_onnx(model: LifterModel, codec: PoseCodec, out: str | Path,
     """
     onnx = _require("onnx")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    r, j = model.receptive_field, model.num_joints
+    r = model.receptive_field
     was_training = model.training
     model.eval()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    usual_mode(tmp)
-    os.close(fd)
     try:
-        example = torch.zeros(2, r, j, 2)  # (B, R, J, 2); B = 2 so no size-1 batch is baked in
-        with warnings.catch_warnings():
-            # The legacy exporter warns that it is legacy, and the tracer about the shape checks
-            # in forward() (constants for a fixed R and J; only B is dynamic).
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], opset_version=opset,
-                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                              dynamo=False)
-        proto = onnx.load(tmp)
-        meta = {"codec": codec.to_dict(), "receptive_field": r, "num_joints": j,
-                **{k: v for k, v in (info or {}).items() if k != "config"}}
-        for key, value in meta.items():
-            entry = proto.metadata_props.add()
-            entry.key = _META_PREFIX + key
-            entry.value = json.dumps(value)
-        onnx.save(proto, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        with atomic_path(out) as tmp:
+            _export_to(model, tmp, codec, info, opset, onnx)
     finally:
         model.train(was_training)
-    log.info("exported %s (receptive field %d) to %s", meta.get("preset", "model"), r, out)
+    log.info("exported %s (receptive field %d) to %s", (info or {}).get("preset", "model"), r, out)
     return out
+
+
+def _export_to(model: LifterModel, tmp: str, codec: PoseCodec, info: Optional[dict],
+               opset: int, onnx: Any) -> None:
+    """Trace ``model`` to ONNX at ``tmp`` and attach the codec and provenance as metadata."""
+    r, j = model.receptive_field, model.num_joints
+    example = torch.zeros(2, r, j, 2)  # (B, R, J, 2); B = 2 so no size-1 batch is baked in
+    with warnings.catch_warnings():
+        # The legacy exporter warns that it is legacy, and the tracer about the shape checks
+        # in forward() (constants for a fixed R and J; only B is dynamic).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME], opset_version=opset,
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                          dynamo=False)
+    proto = onnx.load(tmp)
+    meta = {"codec": codec.to_dict(), "receptive_field": r, "num_joints": j,
+            **{k: v for k, v in (info or {}).items() if k != "config"}}
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key = _META_PREFIX + key
+        entry.value = json.dumps(value)
+    onnx.save(proto, tmp)
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OPSET) -> Path:

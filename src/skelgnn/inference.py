@@ -14,7 +14,6 @@ Shape legend: ``F`` frames, ``J`` joints, ``R`` receptive field.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -25,7 +24,7 @@ import torch
 
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.codec import PoseCodec
-from skelgnn.fileio import usual_mode
+from skelgnn.fileio import atomic_open
 from skelgnn.keypoints_io import FillReport, check_image_size, prepare_keypoints
 from skelgnn.models import LifterModel, build_model, config_from_dict
 from skelgnn.skeleton import H36M17
@@ -95,24 +94,11 @@ class Prediction:
 def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     """``np.savez`` to ``path`` through a temp file + rename (never a half-written file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     for key, value in arrays.items():
         if value.dtype == object:
             raise ValueError(f"npz entry {key!r} would need pickle; pass plain arrays")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    usual_mode(tmp)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path) as fh:
+        np.savez(fh, **arrays)
     return path
 
 
