@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CMU = Path(os.environ.get("SKELGNN_DATA", REPO.parent / "shared" / "data" / "cmu"))
@@ -33,3 +34,15 @@ def cmu_dir() -> Path:
 def mini_dir() -> Path:
     """The small CI fixture (3 subjects x 2 sequences, <= 100 frames)."""
     return require_path(SHARED_CMU / "mini" / "data_3d_cmu.npz", "CMU mini fixture").parent
+
+
+@pytest.fixture
+def seed_and_one_thread():
+    """Seed, and run on one intra-op thread: model tests use tiny tensors, and on a shared 2-core
+    machine a second OpenMP thread waiting for a busy core made some tests 100x slower. The
+    previous thread count is restored afterwards."""
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -29,16 +29,7 @@ P17 = H36M17.parents
 J = 17
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seed, and run on one intra-op thread: these tensors are tiny, and on a shared 2-core
-    machine a second OpenMP thread that has to wait for a busy core made some tests 100x slower.
-    The previous thread count is restored afterwards."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 
 # ---------------------------------------------------------------------------------------------
