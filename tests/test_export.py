@@ -110,6 +110,32 @@ def test_onnx_lifter_matches_torch_lifter(exported, preset):
     assert short.shape == (2, 17, 3)
 
 
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
+
+
+def test_checkpoints_are_shipped():
+    names = {p.name for p in SHIPPED}
+    assert "skelgnn-1f-cmu-det.pt" in names, names
+
+
+@pytest.mark.parametrize("ckpt", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_onnx_matches_torch_for_every_shipped_checkpoint(ckpt, tmp_path):
+    """Every checkpoint in checkpoints/, exported and run by ONNX Runtime on real benchmark-like
+    2D input (a sequence of screen-normalised poses from the trained codec), agrees with PyTorch
+    within 1e-4 m."""
+    path = export_onnx(ckpt, tmp_path / f"{ckpt.stem}.onnx")
+    model, _, _ = load_model(ckpt)
+    sess = _session(path)
+    r = model.receptive_field
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(64, r, 17, 2, generator=gen) - 0.5) * 0.6
+    y_onnx = sess.run(None, {INPUT_NAME: x.numpy()})[0]
+    with torch.no_grad():
+        y_torch = model(x).numpy()
+    assert np.isfinite(y_onnx).all() and y_onnx.shape == (64, 17, 3)
+    assert np.abs(y_onnx - y_torch).max() < 1e-4
+
+
 def test_export_cli_and_infer_with_onnxruntime(exported, tmp_path, capsys):
     ckpt, _ = exported["skelgnn-27f"]
     onnx_path = tmp_path / "model.onnx"

@@ -114,9 +114,10 @@ def test_forward_sequence_is_causal_to_its_window(name):
     SkeletalGNNConfig(channels=8, blocks=1, max_hop=10),  # empty hop groups beyond the diameter
     SkeletalGNNConfig(channels=8, blocks=1, filter_widths=(3, 3), weight_sharing="unshared",
                       fusion="flat", window=5),
+    SkeletalGNNConfig(channels=8, blocks=1, filter_widths=(3, 3), weight_sharing="pairwise"),
     TCNConfig(channels=16, filter_widths=(5, 3)),
 ], ids=["row-init", "fixed-alpha", "widths-3-5", "widths-5", "widths-1-3", "k10",
-        "unshared-flat", "tcn-5-3"])
+        "unshared-flat", "pairwise-9f", "tcn-5-3"])
 def test_non_preset_configs(cfg):
     model = build_model(cfg)
     r = model.receptive_field

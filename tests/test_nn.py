@@ -20,6 +20,7 @@ from skelgnn.nn import (
     DynamicGraph,
     GroupBatchNorm,
     JointLinear,
+    PairLinear,
     squeezed_channels,
     temporal_unfold,
 )
@@ -182,7 +183,7 @@ def test_hcsf_repr_names_hyper_parameters():
 
 @pytest.mark.parametrize("t", [1, 5])
 @pytest.mark.parametrize("fusion", ["hierarchical", "flat"])
-@pytest.mark.parametrize("sharing", ["shared", "unshared"])
+@pytest.mark.parametrize("sharing", ["shared", "unshared", "pairwise"])
 def test_hcsf_shapes(t, fusion, sharing):
     layer = HCSF(8, 12, P17, max_hop=3, split=1, squeeze=0.5, fusion=fusion,
                  weight_sharing=sharing)
@@ -509,3 +510,70 @@ def test_hop_distance_sanity_for_layer_masks():
     torch.testing.assert_close(layer.masks[0], (d <= 2).float())
     for g, k in enumerate(range(3, 6), start=1):
         torch.testing.assert_close(layer.masks[g], (d == k).float())
+
+
+# ---------------------------------------------------------------------------------------------
+# PairLinear and pairwise HCSF
+# ---------------------------------------------------------------------------------------------
+
+def test_pair_linear_matches_a_loop_over_pairs():
+    mask = cumulative_mask(P17, 1)
+    layer = PairLinear(mask, 5, 7)
+    assert layer.num_pairs == int((mask > 0).sum()) == 17 + 32
+    assert layer.weight.shape == (49, 5, 7)
+    assert "dst" in layer.state_dict() and "src" in layer.state_dict()
+    x = torch.randn(2, 3, J, 5)
+    coef = torch.randn(2, 3, layer.num_pairs)
+    ref = torch.zeros(2, 3, J, 7)
+    for p, (i, j) in enumerate(zip(layer.dst.tolist(), layer.src.tolist())):
+        assert mask[i, j] > 0
+        ref[:, :, i] += coef[:, :, p, None] * (x[:, :, j] @ layer.weight[p])
+    torch.testing.assert_close(layer(x, coef), ref)
+    # one coefficient per pair, shared by the batch
+    c1 = torch.randn(layer.num_pairs)
+    torch.testing.assert_close(layer(x, c1), layer(x, c1.expand(2, 3, -1)))
+
+
+def test_pair_linear_distinguishes_neighbours():
+    """The point of per-pair weights: swapping two neighbours of a joint changes its output
+    even when their aggregation coefficients are equal (a per-target layer cannot see it)."""
+    mask = cumulative_mask(P17, 1)
+    pair = PairLinear(mask, 4, 4)
+    joint = JointLinear(J, 4, 4)
+    x = torch.randn(1, 1, J, 4)
+    swapped = x.clone()
+    swapped[..., [1, 4], :] = x[..., [4, 1], :]  # two children of the pelvis
+    coef = torch.ones(pair.num_pairs)
+    assert not torch.allclose(pair(x, coef)[..., 0, :], pair(swapped, coef)[..., 0, :])
+    avg = normalize_rows(mask)
+    y = joint(torch.einsum("ij,btjc->btic", avg, x))[..., 0, :]
+    y_sw = joint(torch.einsum("ij,btjc->btic", avg, swapped))[..., 0, :]
+    torch.testing.assert_close(y, y_sw)
+
+
+def test_pairwise_hcsf_equals_reference_with_offsets():
+    layer = HCSF(6, 12, P17, max_hop=3, split=1, weight_sharing="pairwise")
+    assert isinstance(layer.group_proj[0], PairLinear)
+    assert all(isinstance(p, JointLinear) and not p.shared for p in layer.group_proj[1:])
+    with torch.no_grad():
+        layer.edge_weight.normal_()
+    x = torch.randn(2, 2, J, 6)
+    off = torch.randn(2, 2, layer.num_groups, J, J)
+    alpha = torch.tensor([0.3, 0.2, 0.1])
+    y = layer(x, off, alpha)
+    adj = layer.static_adjacency()
+    o = off * alpha.view(-1, 1, 1)
+    pair = layer.group_proj[0]
+    coef = adj[0, pair.dst, pair.src] + o[:, :, 0, pair.dst, pair.src]
+    z = [pair(x, coef)]
+    agg = torch.einsum("btgij,btjc->btgic", adj[1:] + o[:, :, 1:], x)
+    z += [layer.group_proj[g](agg[:, :, g - 1]) for g in range(1, layer.num_groups)]
+    ref = z[0] + layer.out_fuse(torch.relu(layer.long_fuse(torch.cat(z[1:], -1)))) + layer.bias
+    torch.testing.assert_close(y, ref)
+    # without offsets the static coefficients alone
+    y0 = layer(x)
+    z0 = [pair(x, adj[0, pair.dst, pair.src])]
+    agg0 = torch.einsum("gij,btjc->btgic", adj[1:], x)
+    z0 += [layer.group_proj[g](agg0[:, :, g - 1]) for g in range(1, layer.num_groups)]
+    ref0 = z0[0] + layer.out_fuse(torch.relu(layer.long_fuse(torch.cat(z0[1:], -1)))) + layer.bias
+    torch.testing.assert_close(y0, ref0)

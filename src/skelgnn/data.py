@@ -26,6 +26,7 @@ import os
 import pickle
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 
 from skelgnn.codec import PoseCodec
-from skelgnn.geometry import Camera
+from skelgnn.geometry import COORDINATE_LIMIT, Camera
 from skelgnn.skeleton import H36M32_KEEP
 
 __all__ = [
@@ -91,6 +92,10 @@ _SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+class _ForbiddenGlobal(ValueError):
+    """A pickle asked for a global outside the allow-list."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the globals numpy arrays and plain containers need."""
 
@@ -101,7 +106,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _SAFE_GLOBALS:
-            raise ValueError(
+            raise _ForbiddenGlobal(
                 f"{self._origin}: refusing to unpickle {module}.{name}; only numpy arrays, dtypes "
                 "and plain containers are allowed in data files")
         if module == "__builtin__":
@@ -153,29 +158,46 @@ def load_npz_object(path: str | Path, key: str) -> Any:
             if member not in names:
                 present = [n[:-4] for n in names if n.endswith(".npy")]
                 raise ValueError(f"{path}: no key {key!r}; keys present: {present}")
+            stored = zf.getinfo(member).file_size
             with zf.open(member) as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    _, _, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version == (2, 0):
-                    _, _, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"{path}: key {key!r} has .npy format version {version}; "
+                try:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                    else:
+                        version = None
+                except ValueError as exc:  # bad magic string or header
+                    raise ValueError(f"{path}: key {key!r} is not a valid .npy array ({exc})") from None
+                if version is None:
+                    raise ValueError(f"{path}: key {key!r} has an unsupported .npy format version; "
                                      "expected 1.0 or 2.0")
                 if dtype.hasobject:
                     payload = f.read()
                 else:
                     payload = None
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path}: not an npz (zip) archive") from exc
+                    # A header may declare far more data than the member holds (a truncated
+                    # file, or a crafted one that would make numpy allocate terabytes).
+                    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if declared > stored - f.tell():
+                        raise ValueError(
+                            f"{path}: key {key!r} declares shape {shape} {dtype} ({declared} "
+                            f"bytes) but holds only {stored - f.tell()} bytes; the file is "
+                            "truncated or corrupt")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ValueError(f"{path}: not an npz (zip) archive ({exc})") from exc
     if payload is None:
-        with np.load(path, allow_pickle=False) as npz:
-            return npz[key]
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return npz[key]
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(f"{path}: key {key!r} could not be read ({exc})") from exc
     try:
         obj = _RestrictedUnpickler(io.BytesIO(payload), str(path)).load()
-    except ValueError:
-        raise
-    except Exception as exc:  # corrupt pickle: UnpicklingError, EOFError, TypeError...
+    except _ForbiddenGlobal as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # corrupt pickle: UnpicklingError, EOFError, ValueError, MemoryError...
         raise ValueError(f"{path}: key {key!r} could not be unpickled ({type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, np.ndarray):
         raise ValueError(f"{path}: key {key!r} should unpickle to a numpy array, found {type(obj).__name__}")
@@ -192,10 +214,41 @@ def _as_mapping(obj: Any, where: str) -> Mapping[Any, Any]:
     return obj
 
 
-def _check_finite(arr: np.ndarray, where: str) -> None:
-    if not np.isfinite(arr).all():
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise ValueError(f"{where}: {bad} NaN/inf values; expected finite coordinates")
+def _coordinates(value: Any, where: str, shape: str, last: int) -> np.ndarray:
+    """``value`` as a 3-d float32 array ``(F, J, last)`` of finite coordinates within
+    :data:`COORDINATE_LIMIT` (``shape`` describes the expected shape in messages).
+
+    Accepts real numeric arrays (float16/32/64, ints) and object arrays or nested lists holding
+    numbers; refuses bool, complex, string, datetime and structured arrays, ragged nesting and
+    values that are NaN, infinite (also after the cast to float32) or absurdly large.
+    """
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{where}: expected an array of shape {shape}, found ragged nested "
+                         f"sequences ({exc})") from None
+    if arr.ndim != 3 or arr.shape[-1] != last:
+        raise ValueError(f"{where}: expected shape {shape}, found {arr.shape}")
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{where}: expected a {shape} array of numbers, found an object array "
+                             f"holding non-numbers ({exc})") from None
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"{where}: expected a {shape} array of real numbers, found dtype "
+                         f"{arr.dtype}; store float32 or float64 coordinates")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(out).all():
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        raise ValueError(f"{where}: {bad} NaN/inf values (or values beyond float32); expected "
+                         "finite coordinates")
+    if out.size and float(np.abs(out).max()) > COORDINATE_LIMIT:
+        raise ValueError(f"{where}: coordinates up to {float(np.abs(out).max()):.3g}; expected "
+                         f"magnitudes below {COORDINATE_LIMIT:g} (metres for 3D, pixels for 2D): "
+                         "a corrupt file or wrong units")
+    return out
 
 
 def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
@@ -216,17 +269,14 @@ def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
         out[str(subject)] = {}
         for action in sorted(actions, key=str):
             where = f"{path}: subject {subject!r}, action {action!r}"
-            arr = np.asarray(actions[action])
-            if arr.ndim != 3 or arr.shape[-1] != 3:
-                raise ValueError(f"{where}: expected shape (F, 17 or 32, 3), found {arr.shape}")
+            arr = _coordinates(actions[action], where, "(F, 17 or 32, 3)", 3)
             if arr.shape[1] == 32:
                 arr = arr[:, list(H36M32_KEEP)]  # (F, 17, 3)
             elif arr.shape[1] != NUM_JOINTS:
                 raise ValueError(f"{where}: expected 17 or 32 joints, found {arr.shape[1]}")
             if arr.shape[0] == 0:
                 raise ValueError(f"{where}: expected at least one frame, found 0")
-            _check_finite(arr, where)
-            out[str(subject)][str(action)] = np.ascontiguousarray(arr, dtype=np.float32)
+            out[str(subject)][str(action)] = np.ascontiguousarray(arr)
     if not any(out.values()):
         raise ValueError(f"{path}: positions_3d holds no sequences")
     log.info("read %s: %d subjects, %d sequences", path, len(out), sum(map(len, out.values())))
@@ -257,21 +307,20 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
         for action in sorted(actions, key=str):
             views = actions[action]
             where = f"{path}: subject {subject!r}, action {action!r}"
-            if isinstance(views, np.ndarray) and views.dtype != object:
+            if isinstance(views, np.ndarray) and (views.dtype != object or views.ndim == 0):
                 views = [views]
             if not isinstance(views, (list, tuple, np.ndarray)) or len(views) == 0:
                 raise ValueError(f"{where}: expected a list of per-camera (F, 17, 2) arrays, "
                                  f"found {type(views).__name__}")
             arrays = []
             for cam, view in enumerate(views):
-                arr = np.asarray(view)
                 cwhere = f"{where}, camera {cam}"
-                if arr.ndim != 3 or arr.shape[-1] != 2:
-                    raise ValueError(f"{cwhere}: expected shape (F, 17, 2), found {arr.shape}")
+                arr = _coordinates(view, cwhere, "(F, 17, 2)", 2)
                 if arr.shape[1] != NUM_JOINTS:
                     raise ValueError(f"{cwhere}: expected 17 joints, found {arr.shape[1]}")
-                _check_finite(arr, cwhere)
-                arrays.append(np.ascontiguousarray(arr, dtype=np.float32))
+                if arr.shape[0] == 0:
+                    raise ValueError(f"{cwhere}: expected at least one frame, found 0")
+                arrays.append(arr)
             out[str(subject)][str(action)] = arrays
     log.info("read %s: %d subjects, %d sequences", path, len(out), sum(map(len, out.values())))
     return out, metadata
@@ -303,17 +352,25 @@ def _parse_camera_table(table: Any, origin: str) -> dict[str, list[Camera]]:
     return out
 
 
+def _read_json_file(path: Path) -> Any:
+    """Parse a JSON file; every way it can fail is a ``ValueError`` naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid JSON (nested too deeply to parse)") from None
+    except ValueError as exc:  # JSONDecodeError, and integers with thousands of digits
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
 def read_cameras(path: str | Path) -> dict[str, list[Camera]]:
     """Read a ``cameras.json`` table: ``subject -> [Camera per camera index]``.
 
     Camera ``c`` of a subject is ``intrinsics[c]`` with ``extrinsics[subject][c]``.
     """
     path = _require_file(Path(path), "camera table")
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    return _parse_camera_table(table, str(path))
+    return _parse_camera_table(_read_json_file(path), str(path))
 
 
 def h36m_cameras() -> dict[str, list[Camera]]:
@@ -335,11 +392,7 @@ def read_split(path: str | Path) -> dict[str, list[str]]:
     benchmark's validation subjects are held out of training only for model selection).
     """
     path = _require_file(Path(path), "split file")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    raw = _as_mapping(raw, str(path))
+    raw = _as_mapping(_read_json_file(path), str(path))
     out: dict[str, list[str]] = {}
     for key in ("train", "test", "val"):
         if key not in raw:

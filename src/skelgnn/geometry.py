@@ -34,9 +34,16 @@ __all__ = [
     "root_relative",
     "flip_2d",
     "flip_3d",
+    "COORDINATE_LIMIT",
 ]
 
 ArrayT = TypeVar("ArrayT")
+
+COORDINATE_LIMIT = 1e6
+"""Largest magnitude accepted for a coordinate read from outside (pixels or metres) and for a
+camera's image side, focal length, principal point or translation. No real image or capture
+volume comes near it; beyond it values are corrupt or in the wrong unit, and float32 arithmetic
+(squared distances) starts to overflow."""
 
 
 def _check_size(w: float, h: float) -> None:
@@ -124,16 +131,36 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)  # (..., 3, 3)
 
 
+def _real(value: Any, name: str) -> float:
+    """One finite real number (a bool, None, list or non-numeric string is an error)."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise ValueError(f"camera field {name!r}: expected a number, found {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"camera field {name!r}: expected a number, found {value!r}") from None
+    if not math.isfinite(out):
+        raise ValueError(f"camera field {name!r}: expected a finite number, found {out}")
+    return out
+
+
 def _floats(value: Any, n: int, name: str) -> tuple[float, ...]:
     try:
-        out = tuple(float(x) for x in value)
-    except TypeError as exc:
-        raise ValueError(f"camera field {name!r}: expected {n} numbers, found {value!r}") from exc
-    if len(out) != n:
-        raise ValueError(f"camera field {name!r}: expected {n} numbers, found {len(out)}")
-    if not all(math.isfinite(x) for x in out):
-        raise ValueError(f"camera field {name!r}: expected finite numbers, found {out}")
-    return out
+        if isinstance(value, (str, bytes, Mapping)):
+            raise TypeError
+        items = list(value)
+    except TypeError:  # a number, None, a 0-d array...
+        raise ValueError(f"camera field {name!r}: expected a list of {n} numbers, found {value!r}") from None
+    if len(items) != n:
+        raise ValueError(f"camera field {name!r}: expected {n} numbers, found {len(items)}")
+    return tuple(_real(x, name) for x in items)
+
+
+def _check_magnitude(camera: str, name: str, values: tuple[float, ...], unit: str) -> None:
+    if any(abs(v) > COORDINATE_LIMIT for v in values):
+        raise ValueError(f"camera {camera}: {name} must be within +-{COORDINATE_LIMIT:g} {unit}, "
+                         f"found {values if len(values) > 1 else values[0]}; is the table in "
+                         "the right units?")
 
 
 @dataclass(frozen=True)
@@ -167,13 +194,14 @@ class Camera:
         object.__setattr__(self, "id", str(self.id))
         for name in ("res_w", "res_h"):
             value = getattr(self, name)
-            if int(value) != value or value <= 0:
+            number = _real(value, name)
+            if isinstance(value, str) or not number.is_integer() or number <= 0:
                 raise ValueError(f"camera {self.id}: {name} must be a positive integer, found {value!r}")
-            object.__setattr__(self, name, int(value))
+            _check_magnitude(self.id, name, (number,), "pixels")
+            object.__setattr__(self, name, int(number))
         for name in ("fx", "fy", "cx", "cy"):
-            value = float(getattr(self, name))
-            if not math.isfinite(value):
-                raise ValueError(f"camera {self.id}: {name} must be finite, found {value}")
+            value = _real(getattr(self, name), name)
+            _check_magnitude(self.id, name, (value,), "pixels")
             object.__setattr__(self, name, value)
         if self.fx == 0 or self.fy == 0:
             raise ValueError(f"camera {self.id}: focal lengths must be non-zero, found fx={self.fx}, fy={self.fy}")
@@ -181,6 +209,7 @@ class Camera:
         object.__setattr__(self, "p", _floats(self.p, 2, "p"))
         object.__setattr__(self, "orientation", _floats(self.orientation, 4, "orientation"))
         object.__setattr__(self, "translation", _floats(self.translation, 3, "translation"))
+        _check_magnitude(self.id, "translation", self.translation, "metres")
         if math.fsum(x * x for x in self.orientation) == 0:
             raise ValueError(f"camera {self.id}: orientation quaternion is zero")
 
@@ -204,8 +233,8 @@ class Camera:
         return cls(
             id=intrinsics["id"], res_w=intrinsics["res_w"], res_h=intrinsics["res_h"],
             fx=intrinsics["fx"], fy=intrinsics["fy"], cx=intrinsics["cx"], cy=intrinsics["cy"],
-            k=tuple(intrinsics["k"]), p=tuple(intrinsics["p"]),
-            orientation=tuple(extrinsics["orientation"]), translation=tuple(translation),
+            k=intrinsics["k"], p=intrinsics["p"],  # __post_init__ checks and converts
+            orientation=extrinsics["orientation"], translation=translation,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Shape legend: ``F`` frames, ``J`` joints, ``R`` receptive field.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ import torch
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.codec import PoseCodec
 from skelgnn.fileio import atomic_open
-from skelgnn.keypoints_io import FillReport, check_image_size, prepare_keypoints
+from skelgnn.geometry import COORDINATE_LIMIT
+from skelgnn.keypoints_io import FillReport, as_keypoint_array, check_image_size, prepare_keypoints
 from skelgnn.models import LifterModel, build_model, config_from_dict
 from skelgnn.skeleton import H36M17
 
@@ -120,6 +122,13 @@ def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str
     return model, codec, info
 
 
+SCREEN_LIMIT = 100.0
+"""Largest magnitude of an encoded (screen-normalised) input coordinate :meth:`Lifter.predict`
+accepts: 100 is about 50 image widths from the image, far outside anything a detector reports for
+a visible person. Larger values mean the image size does not belong to the keypoints (pixels of a
+1920-wide frame with ``image_size=(1, 1)``, say), and the lifter would return poses hundreds of
+metres across instead of an error."""
+
 TRAINING_FRAMING = {"image_size": (1000.0, 1000.0), "height_px": 304.0,
                     "centre_px": (507.0, 380.0)}
 """How people appear in the benchmark's training images (median over the training subjects' GT
@@ -205,8 +214,15 @@ class Lifter:
 
         With ``reframe`` (screen-normalised checkpoints), the clip is first moved into a virtual
         1000 x 1000 camera framed like the training data (see :func:`reframe_keypoints`); the
-        returned ``keypoints_2d`` stay in the original pixels."""
-        kp = np.asarray(keypoints_2d, dtype=np.float64)
+        returned ``keypoints_2d`` stay in the original pixels.
+
+        Raises:
+            ValueError: keypoints that are not real numbers (bool, complex, strings, objects), a
+                bad shape or layout, joints that can never be filled, pixel coordinates beyond
+                :data:`~skelgnn.geometry.COORDINATE_LIMIT`, an image size that does not fit the
+                keypoints (encoded inputs beyond :data:`SCREEN_LIMIT`), or a model output that is
+                not finite (a damaged checkpoint)."""
+        kp = as_keypoint_array(keypoints_2d, "keypoints_2d")
         if kp.ndim != 3 or kp.shape[2] not in (2, 3):
             raise ValueError(f"keypoints_2d must be (F, J, 2) or (F, J, 3), got {tuple(kp.shape)}")
         if kp.shape[0] == 0:
@@ -218,12 +234,27 @@ class Lifter:
             raise ValueError(f"the model expects {self.num_joints} joints, the keypoints have "
                              f"{filled.shape[1]}")
         uv, size = filled[..., :2], image_size
+        largest = float(np.abs(uv).max())
+        if largest > COORDINATE_LIMIT:
+            raise ValueError(f"keypoints_2d: pixel coordinates up to {largest:.3g}; expected at most "
+                             f"{COORDINATE_LIMIT:g} (pixels of the camera image, not another unit)")
         if reframe and self.codec.mode == "screen":
             uv, size = reframe_keypoints(uv)
-        x = self.codec.encode_2d(uv, size).astype(np.float32)  # (F, J, 2)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            x = self.codec.encode_2d(uv, size).astype(np.float32)  # (F, J, 2)
+        extent = float(np.abs(x).max()) if np.isfinite(x).all() else math.inf
+        if extent > SCREEN_LIMIT:
+            raise ValueError(
+                f"keypoints_2d lie up to {extent / 2:.3g} image widths from the image of size "
+                f"{size[0]:g} x {size[1]:g}; expected keypoints in pixels of that image. Check "
+                "image_size is the (width, height) of the frames the keypoints come from")
         pad = (self.receptive_field - 1) // 2
         x = np.pad(x, ((pad, pad), (0, 0), (0, 0)), mode="edge")  # (F + R - 1, J, 2)
         poses = self._lift_encoded(x)
+        if not np.isfinite(poses).all():
+            raise ValueError(f"the lifter returned non-finite 3D poses for finite inputs; the "
+                             f"checkpoint {self.info.get('checkpoint', '?')} is probably damaged "
+                             "(retrain or download it again)")
         return Prediction(poses.astype(np.float32), filled[..., :2].astype(np.float32),
                           filled[..., 2].astype(np.float32), report)
 

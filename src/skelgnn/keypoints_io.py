@@ -36,6 +36,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from skelgnn.geometry import COORDINATE_LIMIT
 from skelgnn.layouts import convert, resolve_layout
 from skelgnn.skeleton import H36M17
 
@@ -47,6 +48,7 @@ __all__ = [
     "fill_missing",
     "prepare_keypoints",
     "check_image_size",
+    "as_keypoint_array",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,12 @@ _MMPOSE_DATASETS = {"coco": "coco17", "h36m": "h36m17"}
 PERSON_CHOICES: tuple[str, ...] = ("score", "track")
 """How one person is picked in a frame with several: the most confident, or the nearest to the
 previous frame's choice."""
+
+MAX_FRAME_SPAN_FACTOR = 100
+"""A JSON file's frames run from its smallest to its largest frame number, and frames without a
+detection are filled by interpolation. The span may be at most this many times the number of
+frames that have a detection (or 10 000 frames, whichever is larger): enough for detections run
+on every 30th frame, not for two detections a billion frame numbers apart (terabytes of array)."""
 
 
 @dataclass(frozen=True)
@@ -122,16 +130,61 @@ def check_image_size(image_size: Any) -> tuple[float, float]:
     """``(width, height)`` as two positive floats.
 
     Raises:
-        ValueError: not two numbers, or a zero / negative / non-finite side.
+        ValueError: not two real numbers (bools, complex numbers and strings are refused), or a
+            zero / negative / non-finite side, or a side above
+            :data:`~skelgnn.geometry.COORDINATE_LIMIT` pixels.
     """
     try:
-        w, h = (float(v) for v in np.asarray(image_size, dtype=np.float64).reshape(-1))
-    except (TypeError, ValueError):
+        arr = np.asarray(image_size)
+        if arr.dtype.kind not in "fiuO" or arr.size != 2:
+            raise TypeError
+        w, h = (float(v) for v in arr.astype(np.float64).reshape(-1))
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"image size must be (width, height) in pixels, found "
                          f"{image_size!r}") from None
     if not (math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):
         raise ValueError(f"image size must be positive (width, height) pixels, found {w:g} x {h:g}")
+    if max(w, h) > COORDINATE_LIMIT:
+        raise ValueError(f"image size must be at most {COORDINATE_LIMIT:g} pixels a side, found "
+                         f"{w:g} x {h:g}; pass the image's (width, height) in pixels")
     return w, h
+
+
+def as_keypoint_array(keypoints: Any, name: str = "keypoints") -> np.ndarray:
+    """``keypoints`` as a float64 array, refusing what is not real numbers.
+
+    Accepts float16/32/64 and integer arrays, nested lists of numbers, tensors, and object arrays
+    holding numbers (``None`` becomes NaN, a missing value). Refuses bool, complex, string,
+    datetime and structured arrays, ragged nesting, and objects that are not numbers.
+
+    Raises:
+        ValueError: naming ``name``, the dtype found and what to pass instead.
+    """
+    try:
+        arr = np.asarray(keypoints)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name}: expected an (F, J, 2) or (F, J, 3) array of pixel coordinates, "
+                         f"found ragged nested sequences ({exc})") from None
+    if arr.dtype.kind not in "fiuO":
+        raise ValueError(f"{name}: expected real pixel coordinates (float or int), found dtype "
+                         f"{arr.dtype}; convert to a float array first")
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{name}: expected real pixel coordinates, found an object array holding "
+                         f"non-numbers ({exc})") from None
+
+
+def _check_fps(value: Any, where: str) -> float:
+    """Frames per second: one positive finite number."""
+    arr = np.asarray(value) if not isinstance(value, (str, bytes)) else np.asarray(None)
+    fps = float("nan")
+    if arr.dtype.kind in "fiu" and arr.size == 1:
+        fps = float(arr.reshape(()))
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"{where}: 'fps' must be one positive number (frames per second), "
+                         f"found {value!r}")
+    return fps
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,17 +221,16 @@ def _read_npz(path: Path) -> KeypointSequence:
     if kp.shape[2] == 2:
         kp = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], axis=-1)
     layout = _npz_scalar_str(entries["layout"], "layout", path) if "layout" in entries else None
-    fps = None
-    if "fps" in entries:
-        if entries["fps"].size != 1 or entries["fps"].dtype.kind not in "fiu":
-            raise ValueError(f"{path}: 'fps' must be one number, found {entries['fps']!r}")
-        fps = float(entries["fps"].reshape(()))
+    fps = _check_fps(entries["fps"], str(path)) if "fps" in entries else None
     image_size = None
     if "image_size" in entries:
         if entries["image_size"].size != 2:
             raise ValueError(f"{path}: 'image_size' must be (width, height), found shape "
                              f"{entries['image_size'].shape}")
-        image_size = check_image_size(entries["image_size"])
+        try:
+            image_size = check_image_size(entries["image_size"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     return KeypointSequence(_mark_missing(kp), np.arange(kp.shape[0]), layout, fps, image_size,
                             str(path))
 
@@ -201,24 +253,57 @@ def _mean_score(scores: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else 0.0
 
 
+def _numbers(value: Any, where: str, what: str) -> np.ndarray:
+    """A JSON list of numbers as float64 (``null`` -> NaN, a missing value)."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{where}: {what} must hold numbers, found {_short(value)} ({exc})") \
+            from None
+    return arr
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _confidence(value: Any, where: str, fallback: float) -> float:
+    """A person's confidence from ``score`` / ``bbox_score`` (None -> ``fallback``)."""
+    if isinstance(value, list) and len(value) == 1:  # mmpose writes bbox_score as [s] at times
+        value = value[0]
+    if value is None or value == []:
+        return fallback
+    if isinstance(value, (bool, str)) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: a person's score must be a number, found {_short(value)}")
+    return float(value)
+
+
 def _instance_from_coco(entry: dict, path: Path, k: int) -> tuple[np.ndarray, float]:
     flat = entry.get("keypoints")
     if not isinstance(flat, list) or len(flat) == 0 or len(flat) % 3:
         raise ValueError(f"{path}: entry {k}: 'keypoints' must be a flat list [x1, y1, s1, ...] "
                          f"whose length is a multiple of 3, found {type(flat).__name__} of length "
                          f"{len(flat) if isinstance(flat, list) else '?'}")
-    kp = np.asarray(flat, dtype=np.float64).reshape(-1, 3)  # (J, 3)
-    score = entry.get("score")
-    return kp, float(score) if score is not None else _mean_score(kp[:, 2])
+    kp = _numbers(flat, f"{path}: entry {k}", "'keypoints'")
+    if kp.ndim != 1:
+        raise ValueError(f"{path}: entry {k}: 'keypoints' must be a flat list [x1, y1, s1, ...], "
+                         f"found nested lists of shape {kp.shape}")
+    kp = kp.reshape(-1, 3)  # (J, 3)
+    return kp, _confidence(entry.get("score"), f"{path}: entry {k}", _mean_score(kp[:, 2]))
 
 
 def _instance_from_mmpose(inst: dict, path: Path, k: int) -> tuple[np.ndarray, float]:
-    pts = np.asarray(inst.get("keypoints", []), dtype=np.float64)
+    if not isinstance(inst, dict):
+        raise ValueError(f"{path}: frame entry {k}: each of 'instances' must be an object with "
+                         f"'keypoints', found {_short(inst)}")
+    pts = _numbers(inst.get("keypoints", []), f"{path}: frame entry {k}", "instance 'keypoints'")
     if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] not in (2, 3):
         raise ValueError(f"{path}: frame entry {k}: instance 'keypoints' must be a list of [x, y] "
                          f"pairs, found shape {pts.shape}")
     if "keypoint_scores" in inst:
-        scores = np.asarray(inst["keypoint_scores"], dtype=np.float64).reshape(-1)
+        scores = _numbers(inst["keypoint_scores"], f"{path}: frame entry {k}",
+                          "'keypoint_scores'").reshape(-1)
         if scores.shape[0] != pts.shape[0]:
             raise ValueError(f"{path}: frame entry {k}: {pts.shape[0]} keypoints but "
                              f"{scores.shape[0]} keypoint_scores")
@@ -226,9 +311,7 @@ def _instance_from_mmpose(inst: dict, path: Path, k: int) -> tuple[np.ndarray, f
         scores = pts[:, 2] if pts.shape[1] == 3 else np.ones(pts.shape[0])
     kp = np.concatenate([pts[:, :2], scores[:, None]], axis=-1)  # (J, 3)
     conf = inst.get("bbox_score", inst.get("score"))
-    if isinstance(conf, list):  # mmpose writes bbox_score as a one-element list at times
-        conf = conf[0] if conf else None
-    return kp, float(conf) if conf is not None else _mean_score(scores)
+    return kp, _confidence(conf, f"{path}: frame entry {k}", _mean_score(scores))
 
 
 def _frame_number(entry: dict, keys: Sequence[str], path: Path, k: int) -> int:
@@ -236,9 +319,9 @@ def _frame_number(entry: dict, keys: Sequence[str], path: Path, k: int) -> int:
         if key in entry:
             value = entry[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or value != int(value):
+                    or not math.isfinite(value) or value != int(value) or abs(value) > 2 ** 53:
                 raise ValueError(f"{path}: entry {k}: {key!r} must be an integer frame number, "
-                                 f"found {value!r}")
+                                 f"found {_short(value)}")
             return int(value)
     raise ValueError(f"{path}: entry {k} has none of {list(keys)}: cannot tell its frame")
 
@@ -252,6 +335,9 @@ def _candidates_from_json(items: list, path: Path) -> dict[int, list[tuple[np.nd
         if "instances" in entry:  # mmpose predictions
             frame = _frame_number(entry, ("frame_id", "frame", "image_id"), path, k)
             people = by_frame.setdefault(frame, [])
+            if not isinstance(entry["instances"] or [], list):
+                raise ValueError(f"{path}: entry {k}: 'instances' must be a list of people, found "
+                                 f"{_short(entry['instances'])}")
             for inst in entry["instances"] or []:
                 people.append(_instance_from_mmpose(inst, path, k))
         elif "keypoints" in entry:  # COCO results
@@ -283,8 +369,10 @@ def _pick(people: list[tuple[np.ndarray, float]], previous: Optional[np.ndarray]
 
 def _read_json(path: Path, person: str) -> KeypointSequence:
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path}: not valid JSON: nested too deeply to parse") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, 5000-digit integers
         raise ValueError(f"{path}: not valid JSON: {exc}") from None
     meta: dict[str, Any] = {}
     if isinstance(data, dict):
@@ -306,6 +394,12 @@ def _read_json(path: Path, person: str) -> KeypointSequence:
         raise ValueError(f"{path}: detections have different joint counts {sorted(counts)}")
     j = counts.pop()
     first, last = min(by_frame), max(by_frame)
+    detected = sum(1 for people in by_frame.values() if people)
+    if last - first + 1 > max(10_000, MAX_FRAME_SPAN_FACTOR * detected):
+        raise ValueError(f"{path}: frame numbers run from {first} to {last} ({last - first + 1} "
+                         f"frames) but only {detected} frame(s) have a detection; frames without one "
+                         "would all be invented by interpolation. Check that the frame numbers "
+                         "('frame', 'frame_id' or 'image_id') are video frame indices")
     frames = np.arange(first, last + 1)
     kp = np.full((frames.size, j, 3), np.nan)
     kp[..., 2] = 0.0
@@ -315,16 +409,20 @@ def _read_json(path: Path, person: str) -> KeypointSequence:
         if people:
             previous = _pick(people, previous, person)
             kp[i] = previous
-    fps = meta.get("fps")
-    image_size = meta.get("image_size")
+    fps = _check_fps(meta["fps"], str(path)) if meta.get("fps") is not None else None
+    image_size = None
+    if meta.get("image_size") is not None:
+        try:
+            image_size = check_image_size(meta["image_size"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     layout = meta.get("layout")
+    if layout is not None and not isinstance(layout, str):
+        raise ValueError(f"{path}: 'layout' must be a layout name (a string), found {_short(layout)}")
     if layout is None and isinstance(meta.get("meta_info"), dict):
         # mmpose's demo scripts name the keypoint set of the model in meta_info.dataset_name.
         layout = _MMPOSE_DATASETS.get(str(meta["meta_info"].get("dataset_name", "")).lower())
-    return KeypointSequence(
-        _mark_missing(kp), frames, str(layout) if layout is not None else None,
-        float(fps) if fps is not None else None,
-        check_image_size(image_size) if image_size is not None else None, str(path))
+    return KeypointSequence(_mark_missing(kp), frames, layout, fps, image_size, str(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,7 +478,11 @@ def fill_missing(keypoints: np.ndarray, min_score: float = 0.3,
     Raises:
         ValueError: a bad shape, no usable joint in any frame, or a joint never usable.
     """
-    kp = np.array(keypoints, dtype=np.float64)
+    kp = as_keypoint_array(keypoints, "fill_missing")  # a copy: filled in place below
+    if isinstance(min_score, (bool, np.bool_)) or not isinstance(min_score, (int, float, np.number)) \
+            or not math.isfinite(float(min_score)):
+        raise ValueError(f"min_score must be a finite number (a joint score threshold such as 0.3), "
+                         f"found {min_score!r}")
     if kp.ndim != 3 or kp.shape[2] not in (2, 3) or kp.shape[0] == 0:
         raise ValueError(f"fill_missing: expected keypoints (F, J, 2|3) with F >= 1, found "
                          f"{tuple(kp.shape)}")
@@ -433,7 +535,7 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: 
         ``(F, 17, 3)`` float64 pixels and scores with every coordinate finite, and the
         :class:`FillReport`.
     """
-    kp = np.asarray(keypoints, dtype=np.float64)
+    kp = as_keypoint_array(keypoints)
     if kp.ndim != 3:
         raise ValueError(f"keypoints must be (F, J, 2) or (F, J, 3), found shape {tuple(kp.shape)}")
     if kp.shape[0] == 0:

@@ -104,7 +104,7 @@ _RECIPES: Mapping[str, tuple[tuple[int, ...], ...]] = {
 
 
 def _check_layout(layout: str) -> str:
-    if layout not in LAYOUT_NUM_JOINTS:
+    if not isinstance(layout, str) or layout not in LAYOUT_NUM_JOINTS:
         raise ValueError(f"unknown keypoint layout {layout!r}; expected one of {list(LAYOUTS)}")
     return layout
 
@@ -181,9 +181,9 @@ def resolve_layout(requested: str, n_joints: int, declared: Optional[str] = None
     Raises:
         ValueError: unknown ``requested`` value, or a joint count that does not fit.
     """
-    if requested == "auto":
+    if isinstance(requested, str) and requested == "auto":
         return detect_layout(n_joints, declared)
-    if requested not in LAYOUT_NUM_JOINTS:
+    if not isinstance(requested, str) or requested not in LAYOUT_NUM_JOINTS:
         raise ValueError(f"unknown keypoint layout {requested!r}; expected one of "
                          f"{list(LAYOUT_CHOICES)}")
     if LAYOUT_NUM_JOINTS[requested] != n_joints:

@@ -84,7 +84,8 @@ class SkeletalGNNConfig:
     fusion: str = "hierarchical"
     """'hierarchical' or 'flat' fusion of the hop groups."""
     weight_sharing: str = "unshared"
-    """'unshared' per-joint weights (LCN-style) or 'shared' per-hop weights."""
+    """'unshared' per-joint weights, 'shared' per-hop weights, or 'pairwise' (one matrix per
+    joint pair of the short range, LCN-style)."""
     static_init: str = "softmax"
     """Static graph parametrisation: 'softmax' over each row's support, or 'row' normalisation."""
     dynamic: str = "temporal"
@@ -120,8 +121,8 @@ class SkeletalGNNConfig:
             raise ValueError(f"squeeze must be in (0, 1], got {self.squeeze}")
         if self.fusion not in ("hierarchical", "flat"):
             raise ValueError(f"fusion must be 'hierarchical' or 'flat', got {self.fusion!r}")
-        if self.weight_sharing not in ("shared", "unshared"):
-            raise ValueError(f"weight_sharing must be 'shared' or 'unshared', "
+        if self.weight_sharing not in ("shared", "unshared", "pairwise"):
+            raise ValueError(f"weight_sharing must be 'shared', 'unshared' or 'pairwise', "
                              f"got {self.weight_sharing!r}")
         if self.dynamic not in ("none", "framewise", "temporal"):
             raise ValueError(f"dynamic must be 'none', 'framewise' or 'temporal', "
@@ -612,6 +613,9 @@ PRESETS: dict[str, ModelConfig] = {
     "skelgnn-1f-flat": dataclasses.replace(_SKEL_1F, fusion="flat"),
     "skelgnn-1f-static": dataclasses.replace(_SKEL_1F, dynamic="none"),
     "skelgnn-1f-shared": dataclasses.replace(_SKEL_1F, weight_sharing="shared"),
+    "skelgnn-1f-pairwise": dataclasses.replace(_SKEL_1F, weight_sharing="pairwise"),
+    "skelgnn-1f-pairwise-c64": dataclasses.replace(_SKEL_1F, weight_sharing="pairwise",
+                                                   channels=64),
     "skelgnn-1f-k2": dataclasses.replace(_SKEL_1F, max_hop=2),
     "skelgnn-1f-k5": dataclasses.replace(_SKEL_1F, max_hop=5),
     "skelgnn-1f-s0": dataclasses.replace(_SKEL_1F, split=0),

@@ -31,6 +31,7 @@ from skelgnn.graph import cumulative_mask, hop_masks, normalize_rows
 __all__ = [
     "GroupBatchNorm",
     "JointLinear",
+    "PairLinear",
     "HCSF",
     "DynamicGraph",
     "DHCSF",
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 _FUSIONS = ("hierarchical", "flat")
-_SHARING = ("shared", "unshared")
+_SHARING = ("shared", "unshared", "pairwise")
 _STATIC_INIT = ("softmax", "row")
 
 
@@ -138,6 +139,64 @@ class JointLinear(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, joints={self.num_joints}, "
                 f"shared={self.shared}, bias={self.bias is not None}")
+
+
+class PairLinear(nn.Module):
+    r"""Graph aggregation with one weight matrix per (target, source) joint pair of a support
+    (locally connected, as LCN of Ci et al., ICCV 2019):
+
+    .. math:: y_i = \sum_{j \in S(i)} a_{ij}\, x_j W_{ij}
+
+    ``a`` are per-pair coefficients (a static graph's edge weights, optionally plus per-sample
+    dynamic offsets). With per-target weights (:class:`JointLinear` after a weighted average) a
+    joint's neighbours all pass through one matrix and differ only by a scalar, so the layer cannot
+    tell its parent from its child; per-pair weights can, at ``|S| / J`` times the MACs.
+
+    The support pairs are stored as index buffers; the aggregation is one gather, one batched
+    matmul over pairs and one ``index_add`` (no loop over joints or pairs).
+
+    Args:
+        mask: ``(J, J)`` support, ``mask[i, j] > 0`` where ``j`` feeds ``i``.
+        in_channels, out_channels: ``C_in``, ``C_out``.
+
+    Shapes:
+        input ``(..., J, C_in)`` and coefficients ``(P,)`` or ``(..., P)`` (pair order of
+        :attr:`pairs`); output ``(..., J, C_out)``.
+    """
+
+    def __init__(self, mask: Tensor, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        dst, src = torch.nonzero(mask > 0, as_tuple=True)
+        self.num_joints = int(mask.shape[0])
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.register_buffer("dst", dst.clone())  # (P,)
+        self.register_buffer("src", src.clone())  # (P,)
+        self.weight = nn.Parameter(torch.empty(len(dst), in_channels, out_channels))
+        self.reset_parameters()
+
+    @property
+    def num_pairs(self) -> int:
+        return int(self.dst.numel())
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_channels)  # as JointLinear: the coefficients average
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def forward(self, x: Tensor, coef: Tensor) -> Tensor:
+        lead = x.shape[:-2]
+        xs = x.reshape(-1, self.num_joints, self.in_channels)[:, self.src]  # (N, P, C_in)
+        ys = torch.bmm(xs.transpose(0, 1), self.weight)  # (P, N, C_out)
+        if coef.dim() == 1:
+            ys = ys * coef.view(-1, 1, 1)
+        else:
+            ys = ys * coef.reshape(-1, self.num_pairs).transpose(0, 1).unsqueeze(-1)
+        out = ys.new_zeros(self.num_joints, ys.shape[1], self.out_channels)
+        out = out.index_add(0, self.dst, ys)  # (J, N, C_out)
+        return out.transpose(0, 1).reshape(*lead, self.num_joints, self.out_channels)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, pairs={self.num_pairs}"
 
 
 class DynamicGraph(nn.Module):
@@ -243,7 +302,10 @@ class HCSF(nn.Module):
         split: ``s``, hops ``0..s`` form the short-range group.
         squeeze: ``d`` in ``(0, 1]``; 1 disables channel squeezing.
         fusion: ``"hierarchical"`` or ``"flat"``.
-        weight_sharing: ``"shared"`` per-hop weights, or ``"unshared"`` per-joint (LCN-style).
+        weight_sharing: ``"shared"`` per-hop weights, ``"unshared"`` per target joint, or
+            ``"pairwise"``: one matrix per (target, source) pair of the short-range group
+            (:class:`PairLinear`, LCN-style; dynamic offsets then modulate the short-range edges
+            and stay dense in the long-range groups), per target joint in the others.
         static_init: ``"softmax"`` or ``"row"``.
         bias: add a learnable bias.
 
@@ -288,6 +350,10 @@ class HCSF(nn.Module):
         self.group_proj = nn.ModuleList(
             JointLinear(self.num_joints, in_channels, c, shared=shared, bias=False)
             for c in self.group_channels)
+        if weight_sharing == "pairwise":
+            # the short range (self and bones) gets one matrix per joint pair; the long-range
+            # groups keep per-target weights (their squeezed widths make pairs cheap to skip)
+            self.group_proj[0] = PairLinear(masks[0], in_channels, self.group_channels[0])
         long_width = sum(self.group_channels[1:])
         if self.num_groups == 1:
             self.long_fuse, self.out_fuse, self.flat_fuse = None, None, None
@@ -330,13 +396,28 @@ class HCSF(nn.Module):
             raise ValueError(f"HCSF expects (B, T, {self.num_joints}, {self.in_channels}) input, "
                              f"got {tuple(x.shape)}")
         adj = self.static_adjacency()  # (G, J, J)
-        if offsets is None:
-            agg = torch.einsum("gij,btjc->btgic", adj, x)  # (B, T, G, J, C_in)
+        if offsets is not None and alpha is not None:
+            offsets = offsets * alpha.view(-1, 1, 1)
+        if self.weight_sharing == "pairwise":
+            pair = self.group_proj[0]
+            coef = adj[0, pair.dst, pair.src]  # (P,)
+            if offsets is not None:
+                # dynamic offsets modulate each short-range edge per sample
+                coef = coef + offsets[:, :, 0, pair.dst, pair.src]  # (B, T, P)
+            z = [pair(x, coef)]
+            if self.num_groups > 1:
+                if offsets is None:
+                    agg = torch.einsum("gij,btjc->btgic", adj[1:], x)  # (B, T, G-1, J, C_in)
+                else:
+                    agg = torch.einsum("btgij,btjc->btgic", adj[1:] + offsets[:, :, 1:], x)
+                z += [proj(agg[:, :, g - 1]) for g, proj in enumerate(self.group_proj)
+                      if g > 0]
         else:
-            if alpha is not None:
-                offsets = offsets * alpha.view(-1, 1, 1)
-            agg = torch.einsum("btgij,btjc->btgic", adj + offsets, x)  # (B, T, G, J, C_in)
-        z = [proj(agg[:, :, g]) for g, proj in enumerate(self.group_proj)]  # G x (B, T, J, C_g)
+            if offsets is None:
+                agg = torch.einsum("gij,btjc->btgic", adj, x)  # (B, T, G, J, C_in)
+            else:
+                agg = torch.einsum("btgij,btjc->btgic", adj + offsets, x)  # (B, T, G, J, C_in)
+            z = [proj(agg[:, :, g]) for g, proj in enumerate(self.group_proj)]  # G x (B,T,J,C_g)
         if self.num_groups == 1:
             y = z[0]
         elif self.fusion == "hierarchical":
