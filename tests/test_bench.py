@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from skelgnn.bench import _ratios, bench_preset, format_bench
 
 
@@ -33,3 +35,43 @@ def test_ratios_and_table_from_rows():
                          "presets": {"skelgnn-1f": full}, "ratios": r})
     assert "| skelgnn-1f | 1 | 1.00M | 4.00M | 500 | 2.00 | 10000 | 40.00 |" in text
     assert "skelgnn1f_over_fcn1f_macs_per_s_b1024: 0.5" in text
+
+
+def test_table_lists_video_stages():
+    full = {"receptive_field": 1, "parameters": 1e6, "macs_per_frame": 4e6, "fps_b1": 500.0,
+            "latency_ms_b1": 2.0, "fps_b1024": 1e4, "macs_per_s_b1024": 4e10,
+            "train_samples_per_s_b256": 1e3, "peak_rss_mib": 300.0}
+    secs = {"decode": 0.5, "detect": 4.0, "decode+detect": 4.5, "lift": 0.2, "lift_warm": 0.1,
+            "render": 2.0}
+    video = {"video": "/x/clip.mp4", "checkpoint": "c.pt", "frames": 100,
+             "frame_size": [1080.0, 1920.0], "seconds": secs,
+             "fps": {k: 100 / v for k, v in secs.items()}, "lift_over_detect": 0.05}
+    text = format_bench({"machine": {"cpu": "X", "cores": 2}, "threads": 2, "date": "d",
+                         "presets": {"skelgnn-1f": full}, "ratios": {}, "video": video})
+    assert "clip.mp4, 100 frames, 1080 x 1920, checkpoint c.pt" in text
+    assert "| detect | 4.000 | 25.0 |" in text and "| render | 2.000 | 50.0 |" in text
+
+
+def test_bench_cli_rejects_a_missing_video(tmp_path, capsys):
+    from skelgnn.cli import main
+
+    rc = main(["bench", "--preset", "skelgnn-1f", "--video", str(tmp_path / "none.mp4"),
+               "--out", str(tmp_path)])
+    assert rc != 0
+    assert "none.mp4" in capsys.readouterr().err
+    assert not (tmp_path / "speed.json").exists()
+
+
+@pytest.mark.slow
+def test_bench_video_on_the_sample():
+    from pathlib import Path
+
+    pytest.importorskip("mediapipe")
+    from skelgnn.bench import bench_video
+
+    sample = Path(__file__).resolve().parents[2] / "shared/data/video/person_balance_cam01.mp4"
+    res = bench_video(sample, threads=1)
+    assert res["frames"] == 100
+    for k in ("decode", "detect", "lift", "lift_warm", "render"):
+        assert res["fps"][k] > 0 and math.isfinite(res["fps"][k]), k
+    assert 0 < res["lift_over_detect"] < 10

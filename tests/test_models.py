@@ -347,3 +347,19 @@ def test_tiny_overfit_on_mini_fixture(mini_dir):
     model.eval()  # running statistics of the one batch give the same fit
     with torch.no_grad():
         assert _mpjpe(model(x), y).item() < 0.6 * mean_pose
+
+
+@pytest.mark.parametrize("preset", ["skelgnn-1f", "fcn-1f", "semgcn-1f", "tcn-1f"])
+def test_head_init_scales_the_initial_predictions(preset):
+    base = PRESETS[preset]
+    x = torch.randn(64, base.receptive_field, J, 2)
+    outs = {}
+    for scale in (1.0, 0.01):
+        torch.manual_seed(0)
+        model = build_model(dataclasses.replace(base, head_init=scale)).eval()
+        with torch.no_grad():
+            outs[scale] = model(x)
+    # the same network up to its output layer: predictions shrink by the scale exactly
+    torch.testing.assert_close(outs[0.01], 0.01 * outs[1.0], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="head_init"):
+        dataclasses.replace(base, head_init=0.0)

@@ -4,7 +4,9 @@ For each preset, in a fresh subprocess (so peak memory is its own): parameters, 
 frame (``torch.utils.flop_counter``), inference frames/s at batch 1 and batch 1024 (forward only,
 eval mode, no grad, median of repeated timed runs after warm-up), the MACs/s that achieves,
 training samples/s (forward, backward, Adam step) and peak resident memory. Temporal presets also
-report sequence-mode frames/s on a 1000-frame clip.
+report sequence-mode frames/s on a 1000-frame clip. With a video (:func:`bench_video`, also in its
+own subprocess) the frames/s of each stage of ``skelgnn video``: decoding, 2D detection
+(MediaPipe BlazePose), lifting, rendering.
 
 Absolute times depend on the machine and its load; compare presets as ratios measured in one run
 (the JSON records the ratios the project tracks).
@@ -22,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-__all__ = ["DEFAULT_PRESETS", "bench_preset", "run_bench", "format_bench", "machine_info"]
+__all__ = ["DEFAULT_PRESETS", "bench_preset", "bench_video", "run_bench", "format_bench",
+           "machine_info"]
 
 DEFAULT_PRESETS = ("skelgnn-1f", "fcn-1f", "semgcn-1f", "tcn-1f", "skelgnn-27f", "tcn-27f")
 
@@ -86,6 +89,45 @@ def bench_preset(name: str, threads: int = 2, quick: bool = False) -> dict[str, 
     return out
 
 
+def bench_video(path: str | Path, checkpoint: Optional[str | Path] = None,
+                threads: int = 2) -> dict[str, Any]:
+    """Frames/s of each stage of the video path on ``path``, in this process.
+
+    Decoding alone is timed first (every frame read and dropped); :func:`skelgnn.video.
+    process_video` then times decoding + detection, lifting and rendering; detection is the
+    difference. Lifting is also timed once more with a warm model (``lift_warm``), since the
+    first call pays for one-off set-up.
+    """
+    import tempfile
+
+    import torch
+
+    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.video import iter_frames, process_video
+
+    torch.set_num_threads(threads)
+    ckpt = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    lifter = Lifter.from_checkpoint(ckpt)
+    t0 = time.perf_counter()
+    frames = sum(1 for _ in iter_frames(path))
+    decode = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        res = process_video(path, tmp, lifter)
+    seq = res.keypoints
+    t0 = time.perf_counter()
+    lifter.predict_full(seq.keypoints, seq.image_size, seq.layout, 0.3, reframe=True)
+    lift_warm = time.perf_counter() - t0
+    t = res.timings
+    stages = {"decode": decode, "detect": max(t["decode+detect"] - decode, 1e-9),
+              "decode+detect": t["decode+detect"], "lift": t["lift"], "lift_warm": lift_warm,
+              "render": t["render"]}
+    return {"video": str(path), "checkpoint": ckpt.name, "frames": frames,
+            "frame_size": list(seq.image_size), "seconds": stages,
+            "fps": {k: frames / v for k, v in stages.items()},
+            "lift_over_detect": stages["lift"] / stages["detect"],
+            "lift_warm_over_detect": lift_warm / stages["detect"]}
+
+
 def machine_info() -> dict[str, Any]:
     """CPU model, core count, Python and OS of this machine."""
     cpu = platform.machine()
@@ -118,9 +160,10 @@ def _ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Optional[float]]:
 
 
 def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick: bool = False,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, video: Optional[str | Path] = None) -> dict[str, Any]:
     """Measure each preset in its own subprocess; returns ``{"machine", "threads", "presets",
-    "ratios"}``."""
+    "ratios"}`` (and ``"video"``, the per-stage figures of :func:`bench_video`, when a video is
+    given)."""
     rows: dict[str, dict[str, Any]] = {}
     items: Any = presets
     if progress:
@@ -136,8 +179,18 @@ def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick:
         if res.returncode != 0:
             raise ValueError(f"bench of {name} failed: {res.stderr.strip()[-2000:]}")
         rows[name] = json.loads(res.stdout.strip().splitlines()[-1])
-    return {"machine": machine_info(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
-            "presets": rows, "ratios": _ratios(rows)}
+    out = {"machine": machine_info(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
+           "presets": rows, "ratios": _ratios(rows)}
+    if video is not None:
+        cmd = [sys.executable, "-m", "skelgnn.bench", "--video", str(video), "--threads",
+               str(threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            raise ValueError(f"bench of the video path failed: {res.stderr.strip()[-2000:]}")
+        out["video"] = json.loads(res.stdout.strip().splitlines()[-1])
+        out["ratios"]["video_lift_over_detect"] = out["video"]["lift_over_detect"]
+        out["ratios"]["video_render_fps"] = out["video"]["fps"]["render"]
+    return out
 
 
 def format_bench(result: dict[str, Any]) -> str:
@@ -155,6 +208,14 @@ def format_bench(result: dict[str, Any]) -> str:
             f"{r['macs_per_frame'] / 1e6:.2f}M | {r['fps_b1']:.0f} | {r['latency_ms_b1']:.2f} | "
             f"{r['fps_b1024']:.0f} | {r['macs_per_s_b1024'] / 1e9:.2f} | "
             f"{r['train_samples_per_s_b256']:.0f} | {seq} | {r['peak_rss_mib']:.0f} |")
+    v = result.get("video")
+    if v:
+        lines += ["", f"Video path (`skelgnn video`, {v['video'].rsplit('/', 1)[-1]}, "
+                  f"{v['frames']} frames, {v['frame_size'][0]:.0f} x {v['frame_size'][1]:.0f}, "
+                  f"checkpoint {v['checkpoint']}):", "",
+                  "| stage | seconds | frames/s |", "|---|---|---|"]
+        for k in ("decode", "detect", "lift", "lift_warm", "render"):
+            lines.append(f"| {k} | {v['seconds'][k]:.3f} | {v['fps'][k]:.1f} |")
     lines += ["", "Ratios (measured in this run):", ""]
     for k, v in result["ratios"].items():
         lines.append(f"- {k}: {'n/a' if v is None else f'{v:.3g}'}")
@@ -165,11 +226,15 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description="measure one preset (internal; use `skelgnn bench`)")
-    ap.add_argument("--one", required=True)
+    ap.add_argument("--one")
+    ap.add_argument("--video")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    print(json.dumps(bench_preset(args.one, args.threads, args.quick)))
+    if args.video:
+        print(json.dumps(bench_video(args.video, threads=args.threads)))
+    else:
+        print(json.dumps(bench_preset(args.one, args.threads, args.quick)))
     return 0
 
 

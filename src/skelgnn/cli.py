@@ -14,9 +14,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
+
+SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
+"""The sample clip (relative to the repository root, where the Makefile runs)."""
 
 __all__ = ["build_parser", "main", "COMMANDS", "PARSER_BUILDERS", "format_table", "cmd_data_check"]
 
@@ -273,6 +276,10 @@ def _add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--quick", action="store_true", help="fewer repeats")
     b.add_argument("--out", metavar="DIR", default="benchmarks/results",
                    help="where speed.json and SPEED.md go (default benchmarks/results)")
+    b.add_argument("--video", metavar="MP4", default="auto",
+                   help="also time each stage of `skelgnn video` on this clip ('auto': the "
+                        f"sample video {SAMPLE_VIDEO} when it and mediapipe are there; 'none' "
+                        "to skip)")
     b.set_defaults(command="bench")
 
 
@@ -284,8 +291,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     names = list(PRESETS) if args.all else (args.preset or list(DEFAULT_PRESETS))
     for n in names:
         build_model(n)  # unknown names fail here, with a suggestion
+    video: Optional[Path] = None
+    if args.video == "auto":
+        import importlib.util
+
+        if Path(SAMPLE_VIDEO).is_file() and importlib.util.find_spec("mediapipe") is not None:
+            video = Path(SAMPLE_VIDEO)
+    elif args.video != "none":
+        video = Path(args.video)
+        if not video.is_file():
+            raise FileNotFoundError(f"--video {video}: no such file (or 'none' to skip)")
     result = run_bench(names, threads=args.threads, quick=args.quick,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), video=video)
     table = format_bench(result)
     print(table)
     out = Path(args.out)

@@ -26,7 +26,6 @@ import os
 import pickle
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 
 from skelgnn.codec import PoseCodec
+from skelgnn.fileio import ZIP_READ_ERRORS, check_npy_size, read_npy_header
 from skelgnn.geometry import COORDINATE_LIMIT, Camera
 from skelgnn.skeleton import H36M32_KEEP
 
@@ -126,8 +126,8 @@ def npz_keys(path: str | Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as zf:
             return [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path}: not an npz (zip) archive") from exc
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not an npz (zip) archive ({type(exc).__name__}: {exc})") from None
 
 
 def load_npz_object(path: str | Path, key: str) -> Any:
@@ -147,8 +147,9 @@ def load_npz_object(path: str | Path, key: str) -> Any:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: not an npz archive, ``key`` missing (the message lists the keys present), an
-            unsupported header, a corrupt pickle, or a forbidden global.
+        ValueError: not an npz archive or a damaged one, ``key`` missing (the message lists the
+            keys present), an unsupported header or one declaring more data than the member
+            holds, a corrupt pickle, or a forbidden global.
     """
     path = _require_file(Path(path), "npz file")
     member = f"{key}.npy"
@@ -160,39 +161,20 @@ def load_npz_object(path: str | Path, key: str) -> Any:
                 raise ValueError(f"{path}: no key {key!r}; keys present: {present}")
             stored = zf.getinfo(member).file_size
             with zf.open(member) as f:
-                try:
-                    version = np.lib.format.read_magic(f)
-                    if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-                    elif version == (2, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-                    else:
-                        version = None
-                except ValueError as exc:  # bad magic string or header
-                    raise ValueError(f"{path}: key {key!r} is not a valid .npy array ({exc})") from None
-                if version is None:
-                    raise ValueError(f"{path}: key {key!r} has an unsupported .npy format version; "
-                                     "expected 1.0 or 2.0")
-                if dtype.hasobject:
-                    payload = f.read()
-                else:
-                    payload = None
-                    # A header may declare far more data than the member holds (a truncated
-                    # file, or a crafted one that would make numpy allocate terabytes).
-                    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-                    if declared > stored - f.tell():
-                        raise ValueError(
-                            f"{path}: key {key!r} declares shape {shape} {dtype} ({declared} "
-                            f"bytes) but holds only {stored - f.tell()} bytes; the file is "
-                            "truncated or corrupt")
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ValueError(f"{path}: not an npz (zip) archive ({exc})") from exc
+                origin = f"{path}: key {key!r}"
+                shape, dtype = read_npy_header(f, origin)
+                check_npy_size(shape, dtype, stored - f.tell(), origin)
+                payload = f.read() if dtype.hasobject else None
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not an npz (zip) archive, or a damaged one "
+                         f"({type(exc).__name__}: {exc})") from None
     if payload is None:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 return npz[key]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise ValueError(f"{path}: key {key!r} could not be read ({exc})") from exc
+        except (ValueError, *ZIP_READ_ERRORS) as exc:
+            raise ValueError(f"{path}: key {key!r} could not be read ({type(exc).__name__}: "
+                             f"{exc})") from None
     try:
         obj = _RestrictedUnpickler(io.BytesIO(payload), str(path)).load()
     except _ForbiddenGlobal as exc:

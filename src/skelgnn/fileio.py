@@ -1,14 +1,28 @@
-"""File helpers shared by every writer of the package: nothing is ever half-written under its
-real name."""
+"""File helpers shared by every writer of the package (nothing is ever half-written under its
+real name), and the exceptions a damaged zip archive can raise while it is read."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
-__all__ = ["usual_mode", "atomic_path", "atomic_open"]
+import numpy as np
+
+__all__ = ["usual_mode", "atomic_path", "atomic_open", "ZIP_READ_ERRORS", "read_npy_header",
+           "check_npz_members"]
+
+ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
+"""What ``zipfile`` / ``np.load`` raise on a damaged npz besides ``ValueError``: a bad CRC or
+header (``BadZipFile``), corrupt deflate data (``zlib.error``), a cut-off member (``EOFError``),
+a local header offset past the end (``OSError``), an unknown zip version or compression method
+(``NotImplementedError``), a flipped "encrypted" flag (``RuntimeError``). Readers turn them into
+``ValueError`` naming the file, found by flipping every byte of small npz files."""
 
 
 def usual_mode(path: str | os.PathLike) -> None:
@@ -45,3 +59,51 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def read_npy_header(f: IO[bytes], origin: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of an ``.npy`` stream positioned at its start (format
+    1.0 or 2.0), leaving the stream at the first data byte.
+
+    Raises:
+        ValueError: naming ``origin``: a bad magic string or header, or another format version.
+    """
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}; expected 1.0 or 2.0")
+    except ValueError as exc:
+        raise ValueError(f"{origin} is not a valid .npy array ({exc})") from None
+    return tuple(int(n) for n in shape), dtype
+
+
+def check_npy_size(shape: tuple[int, ...], dtype: np.dtype, available: int, origin: str) -> None:
+    """Refuse a plain-dtype header that declares more data than its member holds: a truncated
+    file, or a crafted one that would make numpy allocate terabytes before noticing."""
+    if dtype.hasobject:
+        return
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > available:
+        raise ValueError(f"{origin} declares shape {shape} {dtype} ({declared} bytes) but holds "
+                         f"only {available} bytes; the file is truncated or corrupt")
+
+
+def check_npz_members(path: str | os.PathLike) -> None:
+    """Check every ``.npy`` member header of an npz archive before ``np.load`` reads it.
+
+    Raises:
+        ValueError: a bad header or one declaring more data than stored (see
+            :func:`check_npy_size`); the zip-level errors of :data:`ZIP_READ_ERRORS` pass through.
+    """
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            origin = f"{path}: key {info.filename[:-4]!r}"
+            with zf.open(info) as f:
+                shape, dtype = read_npy_header(f, origin)
+                check_npy_size(shape, dtype, info.file_size - f.tell(), origin)

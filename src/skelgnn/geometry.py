@@ -158,7 +158,7 @@ def _floats(value: Any, n: int, name: str) -> tuple[float, ...]:
 
 def _check_magnitude(camera: str, name: str, values: tuple[float, ...], unit: str) -> None:
     if any(abs(v) > COORDINATE_LIMIT for v in values):
-        raise ValueError(f"camera {camera}: {name} must be within +-{COORDINATE_LIMIT:g} {unit}, "
+        raise ValueError(f"camera {camera}: {name} must be within +-{COORDINATE_LIMIT:g}{unit}, "
                          f"found {values if len(values) > 1 else values[0]}; is the table in "
                          "the right units?")
 
@@ -197,11 +197,11 @@ class Camera:
             number = _real(value, name)
             if isinstance(value, str) or not number.is_integer() or number <= 0:
                 raise ValueError(f"camera {self.id}: {name} must be a positive integer, found {value!r}")
-            _check_magnitude(self.id, name, (number,), "pixels")
+            _check_magnitude(self.id, name, (number,), " pixels")
             object.__setattr__(self, name, int(number))
         for name in ("fx", "fy", "cx", "cy"):
             value = _real(getattr(self, name), name)
-            _check_magnitude(self.id, name, (value,), "pixels")
+            _check_magnitude(self.id, name, (value,), " pixels")
             object.__setattr__(self, name, value)
         if self.fx == 0 or self.fy == 0:
             raise ValueError(f"camera {self.id}: focal lengths must be non-zero, found fx={self.fx}, fy={self.fy}")
@@ -209,7 +209,9 @@ class Camera:
         object.__setattr__(self, "p", _floats(self.p, 2, "p"))
         object.__setattr__(self, "orientation", _floats(self.orientation, 4, "orientation"))
         object.__setattr__(self, "translation", _floats(self.translation, 3, "translation"))
-        _check_magnitude(self.id, "translation", self.translation, "metres")
+        _check_magnitude(self.id, "translation", self.translation, " metres")
+        for name in ("k", "p", "orientation"):  # huge values overflow projection / normalisation
+            _check_magnitude(self.id, name, getattr(self, name), "")
         if math.fsum(x * x for x in self.orientation) == 0:
             raise ValueError(f"camera {self.id}: orientation quaternion is zero")
 

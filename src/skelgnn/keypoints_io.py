@@ -36,6 +36,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from skelgnn.fileio import ZIP_READ_ERRORS, check_npz_members
 from skelgnn.geometry import COORDINATE_LIMIT
 from skelgnn.layouts import convert, resolve_layout
 from skelgnn.skeleton import H36M17
@@ -203,13 +204,16 @@ def _read_npz(path: Path) -> KeypointSequence:
     if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything else
         raise ValueError(f"{path}: not a readable npz file (not a zip archive)")
     try:
+        check_npz_members(path)  # headers that lie about their size, before numpy allocates
         with np.load(path, allow_pickle=False) as data:
             entries = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not a readable npz file: {type(exc).__name__}: {exc}") from None
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # object arrays need pickle, which we refuse
+            raise ValueError(f"{path}: cannot read without pickle (store plain numeric / string "
+                             f"arrays): {exc}") from None
         raise ValueError(f"{path}: not a readable npz file: {exc}") from None
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise ValueError(f"{path}: cannot read without pickle (store plain numeric / string "
-                         f"arrays): {exc}") from None
     if "keypoints" not in entries:
         raise ValueError(f"{path}: expected an array 'keypoints' (F, J, 2|3); found entries "
                          f"{sorted(entries)}")

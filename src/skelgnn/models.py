@@ -59,6 +59,8 @@ def _check_positive(cfg: Any, name: str, value: int) -> None:
 
 
 def _check_blocks_dropout(cfg: Any) -> None:
+    if not 0 < cfg.head_init <= 1:
+        raise ValueError(f"{type(cfg).__name__}.head_init must be in (0, 1], got {cfg.head_init}")
     if getattr(cfg, "blocks", 0) < 0:
         raise ValueError(f"{type(cfg).__name__}.blocks must be >= 0, got {cfg.blocks}")
     if not 0 <= cfg.dropout < 1:
@@ -100,6 +102,9 @@ class SkeletalGNNConfig:
     """Learn alpha per hop group (else fixed)."""
     dropout: float = 0.1
     """Dropout after every layer."""
+    head_init: float = 1.0
+    """Scale of the output layer's initial weights and bias (1 = the layer's default init;
+    small values start every prediction near the root instead of metres away)."""
     num_joints: int = 17
     """J."""
     parents: tuple[int, ...] = H36M17.parents
@@ -135,6 +140,8 @@ class SkeletalGNNConfig:
             raise ValueError(f"window must be a positive odd integer, got {self.window}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 < self.head_init <= 1:
+            raise ValueError(f"head_init must be in (0, 1], got {self.head_init}")
         if len(self.parents) != self.num_joints:
             raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
                              f"{self.num_joints}")
@@ -154,6 +161,9 @@ class FCNConfig:
     """Residual blocks of two linear layers."""
     dropout: float = 0.5
     """Dropout after every hidden layer."""
+    head_init: float = 1.0
+    """Scale of the output layer's initial weights and bias (1 = the layer's default init;
+    small values start every prediction near the root instead of metres away)."""
     num_joints: int = 17
     """J."""
     arch: str = field(default="fcn", init=False)
@@ -177,6 +187,9 @@ class SemGCNConfig:
     """Residual blocks of two graph convolutions."""
     dropout: float = 0.0
     """Dropout after every layer (SemGCN uses none)."""
+    head_init: float = 1.0
+    """Scale of the output layer's initial weights and bias (1 = the layer's default init;
+    small values start every prediction near the root instead of metres away)."""
     num_joints: int = 17
     """J."""
     parents: tuple[int, ...] = H36M17.parents
@@ -206,6 +219,9 @@ class TCNConfig:
     """Filter widths; one expansion layer plus len - 1 residual blocks."""
     dropout: float = 0.25
     """Dropout after every layer."""
+    head_init: float = 1.0
+    """Scale of the output layer's initial weights and bias (1 = the layer's default init;
+    small values start every prediction near the root instead of metres away)."""
     num_joints: int = 17
     """J."""
     arch: str = field(default="tcn", init=False)
@@ -300,6 +316,14 @@ class _SingleFrame(LifterModel):
 
     def lift_frames(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _scale_init(module: nn.Module, scale: float) -> None:
+    """Multiply ``module``'s freshly initialised parameters by ``scale`` (output layers)."""
+    if scale != 1.0:
+        with torch.no_grad():
+            for p in module.parameters():
+                p.mul_(scale)
 
 
 def _act(channels: int, dropout: float) -> nn.Sequential:
@@ -441,6 +465,7 @@ class SkeletalGNN(LifterModel):
         self.blocks = nn.ModuleList(GraphBlock(config, block_dynamic)
                                     for _ in range(config.blocks))
         self.head = JointLinear(j, c, 3)
+        _scale_init(self.head, config.head_init)
 
     def forward_features(self, x: Tensor, sequence: bool) -> Tensor:
         widths = self.config.filter_widths
@@ -479,6 +504,7 @@ class FCN(_SingleFrame):
                           nn.ReLU(inplace=True), nn.Dropout(config.dropout))
             for _ in range(config.blocks))
         self.out = nn.Linear(h, 3 * j)
+        _scale_init(self.out, config.head_init)
 
     def lift_frames(self, x: Tensor) -> Tensor:
         n = x.shape[0]
@@ -548,6 +574,7 @@ class SemGCN(_SingleFrame):
                                                    SemGraphConv(c, c, p), _act(c, config.dropout)])
                                     for _ in range(config.blocks))
         self.out = SemGraphConv(c, 3, p)
+        _scale_init(self.out, config.head_init)
 
     def lift_frames(self, x: Tensor) -> Tensor:
         h = self.inp_act(self.inp(x))  # (N, J, C)
@@ -579,6 +606,7 @@ class TCN(LifterModel):
         self.pointwise = nn.ModuleList(nn.Linear(c, c, bias=False) for _ in fw[1:])
         self.point_acts = nn.ModuleList(_act(c, config.dropout) for _ in fw[1:])
         self.shrink = nn.Linear(c, 3 * j)
+        _scale_init(self.shrink, config.head_init)
 
     def _forward(self, x: Tensor, sequence: bool) -> Tensor:
         b, t, j, _ = x.shape
