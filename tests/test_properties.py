@@ -156,20 +156,22 @@ def object_elements() -> st.SearchStrategy:
 
 @st.composite
 def shapes(draw, channels: tuple[int, ...]) -> tuple[int, ...]:
-    """Mostly ``(F, J, C)`` with J and C near the expected ones, sometimes any shape."""
-    if draw(st.integers(0, 4)) == 0:
+    """Half the time a well-formed ``(F >= 1, 17, C)``, else near misses (no frames, wrong joint
+    or channel counts) or any shape at all."""
+    choice = draw(st.integers(0, 9))
+    if choice == 0:
         return draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=6))
-    f = draw(st.integers(0, 8))
-    j = draw(st.sampled_from(JOINTS))
-    c = draw(st.sampled_from(list(channels) * 3 + [1, 4]))
-    return (f, j, c)
+    if choice <= 5:
+        return (draw(st.integers(1, 8)), 17, draw(st.sampled_from(channels)))
+    return (draw(st.integers(0, 8)), draw(st.sampled_from(JOINTS)),
+            draw(st.sampled_from(list(channels) + [1, 4])))
 
 
 @st.composite
 def coordinate_arrays(draw, channels: tuple[int, ...], scale: float = 1000.0) -> np.ndarray:
     """Arrays of any dtype, shape and values (NaN, inf, huge) -- the inputs a reader may meet."""
     shape = draw(shapes(channels))
-    kind = draw(st.sampled_from(["numeric"] * 6 + ["other", "object"]))
+    kind = draw(st.sampled_from(["numeric"] * 4 + ["other"] * 2 + ["object"] * 2))
     if kind == "object":
         arr = np.empty(shape, dtype=object)
         flat = draw(st.lists(object_elements(), min_size=arr.size, max_size=arr.size))
@@ -443,17 +445,22 @@ def _no_pickle_np_load():
 
 @FAST
 @given(kp=coordinate_arrays((2, 3)),
-       extra=st.dictionaries(st.sampled_from(["layout", "fps", "image_size"]),
-                             st.sampled_from([np.array("coco17"), np.array(b"h36m17"), np.array(25.0),
-                                              np.array(np.nan), np.array(-1.0), np.array([640, 480]),
-                                              np.array([0, 480]), np.array([1e30, 1e30]),
-                                              np.array([True, False]), np.array([1 + 2j, 3]),
-                                              np.array([1, 2, 3]), np.array(["a", "b"])]),
-                             max_size=3),
+       layout=st.sampled_from([None, None, np.array("coco17"), np.array(b"h36m17"), np.array(5),
+                               np.array(["a", "b"])]),
+       fps=st.sampled_from([None, None, np.array(25.0), np.array(30), np.array(np.nan),
+                            np.array(-1.0), np.array(0.0), np.array(np.inf), np.array(True),
+                            np.array("25"), np.array([25.0, 30.0])]),
+       image_size=st.sampled_from([None, None, np.array([640, 480]), np.array([0, 480]),
+                                   np.array([1e30, 1e30]), np.array([np.nan, 1.0]),
+                                   np.array([True, False]), np.array([1 + 2j, 3]),
+                                   np.array([1, 2, 3]), np.array(["a", "b"])]),
        evil=st.booleans())
-def test_read_keypoints_npz_any_contents(workdir, kp, extra, evil):
+def test_read_keypoints_npz_any_contents(workdir, kp, layout, fps, image_size, evil):
     path = fresh(workdir, "keypoints.npz")
-    entries = dict(extra, keypoints=kp)
+    entries = {"keypoints": kp}
+    for name, value in (("layout", layout), ("fps", fps), ("image_size", image_size)):
+        if value is not None:
+            entries[name] = value
     if evil:
         bomb = np.empty(1, dtype=object)
         bomb[0] = EvilSystem()
@@ -465,6 +472,12 @@ def test_read_keypoints_npz_any_contents(workdir, kp, extra, evil):
     numeric = kp.dtype.kind in "fiu" and kp.ndim == 3 and kp.shape[2] in (2, 3) and kp.size > 0
     if not numeric or evil or kp.dtype.kind == "O":
         assert status == "error", f"accepted {kp.dtype} {kp.shape}"
+    fine_extras = ((layout is None or layout.dtype.kind in "US" and layout.ndim == 0)
+                   and (fps is None or fps.dtype.kind in "fiu" and fps.size == 1 and fps > 0
+                        and np.isfinite(fps))
+                   and (image_size is None or image_size.tolist() == [640, 480]))
+    if numeric and not evil and fine_extras:
+        assert status == "ok", value
     if status == "error":
         assert str(path) in value
         return
