@@ -208,6 +208,129 @@ def test_2d_shorter_than_3d(tmp_path):
         load_benchmark(tmp_path, "det")
 
 
+@pytest.mark.parametrize("value, match", [
+    (np.ones((3, 17, 3), dtype=bool), "real numbers, found dtype bool"),
+    (np.ones((3, 17, 3), dtype=np.complex128), "real numbers, found dtype complex128"),
+    (np.full((3, 17, 3), "1.5"), "real numbers, found dtype <U3"),
+    (np.zeros((3, 17, 3), dtype="datetime64[s]"), "real numbers, found dtype datetime64"),
+    (np.zeros((3, 17, 3), dtype=[("a", "f4")]), "real numbers, found dtype"),
+    (np.full((3, 17, 3), None, dtype=object), "NaN/inf"),
+    (np.full((3, 17, 3), {}, dtype=object), "object array holding non-numbers"),
+    (np.full((3, 17, 3), 1e39), "beyond float32"),  # finite in float64, inf in float32
+    (np.full((3, 17, 3), 1e30), r"coordinates up to 1e\+30.*wrong units"),
+    ([[1.0, 2.0, 3.0], [1.0]], "ragged nested sequences"),
+])
+def test_3d_arrays_that_are_not_coordinates(tmp_path, value, match):
+    """Found by tests/test_properties.py: these leaked TypeError (isfinite on strings/objects),
+    became inf in the float32 cast, or were read silently (bool, complex, datetime)."""
+    write_benchmark(tmp_path, mutate_3d=lambda p3: p3["S01"].__setitem__("Walk 01_01", value))
+    with pytest.raises(ValueError, match=match) as info:
+        read_positions_3d(tmp_path / "data_3d_cmu.npz")
+    assert type(info.value) is ValueError
+    assert "data_3d_cmu.npz: subject 'S01', action 'Walk 01_01'" in str(info.value)
+
+
+def test_3d_object_array_of_numbers_is_read():
+    obj = np.arange(17 * 3 * 2, dtype=np.float64).reshape(2, 17, 3).astype(object)
+    from skelgnn.data import _coordinates
+
+    out = _coordinates(obj, "x", "(F, 17, 3)", 3)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, obj.astype(np.float32))
+
+
+@pytest.mark.parametrize("views, match", [
+    (np.array(None, dtype=object), r"camera 0: expected shape \(F, 17, 2\), found \(\)"),  # was TypeError: len()
+    ([np.zeros((0, 17, 2), np.float32)], "expected at least one frame, found 0"),
+    ([np.ones((4, 17, 2), dtype=bool)], "found dtype bool"),
+])
+def test_2d_views_that_are_not_coordinates(tmp_path, views, match):
+    write_benchmark(tmp_path, mutate_2d=lambda p2: p2["S01"].__setitem__("Walk 01_01", views))
+    with pytest.raises(ValueError, match=match) as info:
+        read_positions_2d(tmp_path / "data_2d_cmu_det.npz")
+    assert type(info.value) is ValueError
+
+
+def _npz_with_member(path: Path, name: str, header: dict, data: bytes) -> Path:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    buf.write(data)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(name, buf.getvalue())
+    return path
+
+
+def test_header_declaring_more_data_than_stored(tmp_path):
+    """A 200-byte file whose header claims 8 TB used to make numpy allocate it (MemoryError)."""
+    bomb = _npz_with_member(tmp_path / "bomb.npz", "x.npy", {"descr": "<f8", "fortran_order": False,
+                                                          "shape": (10**12,)}, b"\0" * 16)
+    with pytest.raises(ValueError, match=r"bomb\.npz: key 'x' declares shape \(1000000000000,\).*"
+                                         "holds only 16 bytes; the file is truncated or corrupt"):
+        load_npz_object(bomb, "x")
+    import zipfile
+
+    bad = tmp_path / "magic.npz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("x.npy", b"\x93XUMPY\x01\x00garbage")  # a broken magic string
+    with pytest.raises(ValueError, match=r"magic\.npz: key 'x' is not a valid \.npy array"):
+        load_npz_object(bad, "x")
+
+
+def _damage_central_directory(path: Path, offset: int, value: bytes) -> None:
+    """Overwrite bytes of the first central-directory entry (offsets as in the zip spec:
+    6 version needed, 8 flags, 10 compression method)."""
+    raw = bytearray(path.read_bytes())
+    entry = raw.index(b"PK\x01\x02")
+    raw[entry + offset: entry + offset + len(value)] = value
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("offset, value, cause", [
+    (6, b"\xff\x00", "NotImplementedError"),   # "zip file version 25.5"
+    (8, b"\x01\x00", "RuntimeError"),          # the member claims to be encrypted
+    (10, b"\x63\x00", "NotImplementedError"),  # compression method 99
+])
+def test_damaged_zip_structure_is_a_value_error(tmp_path, offset, value, cause):
+    """Found by flipping every byte of small npz files: zipfile raised these types, uncaught."""
+    path = tmp_path / "damaged.npz"
+    save_object_npz(path, positions_3d={"S1": {"Walk": np.zeros((2, 17, 3), np.float32)}})
+    _damage_central_directory(path, offset, value)
+    with pytest.raises(ValueError, match=rf"damaged\.npz: not an npz.*{cause}") as info:
+        read_positions_3d(path)
+    assert type(info.value) is ValueError
+
+
+def test_unpickling_errors_name_the_file(tmp_path):
+    """Pickle's own ValueError (an unregistered EXT code) used to escape without the file name;
+    a refused global is a plain ValueError, not a private subclass."""
+    ext = _npz_with_member(tmp_path / "ext.npz", "positions_3d.npy",
+                           {"descr": "|O", "fortran_order": False, "shape": ()}, b"\x80\x02\x82\x01.")
+    with pytest.raises(ValueError, match=r"ext\.npz: key 'positions_3d' could not be unpickled.*extension"):
+        load_npz_object(ext, "positions_3d")
+    evil = tmp_path / "evil.npz"
+    save_object_npz(evil, positions_3d=_Evil(tmp_path / "pwned"))
+    with pytest.raises(ValueError) as info:
+        load_npz_object(evil, "positions_3d")
+    assert type(info.value) is ValueError and not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"\xff\xfe{", "not a UTF-8 text file"),          # was UnicodeDecodeError
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # was RecursionError
+    (b'{"train": [' + b"9" * 5000 + b'], "test": []}', "not valid JSON.*digits"),
+])
+def test_json_files_that_cannot_be_parsed(tmp_path, content, match):
+    for reader, name in ((read_split, "split.json"), (read_cameras, "cameras.json")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match=match) as info:
+            reader(path)
+        assert type(info.value) is ValueError and name in str(info.value)
+
+
 def test_unknown_subject(bench):
     with pytest.raises(ValueError, match=r"unknown subjects \['S99'\]; available: \['S01', 'S02'\]"):
         load_benchmark(bench, "det", subjects=["S01", "S99"])
