@@ -136,6 +136,31 @@ def test_camera_from_dict_and_errors():
         Camera.from_dict({**intr, "res_w": 0}, extr)
 
 
+@pytest.mark.parametrize("field, value, match", [
+    ("res_w", None, "'res_w': expected a number, found None"),      # was TypeError
+    ("res_w", [1000], "'res_w': expected a number"),                 # was TypeError
+    ("res_w", True, "'res_w': expected a number, found True"),       # was accepted as 1
+    ("res_w", float("inf"), "'res_w': expected a finite number"),    # was OverflowError
+    ("res_w", 1e300, r"res_w must be within \+-1e\+06 pixels"),    # was accepted
+    ("fx", None, "'fx': expected a number"),                          # was TypeError
+    ("fx", {"a": 1}, "'fx': expected a number"),                      # was TypeError
+    ("cx", 1e300, r"cx must be within \+-1e\+06 pixels"),
+    ("k", 0.1, "'k': expected a list of 3 numbers, found 0.1"),       # was TypeError
+    ("k", None, "'k': expected a list of 3 numbers"),                 # was TypeError
+    ("k", "abc", "'k': expected a list of 3 numbers, found 'abc'"),
+    ("k", [1e300, 0, 0], "k must be within"),                         # projection overflowed to inf
+    ("p", [None, 0], "'p': expected a number, found None"),
+    ("orientation", 1, "'orientation': expected a list of 4 numbers"),
+    ("orientation", [1e300] * 4, "orientation must be within"),       # normalised to a zero rotation
+    ("translation", [1e30, 0, 0], r"translation must be within \+-1e\+06 metres"),
+])
+def test_camera_fields_of_the_wrong_type_or_size(field, value, match):
+    """Found by tests/test_properties.py on mutated cameras.json tables."""
+    with pytest.raises(ValueError, match=match) as info:
+        _camera(**{field: value})
+    assert type(info.value) is ValueError
+
+
 def _max_reprojection_error(directory) -> float:
     p3 = read_positions_3d(directory / "data_3d_cmu.npz")
     p2, _ = read_positions_2d(directory / "data_2d_cmu_gt.npz")

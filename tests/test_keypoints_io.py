@@ -186,6 +186,95 @@ def test_bad_json(tmp_path, doc, match):
         read_keypoints(path)
 
 
+@pytest.mark.parametrize("doc, match", [
+    # each of these leaked TypeError / OverflowError / AttributeError / MemoryError before
+    ([{"image_id": 0, "keypoints": [{}] * 51}], r"entry 0: 'keypoints' must hold numbers"),
+    ([{"image_id": 0, "keypoints": [10**400] * 51}], r"'keypoints' must hold numbers"),
+    ([{"image_id": 0, "keypoints": [[1.0]] * 51}], "must be a flat list"),
+    ([{"image_id": 0, "keypoints": _coco_person(0.0), "score": [1, 2]}], "score must be a number"),
+    ([{"image_id": 0, "keypoints": _coco_person(0.0), "score": "high"}], "score must be a number"),
+    ([{"image_id": float("inf"), "keypoints": _coco_person(0.0)}], "integer frame number"),
+    ([{"image_id": float("nan"), "keypoints": _coco_person(0.0)}], "integer frame number"),
+    ([{"image_id": 10**30, "keypoints": _coco_person(0.0)}], "integer frame number"),
+    ([{"image_id": 0, "keypoints": _coco_person(0.0)},
+      {"image_id": 10**12, "keypoints": _coco_person(0.0)}], r"only 2 frame\(s\) have a detection"),
+    ([{"frame_id": 0, "instances": 5}], "'instances' must be a list of people"),
+    ([{"frame_id": 0, "instances": [1]}], "each of 'instances' must be an object"),
+    ([{"frame_id": 0, "instances": [{"keypoints": [["a", "b"]] * 17}]}], "must hold numbers"),
+    ([{"frame_id": 0, "instances": [{"keypoints": [[1.0, 2.0]] * 17,
+                                     "keypoint_scores": {"a": 1}}]}], "'keypoint_scores' must hold"),
+    ([{"frame_id": 0, "instances": [{"keypoints": [[1.0, 2.0]] * 17, "bbox_score": {}}]}],
+     "score must be a number"),
+    ({"fps": [25, 30], "annotations": [{"image_id": 0, "keypoints": _coco_person(0.0)}]},
+     "'fps' must be one positive number"),
+    ({"fps": -1, "annotations": [{"image_id": 0, "keypoints": _coco_person(0.0)}]},
+     "'fps' must be one positive number"),
+    ({"layout": ["coco17"], "annotations": [{"image_id": 0, "keypoints": _coco_person(0.0)}]},
+     "'layout' must be a layout name"),
+    ({"image_size": [1e30, 1e30], "annotations": [{"image_id": 0, "keypoints": _coco_person(0.0)}]},
+     "at most 1e\\+06 pixels"),
+])
+def test_malformed_json_values(tmp_path, doc, match):
+    """Found by tests/test_properties.py."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=match) as info:
+        read_keypoints(path)
+    assert type(info.value) is ValueError and "bad.json" in str(info.value)
+
+
+def test_json_nested_too_deeply_or_with_huge_integers(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json.loads before
+    with pytest.raises(ValueError, match="nested too deeply"):
+        read_keypoints(path)
+    path.write_text('[{"image_id": 0, "keypoints": [' + "9" * 5000 + "]}]")
+    with pytest.raises(ValueError, match="not valid JSON.*digits"):
+        read_keypoints(path)
+
+
+def test_strided_detections_are_still_read(tmp_path):
+    """Detections on every 30th frame stay within the frame-span limit."""
+    dets = [{"image_id": 30 * i, "keypoints": _coco_person(float(i))} for i in range(5)]
+    path = tmp_path / "strided.json"
+    path.write_text(json.dumps(dets))
+    seq = read_keypoints(path)
+    assert seq.num_frames == 121 and np.isfinite(seq.keypoints[::30, :, :2]).all()
+
+
+@pytest.mark.parametrize("fps", [np.array(np.nan), np.array(-5.0), np.array(0.0), np.array(np.inf)])
+def test_npz_fps_must_be_positive_and_finite(tmp_path, fps):
+    """NaN, negative, zero and infinite fps used to be returned as they were."""
+    path = tmp_path / "kp.npz"
+    np.savez(path, keypoints=np.zeros((2, 17, 2)), fps=fps)
+    with pytest.raises(ValueError, match="'fps' must be one positive number"):
+        read_keypoints(path)
+
+
+def test_damaged_npz_members(tmp_path):
+    import io
+    import struct
+    import zipfile
+
+    path = tmp_path / "kp.npz"
+    np.savez_compressed(path, keypoints=np.random.default_rng(0).normal(size=(40, 17, 3)))
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[26:30])  # the first local file header
+    start = 30 + name_len + extra_len  # first bytes of the deflate stream
+    raw[start:start + 4] = b"\xff" * 4  # an invalid block type
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="not a readable npz file") as info:  # was zlib.error
+        read_keypoints(path)
+    assert type(info.value) is ValueError
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (10**12, 17, 3)})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("keypoints.npy", member.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match="truncated or corrupt"):  # not a 400 TB allocation
+        read_keypoints(path)
+
+
 # --------------------------------------------------------------------------------------------
 # Filling
 # --------------------------------------------------------------------------------------------
@@ -250,6 +339,31 @@ def test_prepare_keypoints_converts_then_fills():
 
 def test_check_image_size():
     assert check_image_size((640, 480)) == (640.0, 480.0)
-    for bad in ((0, 480), (640, -1), (float("nan"), 3), "640x480", (1, 2, 3)):
-        with pytest.raises(ValueError, match="image size"):
+    assert check_image_size(np.array([[640, 480]])) == (640.0, 480.0)
+    for bad in ((0, 480), (640, -1), (float("nan"), 3), "640x480", (1, 2, 3),
+                (True, True), (640 + 1j, 480), (1e30, 1e30), {"w": 640}, None):
+        with pytest.raises(ValueError, match="image size") as info:
             check_image_size(bad)
+        assert type(info.value) is ValueError
+
+
+@pytest.mark.parametrize("keypoints, match", [
+    (np.ones((2, 17, 2), dtype=bool), "found dtype bool"),
+    (np.ones((2, 17, 2), dtype=complex), "found dtype complex128"),
+    (np.full((2, 17, 2), "3.5"), "found dtype <U3"),
+    (np.full((2, 17, 2), {}, dtype=object), "object array holding non-numbers"),
+    ([[[1.0, 2.0]], [[1.0]]], "ragged nested sequences"),
+])
+def test_keypoints_that_are_not_real_numbers(keypoints, match):
+    """Complex and bool keypoints were read silently (imaginary part dropped, True as 1 px),
+    numeric strings were parsed, dicts raised TypeError."""
+    for fn in (prepare_keypoints, fill_missing):
+        with pytest.raises(ValueError, match=match) as info:
+            fn(keypoints)
+        assert type(info.value) is ValueError
+
+
+@pytest.mark.parametrize("min_score", ["0.3", None, float("nan"), True])
+def test_min_score_must_be_a_number(min_score):
+    with pytest.raises(ValueError, match="min_score must be a finite number"):  # was TypeError
+        fill_missing(np.ones((2, 17, 3)), min_score)

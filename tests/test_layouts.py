@@ -135,3 +135,13 @@ def test_resolve_layout():
         resolve_layout("coco17", 33)
     with pytest.raises(ValueError, match="unknown keypoint layout"):
         resolve_layout("mpii16", 16)
+
+
+@pytest.mark.parametrize("layout", [["coco17"], None, 17, np.array("coco17")])
+def test_a_layout_that_is_not_a_string(layout):
+    """An unhashable layout (a list) used to raise TypeError from the dict lookup."""
+    with pytest.raises(ValueError, match="unknown keypoint layout") as info:
+        resolve_layout(layout, 17)
+    assert type(info.value) is ValueError
+    with pytest.raises(ValueError, match="unknown keypoint layout"):
+        convert(np.zeros((1, 17, 2)), layout)
