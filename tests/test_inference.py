@@ -130,6 +130,52 @@ def test_bad_image_size(checkpoint):
         lifter.predict(kp, None)
 
 
+@pytest.mark.parametrize("keypoints, match", [
+    (np.full((3, 17, 2), 500.0) + 1j, "found dtype complex128"),  # imaginary part was dropped
+    (np.ones((3, 17, 2), dtype=bool), "found dtype bool"),        # lifted True as 1 px
+    (np.full((3, 17, 2), "500"), "found dtype <U3"),                # strings were parsed
+    (np.full((3, 17, 2), {}, dtype=object), "holding non-numbers"), # was TypeError
+    (np.full((3, 17, 2), 500.0) * 1e27, "pixel coordinates up to 5e\\+29"),  # poses of 1e30 m
+    (np.full((3, 17, 2), 1e300), "pixel coordinates up to"),      # NaN poses
+])
+def test_keypoints_that_are_not_pixels(checkpoint, keypoints, match):
+    """Found by tests/test_properties.py; each was returned as a silent answer or a TypeError."""
+    lifter = Lifter.from_checkpoint(checkpoint)
+    with pytest.raises(ValueError, match=match) as info:
+        lifter.predict(keypoints, (1000, 1000))
+    assert type(info.value) is ValueError
+
+
+@pytest.mark.parametrize("image_size", [(1, 1), (1e-3, 1e-3), (1e-300, 1e-300)])
+def test_image_size_that_does_not_fit_the_keypoints(checkpoint, image_size):
+    """Pixels of a 1000-px frame with image_size=(1, 1) lifted to poses ~1 km across (and NaN
+    for a 1e-300 px image); now an error that names the image size."""
+    lifter = Lifter.from_checkpoint(checkpoint)
+    kp = np.random.default_rng(0).uniform(300, 700, size=(4, 17, 2))
+    with pytest.raises(ValueError, match=r"image widths from the image of size.*Check image_size"):
+        lifter.predict(kp, image_size)
+
+
+def test_non_finite_model_output_is_an_error(checkpoint, monkeypatch):
+    lifter = Lifter.from_checkpoint(checkpoint)
+    frames = lambda x: x.shape[0] - lifter.receptive_field + 1  # noqa: E731
+    monkeypatch.setattr(lifter, "_lift_encoded", lambda x: np.full((frames(x), 17, 3), np.nan))
+    with pytest.raises(ValueError, match="non-finite 3D poses.*damaged"):
+        lifter.predict(np.full((3, 17, 2), 500.0), (1000, 1000))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"layout": ["h36m17"]}, "unknown keypoint layout"),   # was TypeError: unhashable
+    ({"min_score": "0.3"}, "min_score must be a finite number"),  # was UFuncTypeError
+    ({"min_score": None}, "min_score must be a finite number"),   # was TypeError
+])
+def test_bad_layout_and_min_score(checkpoint, kwargs, match):
+    lifter = Lifter.from_checkpoint(checkpoint)
+    with pytest.raises(ValueError, match=match) as info:
+        lifter.predict(np.full((3, 17, 2), 500.0), (1000, 1000), **kwargs)
+    assert type(info.value) is ValueError
+
+
 def test_mismatched_weights_are_a_value_error(checkpoint, tmp_path):
     state = load_checkpoint(checkpoint)
     state["model_config"]["channels"] = 32  # no longer the shape of the stored weights
