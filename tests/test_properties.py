@@ -200,9 +200,10 @@ def acceptable(arr: np.ndarray, joints: tuple[int, ...], channels: int) -> bool:
 
 json_leaves = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4))
-json_values = st.recursive(json_leaves, lambda c: st.one_of(st.lists(c, max_size=4),
-                                                            st.dictionaries(st.text(max_size=3), c, max_size=3)),
-                           max_leaves=8)
+json_values = st.recursive(
+    json_leaves,
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+    max_leaves=8)
 
 
 # ---- benchmark readers ----------------------------------------------------------------------------
