@@ -1,5 +1,6 @@
 """File helpers shared by every writer of the package (nothing is ever half-written under its
-real name), and the exceptions a damaged zip archive can raise while it is read."""
+real name), and what every npz reader checks: the exceptions a damaged zip archive raises, and
+``.npy`` headers that declare more data than they hold."""
 from __future__ import annotations
 
 import contextlib
@@ -9,12 +10,12 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Iterator
 
 import numpy as np
 
 __all__ = ["usual_mode", "atomic_path", "atomic_open", "ZIP_READ_ERRORS", "read_npy_header",
-           "check_npz_members"]
+           "check_npy_size", "check_npz_members"]
 
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
