@@ -88,7 +88,9 @@ def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[st
 
 
 def write_table() -> Path:
-    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*-det.json")) +
+            sorted(RESULTS.glob("*-gt.json"))]
+    rows = [r for r in rows if "row" in r and "source" in r]  # not speed.json / memory.json
     order = {n: i for i, n in enumerate(ROWS)}
     rows.sort(key=lambda r: (r["source"], order.get(r["row"], 99)))
     lines = ["| model | source | params | epochs | train min | " +
