@@ -522,6 +522,8 @@ def test_pair_linear_matches_a_loop_over_pairs():
     assert layer.num_pairs == int((mask > 0).sum()) == 17 + 32
     assert layer.weight.shape == (49, 5, 7)
     assert "dst" in layer.state_dict() and "src" in layer.state_dict()
+    assert "scatter" not in layer.state_dict()  # derived from dst; checkpoints stay as they were
+    torch.testing.assert_close(layer.scatter.sum(0), torch.ones(layer.num_pairs))
     x = torch.randn(2, 3, J, 5)
     coef = torch.randn(2, 3, layer.num_pairs)
     ref = torch.zeros(2, 3, J, 7)

@@ -153,7 +153,8 @@ class PairLinear(nn.Module):
     tell its parent from its child; per-pair weights can, at ``|S| / J`` times the MACs.
 
     The support pairs are stored as index buffers; the aggregation is one gather, one batched
-    matmul over pairs and one ``index_add`` (no loop over joints or pairs).
+    matmul over pairs and one matmul with a one-hot ``(J, P)`` map that sums each pair into its
+    target (no loop over joints or pairs; unlike ``index_add`` it exports to ONNX exactly).
 
     Args:
         mask: ``(J, J)`` support, ``mask[i, j] > 0`` where ``j`` feeds ``i``.
@@ -172,6 +173,11 @@ class PairLinear(nn.Module):
         self.out_channels = out_channels
         self.register_buffer("dst", dst.clone())  # (P,)
         self.register_buffer("src", src.clone())  # (P,)
+        # one-hot (J, P) map summing each pair's message into its target joint: a matmul, which
+        # exports to ONNX exactly (index_add with repeated targets does not)
+        scatter = torch.zeros(self.num_joints, len(dst))
+        scatter[dst, torch.arange(len(dst))] = 1.0
+        self.register_buffer("scatter", scatter, persistent=False)  # derived from dst
         self.weight = nn.Parameter(torch.empty(len(dst), in_channels, out_channels))
         self.reset_parameters()
 
@@ -191,9 +197,9 @@ class PairLinear(nn.Module):
             ys = ys * coef.view(-1, 1, 1)
         else:
             ys = ys * coef.reshape(-1, self.num_pairs).transpose(0, 1).unsqueeze(-1)
-        out = ys.new_zeros(self.num_joints, ys.shape[1], self.out_channels)
-        out = out.index_add(0, self.dst, ys)  # (J, N, C_out)
-        return out.transpose(0, 1).reshape(*lead, self.num_joints, self.out_channels)
+        n = ys.shape[1]
+        out = (self.scatter @ ys.reshape(self.num_pairs, -1)).view(self.num_joints, n, -1)
+        return out.transpose(0, 1).reshape(*lead, self.num_joints, self.out_channels)  # (.., J, C)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, pairs={self.num_pairs}"
