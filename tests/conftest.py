@@ -14,6 +14,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_CMU = Path(os.environ.get("SKELGNN_DATA", REPO.parent / "shared" / "data" / "cmu"))
 
 
+def load_benchmark_script(name: str):
+    """Import ``benchmarks/<name>.py`` (scripts, not a package) as a module."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def require_path(path: Path, what: str) -> Path:
     """Return ``path`` if it exists; otherwise fail under CI, skip elsewhere."""
     if path.exists():

@@ -2,19 +2,13 @@
 asserted beyond being positive and plausible: memory depends on the machine and allocator)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _memory_module():
-    spec = importlib.util.spec_from_file_location("memory_bench", REPO / "benchmarks" / "memory.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_benchmark_script
+
+    return load_benchmark_script("memory")
 
 
 def test_memory_benchmark_on_a_tiny_synthetic_set(tmp_path):

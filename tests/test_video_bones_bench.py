@@ -1,21 +1,15 @@
 """benchmarks/video_bones.py: the bone figures it reports, on hand-built skeletons."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from skelgnn.skeleton import H36M17
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _module():
-    spec = importlib.util.spec_from_file_location("video_bones", REPO / "benchmarks" / "video_bones.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_benchmark_script
+
+    return load_benchmark_script("video_bones")
 
 
 def _rigid(frames: int, thigh: float, shin: float) -> np.ndarray:
