@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+
 def _memory_module():
     from conftest import load_benchmark_script
 
