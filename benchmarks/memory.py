@@ -86,20 +86,6 @@ def peak_rss_bytes() -> int:
     return peak
 
 
-def trim_heap() -> bool:
-    """Ask glibc to return the free memory of its heap to the system (``malloc_trim(0)``);
-    False where there is no glibc. The records dropped after the build are freed, but glibc keeps
-    their pages: its mmap threshold rises as large temporaries are freed, so the records' arrays
-    come from the heap, which only shrinks from the top."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        return True
-    except (OSError, AttributeError):
-        return False
-
-
 def dataset_bytes(ds: Any) -> dict[str, int]:
     """Bytes of every array a :class:`WindowDataset` holds, by role."""
     import numpy as np
@@ -190,7 +176,7 @@ def measure_case(case: str, frames: int = H36M_FRAMES_PER_CAMERA, steps: int = 5
     from skelgnn.config import load_config
     from skelgnn.data import WindowDataset
     from skelgnn.models import build_model, count_parameters
-    from skelgnn.train import _flip_batch, _loss
+    from skelgnn.train import _flip_batch, _loss, release_freed_memory
 
     if case not in ("cmu", "synthetic"):
         raise ValueError(f"unknown case {case!r}; expected 'cmu' or 'synthetic'")
@@ -229,6 +215,8 @@ def measure_case(case: str, frames: int = H36M_FRAMES_PER_CAMERA, steps: int = 5
     out["dataset_bytes"] = dataset_bytes(train_set)
     out["rss_after_build_mib"] = rss_bytes() / MIB
     out["peak_rss_after_build_mib"] = peak_rss_bytes() / MIB
+    release_freed_memory()  # as the training loop does once the records are dropped
+    out["rss_after_build_released_mib"] = rss_bytes() / MIB
     buffers = (train_set._inputs, train_set._targets)
     pointers = [a.__array_interface__["data"][0] for a in buffers]
 
@@ -285,7 +273,7 @@ def measure_case(case: str, frames: int = H36M_FRAMES_PER_CAMERA, steps: int = 5
     out["rss_after_steps_mib"] = rss_bytes() / MIB
     out["peak_rss_mib"] = peak_rss_bytes() / MIB
     gc.collect()
-    out["trimmed"] = trim_heap()  # after the faithful figures: what is really live
+    out["trimmed"] = release_freed_memory()  # once more after the steps: what is really live
     out["rss_after_trim_mib"] = rss_bytes() / MIB
     out["freed_but_held_mib"] = out["rss_after_steps_mib"] - out["rss_after_trim_mib"]
     out["buffers_unchanged"] = bool(

@@ -58,9 +58,13 @@ def _check_positive(cfg: Any, name: str, value: int) -> None:
         raise ValueError(f"{type(cfg).__name__}.{name} must be >= 1, got {value}")
 
 
-def _check_blocks_dropout(cfg: Any) -> None:
+def _check_head_init(cfg: Any) -> None:
     if not 0 < cfg.head_init <= 1:
         raise ValueError(f"{type(cfg).__name__}.head_init must be in (0, 1], got {cfg.head_init}")
+
+
+def _check_blocks_dropout(cfg: Any) -> None:
+    _check_head_init(cfg)
     if getattr(cfg, "blocks", 0) < 0:
         raise ValueError(f"{type(cfg).__name__}.blocks must be >= 0, got {cfg.blocks}")
     if not 0 <= cfg.dropout < 1:
@@ -141,8 +145,7 @@ class SkeletalGNNConfig:
             raise ValueError(f"window must be a positive odd integer, got {self.window}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 < self.head_init <= 1:
-            raise ValueError(f"head_init must be in (0, 1], got {self.head_init}")
+        _check_head_init(self)
         if len(self.parents) != self.num_joints:
             raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
                              f"{self.num_joints}")

@@ -161,8 +161,8 @@ class PairLinear(nn.Module):
         in_channels, out_channels: ``C_in``, ``C_out``.
 
     Shapes:
-        input ``(..., J, C_in)`` and coefficients ``(P,)`` or ``(..., P)`` (pair order of
-        :attr:`pairs`); output ``(..., J, C_out)``.
+        input ``(..., J, C_in)`` and coefficients ``(P,)`` or ``(..., P)`` (pair ``p`` feeds
+        joint ``dst[p]`` from joint ``src[p]``); output ``(..., J, C_out)``.
     """
 
     def __init__(self, mask: Tensor, in_channels: int, out_channels: int) -> None:

@@ -38,7 +38,7 @@ from skelgnn.models import LifterModel, build_model, config_to_dict, count_param
 from skelgnn.nn import GroupBatchNorm
 
 __all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "export_weights",
-           "convert_sync_batchnorm", "DistributedBatchNorm"]
+           "convert_sync_batchnorm", "DistributedBatchNorm", "release_freed_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -324,20 +324,21 @@ def _save_rotating(payload: dict[str, Any], last: Path) -> None:
             from None
 
 
-def _return_freed_memory() -> None:
-    """Hand the pages of the dropped per-sequence records back to the OS (glibc keeps freed
-    heap pages otherwise: on a Human3.6M-sized set ~530 MiB of RSS for nothing,
-    ``benchmarks/memory.py``). A no-op where ``malloc_trim`` does not exist."""
+def release_freed_memory() -> bool:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim(0)``); False where there is no
+    glibc. The training loop calls it once the per-sequence records are dropped after building
+    the dataset: glibc keeps their pages otherwise (on a Human3.6M-sized set ~500 MiB of RSS for
+    nothing, ``benchmarks/memory.py``)."""
     import ctypes
     import ctypes.util
     import gc
 
     gc.collect()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        return True
     except (OSError, AttributeError):
-        pass
+        return False
 
 
 def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progress: bool,
@@ -368,7 +369,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     if val_subjects and t_cfg.validate_every > 0:
         val_set = WindowDataset(load_benchmark(root, cfg.data.source, subjects=val_subjects),
                                 r, stride=1, codec=codec)
-    _return_freed_memory()
+    release_freed_memory()
     start_epoch, history = 0, []
     if state is not None:
         model.load_state_dict(state["model"])
