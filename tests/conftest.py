@@ -14,6 +14,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_CMU = Path(os.environ.get("SKELGNN_DATA", REPO.parent / "shared" / "data" / "cmu"))
 
 
+def save_object_npz(path: Path, **objects) -> None:
+    """Write objects the way VideoPose3D's npz files hold them: each pickled inside a 0-d object
+    array of a compressed npz."""
+    import numpy as np
+
+    arrays = {}
+    for key, obj in objects.items():
+        arr = np.empty((), dtype=object)
+        arr[()] = obj
+        arrays[key] = arr
+    np.savez_compressed(path, **arrays)
+
+
 def load_benchmark_script(name: str):
     """Import ``benchmarks/<name>.py`` (scripts, not a package) as a module."""
     import importlib.util

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import save_object_npz
 from skelgnn.codec import PoseCodec
 from skelgnn.data import (
     Sequence2D3D,
@@ -32,14 +33,6 @@ ACTIONS = {"S01": {"Walk 01_01": 12, "Jump 01_02": 7}, "S02": {"Walk 02_01": 9}}
 
 # ---- helpers that write files in the benchmark formats --------------------------------------------
 
-def save_object_npz(path: Path, **objects) -> None:
-    """Write dicts the way VideoPose3D does: each a pickled 0-d object array."""
-    arrays = {}
-    for key, obj in objects.items():
-        arr = np.empty((), dtype=object)
-        arr[()] = obj
-        arrays[key] = arr
-    np.savez_compressed(path, **arrays)
 
 
 def make_poses_3d(rng: np.random.Generator, frames: int, joints: int = 17) -> np.ndarray:

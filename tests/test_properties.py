@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from conftest import save_object_npz
 from skelgnn.data import (load_npz_object, read_cameras, read_positions_2d, read_positions_3d,
                           read_split)
 from skelgnn.geometry import COORDINATE_LIMIT
@@ -96,14 +97,6 @@ def fresh(workdir: Path, name: str) -> Path:
     return d / name
 
 
-def save_object_npz(path: Path, **objects: Any) -> None:
-    """VideoPose3D's layout: each object pickled inside a 0-d object array."""
-    arrays = {}
-    for key, obj in objects.items():
-        arr = np.empty((), dtype=object)
-        arr[()] = obj
-        arrays[key] = arr
-    np.savez(path, **arrays)
 
 
 # Pickles that must never be executed: each would create the marker file named in the class.
