@@ -104,15 +104,21 @@ def write_table() -> Path:
     lines += ["", "Errors in mm on the test subjects (S08, S11, S14), all cameras, every frame, "
               "flip test-time augmentation; trained on every 2nd frame of all train subjects; "
               "last epoch scored once. Machine: " + "; ".join(machines) + "."]
-    per_action = [r for r in rows if r["source"] == "det"]
-    if per_action:
+    if any(k not in r for r in rows for k, _ in METRIC_COLUMNS):
+        lines += ["", "-: not reported; the fixed hard subsets are read from "
+                  "`hard_<source>_top{5,10}.json` in the data directory, and a source without "
+                  "them gets none."]
+    for source in ("det", "gt"):
+        per_action = [r for r in rows if r["source"] == source]
+        if not per_action:
+            continue
         cats = sorted(per_action[0]["per_action"])
-        lines += ["", "Per action, det source (P1 / P2, mm):", "",
+        lines += ["", f"Per action, {source} source (P1 / P2, mm):", "",
                   "| model | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
         for r in per_action:
             lines.append(f"| {r['row']} | " + " | ".join(
                 f"{r['per_action'][c]['p1']:.1f} / {r['per_action'][c]['p2']:.1f}"
-                for c in cats) + " |")
+                if c in r["per_action"] else "-" for c in cats) + " |")
     out = RESULTS / "TABLE.md"
     text = "\n".join(lines) + "\n"
     out.write_text(text)
