@@ -161,3 +161,24 @@ def test_console_refuses_to_overwrite(trained, mini_dir):
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_fixed_hard_subsets_only_on_the_test_split(trained, mini_dir, tmp_path):
+    """hard_<source>_top*.json list test samples: scored on the test split, skipped (not an
+    error) when other subjects are scored."""
+    import shutil
+
+    from skelgnn.data import load_benchmark
+    from skelgnn.evaluate import evaluate_checkpoint
+
+    data = tmp_path / "mini"
+    shutil.copytree(mini_dir, data)
+    rec = load_benchmark(data, "det", subjects=["S08"])[0]
+    key = [rec.subject, rec.action, rec.camera, 5]
+    for pct in (5, 10):
+        (data / f"hard_det_top{pct}.json").write_text(json.dumps({"samples": [key]}))
+    on_test = evaluate_checkpoint(trained / "last.pt", data, progress=False)
+    assert on_test["hard5_p1"] > 0 and on_test["hard10_p1"] == on_test["hard5_p1"]
+    on_train = evaluate_checkpoint(trained / "last.pt", data, subjects=["S07"], progress=False)
+    assert "hard5_p1" not in on_train and "hard10_p1" not in on_train
+    assert on_train["samples"] == 800 and on_train["p1"] > 0

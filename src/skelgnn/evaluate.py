@@ -150,7 +150,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
         data_dir: benchmark directory (None: the default location).
         source: 2D source; None means the source the checkpoint was trained on.
         flip_test: flip test-time augmentation.
-        subjects: subjects to score (None: the split's ``test`` list).
+        subjects: subjects to score (None: the split's ``test`` list). The fixed hard subsets
+            (``hard5_p1``, ``hard10_p1``) are scored only on the test list itself.
 
     Returns:
         :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``.
@@ -160,13 +161,18 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     model, codec, info = load_model(checkpoint)
     src = source or info.get("source", "det")
     root = resolve_data_dir(data_dir)
+    test = read_split(root / "split.json")["test"]
     if subjects is None:
-        subjects = read_split(root / "split.json")["test"]
+        subjects = test
     records = load_benchmark(root, src, subjects=subjects)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
     pred, target = predict_sequences(model, dataset, flip_test, progress=progress)
     hard = {}
-    for name, pct in (("hard5", 5), ("hard10", 10)):
+    # the fixed hard subsets list test samples: they mean something on the test subjects only
+    on_test = sorted(subjects) == sorted(test)
+    if not on_test:
+        log.info("scoring subjects %s, not the test split: no fixed hard subsets", list(subjects))
+    for name, pct in (("hard5", 5), ("hard10", 10)) if on_test else ():
         path = root / f"hard_{src}_top{pct}.json"
         if path.is_file():
             hard[name] = load_hard_subset(path)
