@@ -161,7 +161,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     model, codec, info = load_model(checkpoint)
     src = source or info.get("source", "det")
     root = resolve_data_dir(data_dir)
-    test = read_split(root / "split.json")["test"]
+    # explicit subjects need no split file; without one, nothing is known to be the test split
+    has_split = subjects is None or (root / "split.json").is_file()
+    test = read_split(root / "split.json")["test"] if has_split else []
     if subjects is None:
         subjects = test
     records = load_benchmark(root, src, subjects=subjects)
