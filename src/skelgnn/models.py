@@ -106,6 +106,17 @@ class SkeletalGNNConfig:
     """Learn alpha per hop group (else fixed)."""
     dropout: float = 0.1
     """Dropout after every layer."""
+    embedding: str = "joint"
+    """Input embedding: 'joint' (each joint's own 2D coordinates, 2 -> C with weights per joint;
+    the paper's) or 'pose' (every joint's features from the whole 2D pose, ``h_j = W_j vec(x) +
+    b_j``, so bone vectors and pose-level cues exist before the first non-linearity)."""
+    global_channels: int = 0
+    """Width of a pose-level pathway added to every residual block (0: none): the block's input
+    is flattened over joints, squeezed to this width (BN, ReLU, dropout) and expanded back to
+    every joint, beside the graph layers."""
+    readout: str = "joint"
+    """Head input: 'joint' (each joint's features) or 'global' (each joint's features next to the
+    mean over joints)."""
     head_init: float = 0.01
     """Scale of the output layer's initial weights and bias (1 = the layer's default init, which
     starts predictions about 2 m from the targets; 0.01 starts them near the root). Chosen on
@@ -145,6 +156,12 @@ class SkeletalGNNConfig:
             raise ValueError(f"window must be a positive odd integer, got {self.window}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.embedding not in ("joint", "pose"):
+            raise ValueError(f"embedding must be 'joint' or 'pose', got {self.embedding!r}")
+        if self.readout not in ("joint", "global"):
+            raise ValueError(f"readout must be 'joint' or 'global', got {self.readout!r}")
+        if self.global_channels < 0:
+            raise ValueError(f"global_channels must be >= 0, got {self.global_channels}")
         _check_head_init(self)
         if len(self.parents) != self.num_joints:
             raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
@@ -374,8 +391,34 @@ def _centre(x: Tensor, kernel: int, dilation: int, sequence: bool) -> Tensor:
     return x[:, kernel // 2:: kernel]
 
 
+class PoseMix(nn.Module):
+    r"""A pose-level pathway: every joint's features from the whole pose through a bottleneck.
+
+    .. math:: y_j = \mathrm{drop}(\mathrm{ReLU}(\mathrm{BN}(\mathrm{vec}(X) V)))\, U_j
+
+    Shapes:
+        input ``(..., J, C)``, output ``(..., J, C)``.
+    """
+
+    def __init__(self, num_joints: int, channels: int, width: int, dropout: float) -> None:
+        super().__init__()
+        self.num_joints, self.channels, self.width = num_joints, channels, width
+        self.squeeze = nn.Linear(num_joints * channels, width, bias=False)
+        self.act = _act(width, dropout)
+        self.expand = nn.Linear(width, num_joints * channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        lead = x.shape[:-2]
+        g = self.act(self.squeeze(x.reshape(*lead, self.num_joints * self.channels)))  # (.., G)
+        return self.expand(g).reshape(*lead, self.num_joints, self.channels)  # (.., J, C)
+
+    def extra_repr(self) -> str:
+        return f"joints={self.num_joints}, channels={self.channels}, width={self.width}"
+
+
 class GraphBlock(nn.Module):
-    """Two D-HCSF layers, each followed by batch norm, ReLU and dropout, with a residual."""
+    """Two D-HCSF layers, each followed by batch norm, ReLU and dropout, with a residual (and,
+    with ``global_channels > 0``, a :class:`PoseMix` pathway beside them)."""
 
     def __init__(self, cfg: SkeletalGNNConfig, dynamic: str) -> None:
         super().__init__()
@@ -384,11 +427,15 @@ class GraphBlock(nn.Module):
         self.layers = nn.ModuleList(
             DHCSF(c, c, cfg.parents, dynamic=dynamic, window=1, **kw) for _ in range(2))
         self.acts = nn.ModuleList(_act(c, cfg.dropout) for _ in range(2))
+        self.mix = (PoseMix(cfg.num_joints, c, cfg.global_channels, cfg.dropout)
+                    if cfg.global_channels > 0 else None)
 
     def forward(self, x: Tensor) -> Tensor:
         h = x
         for layer, act in zip(self.layers, self.acts):
             h = act(layer(h))
+        if self.mix is not None:
+            h = h + self.mix(x)
         return x + h
 
 
@@ -464,19 +511,31 @@ class SkeletalGNN(LifterModel):
         self.config = config
         c, j = config.channels, config.num_joints
         f0 = config.filter_widths[0]
-        self.embed = TemporalConv(2, c, f0, num_joints=j)
+        if config.embedding == "pose":
+            # one dense map of the whole (window of the) pose to every joint's C channels
+            self.embed = TemporalConv(2 * j, j * c, f0)
+        else:
+            self.embed = TemporalConv(2, c, f0, num_joints=j)
         self.embed_act = _act(c, config.dropout)
         self.levels = nn.ModuleList(TemporalGraphLevel(config, f)
                                     for f in config.filter_widths[1:])
         block_dynamic = "none" if config.dynamic == "none" else "framewise"
         self.blocks = nn.ModuleList(GraphBlock(config, block_dynamic)
                                     for _ in range(config.blocks))
-        self.head = JointLinear(j, c, 3)
+        self.head = JointLinear(j, 2 * c if config.readout == "global" else c, 3)
         _scale_init(self.head, config.head_init)
+
+    def embed_input(self, x: Tensor, sequence: bool) -> Tensor:
+        """``(B, T, J, 2) -> (B, T', J, C)``: the first layer, before its activation."""
+        if self.config.embedding == "pose":
+            b, t, j, _ = x.shape
+            h = self.embed(x.reshape(b, t, 1, 2 * j), 1, sequence)  # (B, T', 1, J*C)
+            return h.reshape(b, h.shape[1], j, self.config.channels)  # (B, T', J, C)
+        return self.embed(x, 1, sequence)
 
     def forward_features(self, x: Tensor, sequence: bool) -> Tensor:
         widths = self.config.filter_widths
-        h = self.embed_act(self.embed(x, 1, sequence))  # (B, T', J, C)
+        h = self.embed_act(self.embed_input(x, sequence))  # (B, T', J, C)
         dilation = widths[0]
         for level, f in zip(self.levels, widths[1:]):
             h = level(h, dilation, sequence)
@@ -486,6 +545,8 @@ class SkeletalGNN(LifterModel):
         return h  # (B, T, J, C)
 
     def forward_head(self, h: Tensor) -> Tensor:
+        if self.config.readout == "global":
+            h = torch.cat([h, h.mean(dim=-2, keepdim=True).expand_as(h)], dim=-1)  # (B,T,J,2C)
         return self.head(h)  # (B, T, J, 3)
 
     def _forward(self, x: Tensor, sequence: bool) -> Tensor:

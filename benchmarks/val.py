@@ -1,0 +1,159 @@
+"""Model selection on the ``val`` subject: train named variants side by side and table them.
+
+    python benchmarks/val.py --list
+    python benchmarks/val.py --round r3-embedding --jobs 2
+    python benchmarks/val.py --round r3-embedding --table      # collect only
+
+Every variant trains on ``train`` minus ``val`` (``data.split = "val"``) and is scored on every
+frame of the val subject with flip test-time augmentation. The short protocol compresses the
+benchmark's learning-rate schedule: ``EPOCHS`` epochs with the per-epoch decay chosen so that the
+last epoch's learning rate equals the 20-epoch schedule's (``0.95 ** 19``), so a short run ends
+annealed instead of mid-descent. Runs resume from their run directory; results are written to
+``benchmarks/results/val/<round>.json`` with each variant's config and history. The test
+subjects are never read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "results" / "val"
+EPOCHS = 6
+LR_DECAY = round((0.95 ** 19) ** (1 / (EPOCHS - 1)), 4)  # 0.8228: same final lr as 20 epochs
+
+# round -> variant -> (config file, overrides)
+_S = "skelgnn-1f.toml"
+_T = "tcn-1f.toml"
+ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
+    # input embedding and a pose-level pathway (issue 14 leads), det and gt
+    "r3-embedding": {
+        f"{name}-{src}": (cfg, [f"data.source={src}", *sets])
+        for src in ("det", "gt")
+        for name, cfg, sets in [
+            ("joint", _S, []),
+            ("pose", _S, ["model.embedding=pose"]),
+            ("pose-readout", _S, ["model.embedding=pose", "model.readout=global"]),
+            ("pose-mix128", _S, ["model.embedding=pose", "model.global_channels=128"]),
+            ("tcn-1f", _T, []),
+        ]
+    },
+}
+
+
+def _run_dir(runs: Path, round_name: str, variant: str) -> Path:
+    return runs / round_name / variant
+
+
+def _done(run_dir: Path) -> bool:
+    hist = run_dir / "history.json"
+    if not hist.exists():
+        return False
+    rows = json.loads(hist.read_text())
+    return bool(rows) and rows[-1]["epoch"] >= EPOCHS and "val_p1" in rows[-1]
+
+
+def run_variant(round_name: str, variant: str, runs: Path, threads: int, data: str | None) -> str:
+    cfg, sets = ROUNDS[round_name][variant]
+    run_dir = _run_dir(runs, round_name, variant)
+    if _done(run_dir):
+        return f"{variant}: done before"
+    cmd = [sys.executable, "-m", "skelgnn.cli", "train", "--config", str(REPO / "configs" / cfg),
+           "--run-dir", str(run_dir), "--no-progress", "--set", "data.split=val",
+           "--set", f"train.epochs={EPOCHS}", "--set", f"train.lr_decay={LR_DECAY}",
+           "--set", f"train.threads={threads}", "--set", "train.validate_every=3"]
+    for s in sets:
+        cmd += ["--set", s]
+    if data:
+        cmd += ["--data", data]
+    if (run_dir / "last.pt").exists():
+        cmd.append("--resume")
+    t0 = time.time()
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        return f"{variant}: FAILED ({res.returncode})\n{res.stderr[-2000:]}"
+    return f"{variant}: {(time.time() - t0) / 60:.1f} min"
+
+
+def collect(round_name: str, runs: Path) -> dict:
+    out: dict = {"protocol": (f"train on train minus val (S02), {EPOCHS} epochs, lr 1e-3 x "
+                              f"{LR_DECAY} per epoch (the 20-epoch schedule's final lr), every "
+                              "frame of S02 scored with flip TTA, 1 thread per run, runs side by "
+                              "side on the 2-core machine"),
+                 "runs": {}}
+    for variant, (cfg, sets) in ROUNDS[round_name].items():
+        run_dir = _run_dir(runs, round_name, variant)
+        if not _done(run_dir):
+            continue
+        conf = json.loads((run_dir / "config.json").read_text())
+        hist = json.loads((run_dir / "history.json").read_text())
+        out["runs"][variant] = {"config_file": f"configs/{cfg}", "overrides": sets,
+                                "model": conf["model"], "train": conf["train"],
+                                "data": conf["data"], "history": hist}
+    return out
+
+
+def table(result: dict) -> str:
+    lines = ["| variant | params | train loss | P1 | P2 | P1 act. | own 5% | own 10% | s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for variant, r in result["runs"].items():
+        last = r["history"][-1]
+        sec = sum(h["seconds"] for h in r["history"]) / len(r["history"])
+        lines.append(f"| {variant} | {r.get('params', '')} | {last['train_loss_mm']:.1f} | "
+                     f"{last['val_p1']:.1f} | {last['val_p2']:.1f} | {last['val_p1_action']:.1f} | "
+                     f"{last['val_own_hard5_p1']:.1f} | {last['val_own_hard10_p1']:.1f} | "
+                     f"{sec:.0f} |")
+    return "\n".join(lines)
+
+
+def _params(model_cfg: dict) -> str:
+    from skelgnn.models import build_model, count_parameters
+
+    return f"{count_parameters(build_model(model_cfg)) / 1e6:.2f}M"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--round", choices=sorted(ROUNDS))
+    ap.add_argument("--only", action="append", default=[], help="variant (repeatable)")
+    ap.add_argument("--jobs", type=int, default=2, help="runs side by side")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    ap.add_argument("--runs", default=str(REPO / "runs" / "val"), help="run directories")
+    ap.add_argument("--data", default=None, help="benchmark directory")
+    ap.add_argument("--table", action="store_true", help="collect and print only")
+    ap.add_argument("--list", action="store_true", help="list rounds and variants")
+    args = ap.parse_args(argv)
+    if args.list or not args.round:
+        for name, variants in ROUNDS.items():
+            print(name)
+            for v, (cfg, sets) in variants.items():
+                print(f"  {v}: {cfg} {' '.join(sets)}")
+        return 0
+    runs = Path(args.runs)
+    variants = args.only or list(ROUNDS[args.round])
+    unknown = sorted(set(variants) - set(ROUNDS[args.round]))
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown} in round {args.round}")
+    if not args.table:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for msg in pool.map(lambda v: run_variant(args.round, v, runs, args.threads,
+                                                      args.data), variants):
+                print(msg, flush=True)
+    result = collect(args.round, runs)
+    for r in result["runs"].values():
+        r["params"] = _params(r["model"])
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{args.round}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(table(result))
+    print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
