@@ -113,11 +113,13 @@ def test_forward_sequence_is_causal_to_its_window(name):
     SkeletalGNNConfig(channels=8, filter_widths=(1, 3), blocks=0),
     SkeletalGNNConfig(channels=8, blocks=1, max_hop=10),  # empty hop groups beyond the diameter
     SkeletalGNNConfig(channels=8, blocks=1, filter_widths=(3, 3), weight_sharing="unshared",
-                      fusion="flat", window=5),
+                      fusion="flat"),
+    SkeletalGNNConfig(channels=8, blocks=2, filter_widths=(3, 3), embedding="pose",
+                      global_channels=8, readout="global"),
     SkeletalGNNConfig(channels=8, blocks=1, filter_widths=(3, 3), weight_sharing="pairwise"),
     TCNConfig(channels=16, filter_widths=(5, 3)),
 ], ids=["row-init", "fixed-alpha", "widths-3-5", "widths-5", "widths-1-3", "k10",
-        "unshared-flat", "pairwise-9f", "tcn-5-3"])
+        "unshared-flat", "pose-mix-global", "pairwise-9f", "tcn-5-3"])
 def test_non_preset_configs(cfg):
     model = build_model(cfg)
     r = model.receptive_field
@@ -197,7 +199,9 @@ def test_config_from_dict_errors():
     (SkeletalGNNConfig, dict(split=-1), "split"),
     (SkeletalGNNConfig, dict(filter_widths=(3, 2)), "filter_widths"),
     (SkeletalGNNConfig, dict(filter_widths=()), "filter_widths"),
-    (SkeletalGNNConfig, dict(window=2), "window"),
+    (SkeletalGNNConfig, dict(embedding="dense"), "embedding"),
+    (SkeletalGNNConfig, dict(readout="max"), "readout"),
+    (SkeletalGNNConfig, dict(global_channels=-1), "global_channels"),
     (SkeletalGNNConfig, dict(dropout=1.0), "dropout"),
     (SkeletalGNNConfig, dict(channels=2), "channels"),
     (SkeletalGNNConfig, dict(blocks=-1), "blocks"),
@@ -363,3 +367,40 @@ def test_head_init_scales_the_initial_predictions(preset):
     torch.testing.assert_close(outs[0.01], 0.01 * outs[1.0], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="head_init"):
         dataclasses.replace(base, head_init=0.0)
+
+
+def test_retired_window_option_still_loads():
+    """Configs saved before ``SkeletalGNNConfig.window`` was removed (it was never read) load."""
+    data = config_to_dict(PRESETS["skelgnn-27f"])
+    data["window"] = 3
+    assert config_from_dict(data) == PRESETS["skelgnn-27f"]
+
+
+def test_temporal_level_loads_state_dicts_from_before_one_dhcsf():
+    """A multi-frame model saved when its temporal levels held the HCSF, dynamic graph and alpha
+    directly (``levels.i.hcsf.*``) loads into the levels' single D-HCSF and gives the same
+    output."""
+    torch.manual_seed(0)
+    cfg = SkeletalGNNConfig(channels=8, blocks=1, filter_widths=(3, 3))
+    model = build_model(cfg).eval()
+    state = model.state_dict()
+    old = {k.replace(".dhcsf.", "."): v for k, v in state.items()}
+    assert any(k.startswith("levels.0.hcsf.") for k in old) and "levels.0.alpha" in old
+    fresh = build_model(cfg).eval()
+    fresh.load_state_dict(old)
+    x = torch.randn(2, 9, 17, 2)
+    torch.testing.assert_close(fresh(x), model(x), atol=0, rtol=0)
+
+
+def test_pose_embedding_mixes_joints_before_the_first_nonlinearity():
+    """With ``embedding="pose"`` moving one joint changes every joint's first features; with the
+    per-joint embedding only that joint's."""
+    x = torch.zeros(1, 1, 17, 2)
+    x2 = x.clone()
+    x2[0, 0, 5] += 0.5
+    for embedding, changed in (("pose", 17), ("joint", 1)):
+        torch.manual_seed(0)
+        model = build_model(SkeletalGNNConfig(channels=8, blocks=1, embedding=embedding))
+        with torch.no_grad():
+            diff = (model.embed_input(x2, False) - model.embed_input(x, False)).abs().sum(-1)
+        assert int((diff[0, 0] > 0).sum()) == changed

@@ -98,7 +98,8 @@ class GroupBatchNorm(nn.BatchNorm1d):
 class JointLinear(nn.Module):
     r"""A linear map per joint, optionally with weights unshared across joints (LCN-style).
 
-    .. math:: y_j = x_j W_j + b_j \quad\text{(unshared)}, \qquad y_j = x_j W + b \quad\text{(shared)}
+    .. math::
+        y_j = x_j W_j + b_j \quad\text{(unshared)}, \qquad y_j = x_j W + b \quad\text{(shared)}
 
     Shapes:
         input ``(..., J, C_in)``, output ``(..., J, C_out)``.
@@ -450,17 +451,27 @@ class DHCSF(nn.Module):
     ``dynamic="none"`` gives the static-graph ablation (plain HCSF). ``alpha`` is learnable per
     group, initialised to ``alpha_init`` (0.1: the static skeleton dominates early in training).
 
+    The offsets are computed from the layer's input ``X``, or from a ``context`` with more
+    frames: the multi-frame Skeletal GNN aggregates the output ``U`` of a temporal convolution and
+    computes each output frame's graph from the ``W`` input frames of that convolution's window
+    (``padding="valid"`` and the convolution's ``dilation`` / ``stride``), so strided (training)
+    and dilated (sequence) execution agree exactly. A frame-wise graph (``W = 1``) always uses
+    ``X``.
+
     Args:
         in_channels, out_channels, parents, max_hop, split, squeeze, fusion, weight_sharing,
             static_init: as :class:`HCSF`.
         dynamic: ``"none"``, ``"framewise"`` (``W = 1``) or ``"temporal"`` (``W = window``).
-        window: ``W`` for the temporal-aware graph (odd).
+        window: ``W`` for the temporal-aware graph.
         hidden_channels: ``C_h``; ``None`` means ``max(1, C_in // 4)``.
         alpha_init: initial ``alpha``.
         learn_alpha: make ``alpha`` a parameter (else a fixed buffer).
+        padding: the dynamic graph's temporal padding, ``"same"`` or ``"valid"``
+            (:class:`DynamicGraph`).
 
     Shapes:
-        input ``(B, T, J, C_in)``, output ``(B, T, J, C_out)``.
+        input ``(B, T, J, C_in)``, optional context ``(B, T_c, J, C_in)`` whose windows give
+        ``T`` frames; output ``(B, T, J, C_out)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, parents: Sequence[int],
@@ -468,7 +479,7 @@ class DHCSF(nn.Module):
                  fusion: str = "hierarchical", weight_sharing: str = "shared",
                  static_init: str = "softmax", dynamic: str = "temporal", window: int = 3,
                  hidden_channels: Optional[int] = None, alpha_init: float = 0.1,
-                 learn_alpha: bool = True) -> None:
+                 learn_alpha: bool = True, padding: str = "same") -> None:
         super().__init__()
         if dynamic not in ("none", "framewise", "temporal"):
             raise ValueError(f"dynamic must be 'none', 'framewise' or 'temporal', got {dynamic!r}")
@@ -483,7 +494,8 @@ class DHCSF(nn.Module):
             if hidden < 1:
                 raise ValueError(f"hidden_channels must be >= 1, got {hidden}")
             w = window if dynamic == "temporal" else 1
-            self.graph = DynamicGraph(in_channels, hidden, self.hcsf.num_groups, window=w)
+            self.graph = DynamicGraph(in_channels, hidden, self.hcsf.num_groups, window=w,
+                                      padding=padding)
             init = torch.full((self.hcsf.num_groups,), float(alpha_init))
             if learn_alpha:
                 self.alpha = nn.Parameter(init)
@@ -498,8 +510,14 @@ class DHCSF(nn.Module):
             with torch.no_grad():
                 self.alpha.fill_(self._alpha_init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        offsets = None if self.graph is None else self.graph(x)  # (B, T, G, J, J)
+    def forward(self, x: Tensor, context: Optional[Tensor] = None,
+                dilation: Optional[int] = None, stride: int = 1) -> Tensor:
+        offsets = None
+        if self.graph is not None:
+            if context is None or self.graph.window == 1:
+                offsets = self.graph(x)  # (B, T, G, J, J)
+            else:
+                offsets = self.graph(context, dilation=dilation, stride=stride)
         return self.hcsf(x, offsets, self.alpha)
 
     def extra_repr(self) -> str:

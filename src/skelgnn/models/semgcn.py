@@ -1,0 +1,122 @@
+"""SemGCN-style graph convolution lifter (Zhao et al., CVPR 2019), without non-local blocks.
+
+Shape legend: ``B`` batch, ``R`` receptive field (input frames per output frame), ``T`` output
+frames, ``J`` joints, ``C`` channels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from skelgnn.models.base import (SingleFrameModel, activation,
+                                 check_blocks_dropout, check_positive,
+                                 scale_init)
+from skelgnn.skeleton import H36M17
+
+__all__ = ["SemGCNConfig", "SemGraphConv", "SemGCN"]
+
+
+@dataclass(frozen=True)
+class SemGCNConfig:
+    """SemGCN-style graph convolution (Zhao et al. 2019) without the non-local blocks."""
+
+    channels: int = 128
+    """Feature width."""
+    blocks: int = 4
+    """Residual blocks of two graph convolutions."""
+    dropout: float = 0.0
+    """Dropout after every layer (SemGCN uses none)."""
+    head_init: float = 0.01
+    """Scale of the output layer's initial weights and bias (1 = the layer's default init, which
+    starts predictions about 2 m from the targets; 0.01 starts them near the root). Chosen on
+    val for every architecture (docs/DESIGN.md)."""
+    num_joints: int = 17
+    """J."""
+    parents: tuple[int, ...] = H36M17.parents
+    """Skeleton giving the 1-hop adjacency."""
+    arch: str = field(default="semgcn", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
+        check_positive(self, "channels", self.channels)
+        check_blocks_dropout(self)
+        if len(self.parents) != self.num_joints:
+            raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
+                             f"{self.num_joints}")
+
+    @property
+    def receptive_field(self) -> int:
+        return 1
+
+
+class SemGraphConv(nn.Module):
+    r"""Semantic graph convolution (Zhao et al., CVPR 2019), our implementation.
+
+    .. math:: Y = (\hat A \odot I)\,X W_0 + (\hat A \odot (1 - I))\,X W_1 + b,
+        \qquad \hat A = \mathrm{softmax}_{\text{row support}}(E \odot (A + I))
+
+    with learnable edge weights ``E`` on the 1-hop support (self loops included).
+
+    Shapes:
+        input ``(N, J, C_in)``, output ``(N, J, C_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, parents: tuple[int, ...]) -> None:
+        super().__init__()
+        from skelgnn.graph import adjacency
+
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.register_buffer("support", adjacency(parents, self_loops=True) > 0)  # (J, J)
+        j = len(parents)
+        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
+        self.edge_logits = nn.Parameter(torch.empty(j, j))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.weight.data[0])
+        nn.init.xavier_uniform_(self.weight.data[1])
+        nn.init.ones_(self.edge_logits)
+        bound = 1.0 / math.sqrt(self.out_channels)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        adj = torch.softmax(self.edge_logits.masked_fill(~self.support, -1e9), dim=-1)
+        eye = torch.eye(adj.shape[0], dtype=adj.dtype, device=adj.device)
+        h0 = x @ self.weight[0]  # (N, J, C_out)
+        h1 = x @ self.weight[1]
+        return (adj * eye) @ h0 + (adj * (1 - eye)) @ h1 + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}"
+
+
+class SemGCN(SingleFrameModel):
+    """SemGCN-style lifter: input graph conv 2 -> C, ``blocks`` residual blocks of two graph
+    convolutions (batch norm, ReLU), output graph conv C -> 3. No non-local layers.
+
+    Shapes: as :class:`LifterModel`.
+    """
+
+    def __init__(self, config: SemGCNConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, p = config.channels, config.parents
+        self.inp = SemGraphConv(2, c, p)
+        self.inp_act = activation(c, config.dropout)
+        d = config.dropout
+        self.blocks = nn.ModuleList(nn.ModuleList([SemGraphConv(c, c, p), activation(c, d),
+                                                   SemGraphConv(c, c, p), activation(c, d)])
+                                    for _ in range(config.blocks))
+        self.out = SemGraphConv(c, 3, p)
+        scale_init(self.out, config.head_init)
+
+    def lift_frames(self, x: Tensor) -> Tensor:
+        h = self.inp_act(self.inp(x))  # (N, J, C)
+        for g1, a1, g2, a2 in self.blocks:
+            h = h + a2(g2(a1(g1(h))))
+        return self.out(h)
