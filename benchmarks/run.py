@@ -29,6 +29,8 @@ CONFIGS = REPO / "configs"
 ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "skelgnn-1f": ("skelgnn-1f.toml", ("det", "gt"), "skelgnn-1f-cmu-det.pt"),
     "skelgnn-27f": ("skelgnn-27f.toml", ("det", "gt"), "skelgnn-27f-cmu-det.pt"),
+    "skelgnn-1f-paper": ("skelgnn-1f-paper.toml", ("det", "gt"), None),
+    "skelgnn-27f-paper": ("skelgnn-27f-paper.toml", ("det", "gt"), None),
     "fcn-1f": ("fcn-1f.toml", ("det", "gt"), None),
     "semgcn-1f": ("semgcn-1f.toml", ("det", "gt"), None),
     "tcn-1f": ("tcn-1f.toml", ("det", "gt"), None),
