@@ -28,7 +28,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from skelgnn.data.readers import h36m_cameras, read_cameras
 from skelgnn.geometry import Camera
+from skelgnn.prepare import project_views, write_camera_table, write_positions_2d, write_positions_3d
 from skelgnn.skeleton import H36M32, H36M32_KEEP
 
 __all__ = [
@@ -189,9 +191,6 @@ def prepare_h36m(root: str | Path, out_dir: str | Path, *, subjects: Sequence[st
         FileNotFoundError: missing directories or files.
         ValueError: unreadable CDF, a subject without cameras.
     """
-    from skelgnn.data import h36m_cameras, read_cameras
-    from skelgnn.prepare import project_views, write_camera_table, write_positions_2d, write_positions_3d
-
     if cameras is None:
         table, origin = h36m_cameras(), "Human3.6M camera calibration (skelgnn built-in table)"
     elif isinstance(cameras, Mapping):
