@@ -161,7 +161,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
     """``skelgnn evaluate --dataset 3dhp``: PCK, AUC and MPJPE on the MPI-INF-3DHP test set."""
-    from skelgnn.prepare.mpi3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
+    from skelgnn.evaluate_3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
 
     if args.data is None:
         raise ValueError("--dataset 3dhp needs --data DIR: the MPI-INF-3DHP test set directory "
