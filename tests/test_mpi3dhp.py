@@ -1,5 +1,6 @@
 """Tests of skelgnn.prepare.mpi3dhp (reading) and skelgnn.evaluate_3dhp (scoring) on small
-``annot_data.mat`` files written here in both MATLAB formats: v7.3 (HDF5, through h5py, axes reversed as MATLAB stores them) and v5 (scipy.io)."""
+``annot_data.mat`` files written here in both MATLAB formats: v7.3 (HDF5, through h5py, axes
+reversed as MATLAB stores them) and v5 (scipy.io)."""
 from __future__ import annotations
 
 import json
