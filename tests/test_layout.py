@@ -32,13 +32,13 @@ KNOWN_CYCLES = {
 """Import cycles tolerated for now, as the set of modules on the cycle."""
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(SRC).with_suffix("").parts
+def _module_name(path: Path, root: Path = SRC) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in sorted((SRC / PACKAGE).rglob("*.py"))}
+def _modules(root: Path = SRC, package: str = PACKAGE) -> dict[str, Path]:
+    return {_module_name(p, root): p for p in sorted((root / package).rglob("*.py"))}
 
 
 def _top_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
@@ -148,3 +148,15 @@ def test_data_readers_and_prepare_load_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(SRC), "PATH": ""}, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_import_graph_resolves_relative_and_submodule_imports(tmp_path):
+    files = {"p/__init__.py": "from . import a\n", "p/a.py": "from .sub.b import f\n",
+             "p/sub/__init__.py": "", "p/sub/b.py": "from p import a\ndef f():\n    import p.c\n",
+             "p/c.py": "import os\n"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    graph = import_graph(_modules(tmp_path, "p"))
+    assert graph == {"p": {"p.a"}, "p.a": {"p.sub.b"}, "p.sub": set(), "p.sub.b": {"p.a"}, "p.c": set()}
+    assert find_cycles(graph) == [frozenset({"p.a", "p.sub.b"})]
