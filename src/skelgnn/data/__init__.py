@@ -34,10 +34,12 @@ from skelgnn.data.check import (
     check_benchmark,
     format_benchmark_report,
 )
-from skelgnn.data.npz import load_npz_object, npz_keys
+from skelgnn.data.npz import DATA_ENV, DEFAULT_DATA_DIR, load_npz_object, npz_keys
 from skelgnn.data.readers import h36m_cameras, read_cameras, read_positions_2d, read_positions_3d
 
 __all__ = [
+    "DATA_ENV",
+    "DEFAULT_DATA_DIR",
     "load_npz_object",
     "npz_keys",
     "read_positions_3d",
