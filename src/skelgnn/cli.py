@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
+from skelgnn.tables import format_table
 
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
@@ -30,29 +31,6 @@ Handler = Callable[[argparse.Namespace], int]
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
-
-
-def _is_number(value: object) -> bool:
-    try:
-        float(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table; numbers right-aligned, text left-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    numeric = [bool(rows) and all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w)
-                         for c, w, num in zip(row, widths, numeric)).rstrip()
-
-    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in cells[1:]]
-    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,54 +54,12 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_data_check(args: argparse.Namespace) -> int:
     """``skelgnn data check``: print the benchmark summary; exit 1 when problems were found."""
-    from skelgnn.data import check_benchmark
+    from skelgnn.data import check_benchmark, format_benchmark_report
 
     start = time.perf_counter()
     report = check_benchmark(args.data)
-    elapsed = time.perf_counter() - start
-
-    print(f"benchmark: {report.data_dir}")
-    print(f"{len(report.subjects)} subjects, {report.num_sequences} sequences, "
-          f"{report.num_frames} frames (x {len(report.camera_ids)} cameras = "
-          f"{report.num_frames * len(report.camera_ids)} views)")
-    sizes = ", ".join(f"{cid} {w}x{h}" for cid, (w, h) in zip(report.camera_ids, report.image_sizes))
-    print(f"cameras: {sizes}")
-    print()
-    print(format_table(
-        ["subject", "set", "sequences", "frames", "cameras", "extrinsics of"],
-        [[s.subject, s.split, s.sequences, s.frames, s.cameras, s.camera_source] for s in report.subjects]))
-    if report.split_file:
-        by_set: dict[str, list[str]] = {}
-        for s in report.subjects:
-            by_set.setdefault(s.split, []).append(s.subject)
-        note = "  (val is part of train)" if "val" in by_set else ""
-        print("split: " + "; ".join(f"{k} {' '.join(v)}" for k, v in sorted(by_set.items())) + note)
-    else:
-        print("split: no split.json")
-    print()
-    print(format_table(
-        ["category", "sequences", "frames", "train frames", "test frames"],
-        [[c.category, c.sequences, c.frames, c.train_frames, c.test_frames] for c in report.categories]))
-    print(f"{len(report.categories)} categories; actions.csv: "
-          f"{'checked' if report.actions_file else 'absent'}")
-    print()
-    print(format_table(
-        ["2D source", "sequences", "truncated", "mean err vs proj (px)", "max err (px)"],
-        [[s.source, s.sequences, s.truncated, f"{s.mean_error_px:.4f}", f"{s.max_error_px:.6f}"]
-         for s in report.sources]))
-    gt = [s for s in report.sources if s.source == "gt"]
-    if gt:
-        print(f"GT reprojection: max {gt[0].max_error_px:.6f} px (must be < 0.01 px)")
-    if report.hard_subsets:
-        print("hard subsets: " + ", ".join(f"{name} ({n} samples)" for name, n in report.hard_subsets))
-    print(f"checked in {elapsed:.1f} s")
-    if report.problems:
-        print(f"\n{len(report.problems)} problem(s):")
-        for p in report.problems:
-            print(f"  - {p}")
-        return EXIT_PROBLEMS
-    print("OK")
-    return EXIT_OK
+    print(format_benchmark_report(report, time.perf_counter() - start))
+    return EXIT_PROBLEMS if report.problems else EXIT_OK
 
 
 
@@ -225,7 +161,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
     """``skelgnn evaluate --dataset 3dhp``: PCK, AUC and MPJPE on the MPI-INF-3DHP test set."""
-    from skelgnn.prepare.mpi3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
+    from skelgnn.evaluate_3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
 
     if args.data is None:
         raise ValueError("--dataset 3dhp needs --data DIR: the MPI-INF-3DHP test set directory "

@@ -14,40 +14,32 @@ The pipeline, each step a function:
    (:class:`DetectorModel`), and writes ``data_3d_<name>.npz``, ``data_2d_<name>_gt.npz``
    (``_det.npz``), ``cameras.json`` and ``actions.csv``.
 
-Why our own parser: the BVH libraries on PyPI were tried on these files (2314-frame 13_01).
-``pybvh`` 0.9 computes the same positions (within 6e-14) at a similar speed, but makes matplotlib
-a hard dependency, reads no ``.gz`` and assumes a fixed channel layout (6 root channels, then 3
-rotations per joint); ``bvhio`` 1.5 agrees within 3e-5 file units (it computes in float32) but is
-about 20 times slower (a Python object per joint, one pose at a time). The format is small (a
-brace-nested hierarchy, then one row of numbers per frame), so a vectorised reader is short, as
-fast, and adds no dependency; ``tests/test_prepare_bvh.py`` checks it against ``pybvh`` when that
-is installed.
+The reader and forward kinematics live in :mod:`skelgnn.prepare.bvh_reader`, the joint map and the
+per-sequence conversion in :mod:`skelgnn.prepare.joint_map`, the detector in
+:mod:`skelgnn.prepare.detector`; this module names the sequences, assigns cameras and writes the
+benchmark (their public names are re-exported here).
 
-Rotation convention (the BVH one): a joint's Euler channels, in degrees, are intrinsic rotations in
-the declared channel order, so ``CHANNELS 3 Zrotation Xrotation Yrotation`` gives
-``R = Rz(z) Rx(x) Ry(y)``; ``p_child = p_parent + R_parent_global offset_child`` and
-``R_child_global = R_parent_global R_child``. Position channels add to the joint's offset.
-
-Shape letters: ``N`` original frames, ``F`` output frames, ``J`` joints, ``K`` motion channels.
+Shape letters: ``F`` frames, ``J`` joints, ``C`` cameras.
 """
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
-import math
 import re
-import tomllib
-import warnings
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from skelgnn.geometry import Camera
+from skelgnn.prepare import (camera_table, project_views, write_camera_table, write_positions_2d,
+                             write_positions_3d)
+from skelgnn.prepare.bvh_reader import BvhMotion, euler_to_matrix, forward_kinematics, read_bvh
+from skelgnn.prepare.detector import DetectorModel, add_detector_noise
+from skelgnn.prepare.joint_map import (JointMap, fast_joint_frames, leading_rest_frames, load_joint_map,
+                                       motion_to_joints, place_sequence)
 from skelgnn.skeleton import H36M17
 
 __all__ = [
@@ -75,480 +67,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_AXES = {"X": 0, "Y": 1, "Z": 2}
-
-
-# --------------------------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class BvhMotion:
-    """A parsed BVH file.
-
-    Attributes:
-        names: joint names in file order (``End Site`` s are not joints and are not kept).
-        parents: parent index of every joint, ``-1`` for the root; parents precede children.
-        offsets: ``(J, 3)`` float64 rest offsets from the parent, in file units.
-        channels: channel names of every joint (``Xposition``, ``Zrotation``, ...).
-        frame_time: seconds per frame.
-        motion: ``(N, K)`` float64 channel values, one row per frame, columns in the order of
-            ``channels`` over all joints.
-    """
-
-    names: tuple[str, ...]
-    parents: tuple[int, ...]
-    offsets: np.ndarray
-    channels: tuple[tuple[str, ...], ...]
-    frame_time: float
-    motion: np.ndarray
-    source: str = ""
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.motion.shape[0])
-
-    @property
-    def num_joints(self) -> int:
-        return len(self.names)
-
-    @property
-    def fps(self) -> float:
-        return 1.0 / self.frame_time
-
-    def index(self, name: str) -> int:
-        """Index of joint ``name``; ``ValueError`` listing the joints when absent."""
-        try:
-            return self.names.index(name)
-        except ValueError:
-            raise ValueError(f"{self.source or 'BVH'}: no joint {name!r}; joints: {list(self.names)}") from None
-
-    def channel_start(self, joint: int) -> int:
-        """Column of ``motion`` holding the first channel of ``joint``."""
-        return sum(len(c) for c in self.channels[:joint])
-
-    def rotation_channels(self, joint: int) -> tuple[str, np.ndarray]:
-        """The Euler axis order (e.g. ``"ZXY"``) and ``(N, 3)`` angles in degrees of ``joint``
-        (an empty order and ``(N, 0)`` when it has no rotation channels)."""
-        start = self.channel_start(joint)
-        cols, order = [], ""
-        for i, name in enumerate(self.channels[joint]):
-            if name.endswith("rotation"):
-                cols.append(start + i)
-                order += name[0].upper()
-        return order, self.motion[:, cols]
-
-    def position_channels(self, joint: int) -> np.ndarray:
-        """``(N, 3)`` position channel values (x, y, z) of ``joint``; zeros for absent channels."""
-        start = self.channel_start(joint)
-        out = np.zeros((self.num_frames, 3))
-        for i, name in enumerate(self.channels[joint]):
-            if name.endswith("position"):
-                out[:, _AXES[name[0].upper()]] = self.motion[:, start + i]
-        return out
-
-
-_CHANNEL_RE = re.compile(r"^[XYZ](position|rotation)$", re.IGNORECASE)
-
-
-def _open_text(path: Path) -> str:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="ascii", errors="replace") as f:
-            return f.read()
-    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ValueError(f"{path}: could not be read ({exc})") from exc
-
-
-def _parse_hierarchy(tokens: list[str], where: str
-                     ) -> tuple[list[str], list[int], list[list[float]], list[tuple[str, ...]]]:
-    """Names, parents, offsets and channels of the joints of a tokenised HIERARCHY section."""
-    names: list[str] = []
-    parents: list[int] = []
-    offsets: list[list[float]] = []
-    channels: list[tuple[str, ...]] = []
-    stack: list[int] = []  # joint index per open brace (-2 for an End Site block)
-    pending: int | None = None  # the joint whose '{' comes next
-    i = 0
-
-    def expect(cond: bool, what: str) -> None:
-        if not cond:
-            near = " ".join(tokens[max(0, i - 3): i + 3])
-            raise ValueError(f"{where}: malformed HIERARCHY: expected {what} near '{near}'")
-
-    expect(bool(tokens) and tokens[0] == "HIERARCHY", "'HIERARCHY' first")
-    i = 1
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok in ("ROOT", "JOINT"):
-            expect(i + 1 < len(tokens), "a joint name")
-            expect((tok == "ROOT") == (not stack), "ROOT only at the top level and JOINT inside it")
-            parent = next((j for j in reversed(stack) if j >= 0), -1)
-            expect(not stack or stack[-1] >= 0, "no JOINT inside an End Site")
-            names.append(tokens[i + 1])
-            parents.append(parent)
-            offsets.append([0.0, 0.0, 0.0])
-            channels.append(())
-            pending = len(names) - 1
-            i += 2
-        elif tok == "End":
-            expect(i + 1 < len(tokens) and tokens[i + 1] == "Site", "'End Site'")
-            pending = -2
-            i += 2
-        elif tok == "{":
-            expect(pending is not None, "ROOT, JOINT or End Site before '{'")
-            stack.append(pending)
-            pending = None
-            i += 1
-        elif tok == "}":
-            expect(bool(stack), "a matching '{'")
-            stack.pop()
-            i += 1
-            if not stack:
-                break
-        elif tok == "OFFSET":
-            expect(bool(stack) and i + 3 < len(tokens), "OFFSET x y z inside a block")
-            try:
-                values: list[float] | None = [float(t) for t in tokens[i + 1: i + 4]]
-            except ValueError:
-                values = None
-            expect(values is not None, "three numbers after OFFSET")
-            if stack[-1] >= 0:
-                offsets[stack[-1]] = values
-            i += 4
-        elif tok == "CHANNELS":
-            expect(bool(stack) and stack[-1] >= 0 and i + 1 < len(tokens) and tokens[i + 1].isdigit(),
-                   "CHANNELS n inside a joint")
-            n = int(tokens[i + 1])
-            chans = tuple(tokens[i + 2: i + 2 + n])
-            expect(len(chans) == n and all(_CHANNEL_RE.match(c) for c in chans),
-                   f"{n} channel names like Xposition / Zrotation")
-            channels[stack[-1]] = chans
-            i += 2 + n
-        else:
-            expect(False, "ROOT, JOINT, End Site, OFFSET, CHANNELS or a brace")
-    expect(not stack and names, "a closed hierarchy with at least one joint")
-    return names, parents, offsets, channels
-
-
-def read_bvh(path: str | Path) -> BvhMotion:
-    """Parse a ``.bvh`` (or gzip-compressed ``.bvh.gz``) file.
-
-    The motion block is converted in one vectorised pass (``np.fromstring`` on the whole block),
-    so a 4 MiB file reads in a fraction of a second.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a BVH file, a malformed hierarchy, a frame count or row length that does
-            not match the channels, or non-numeric motion values (the message names the file).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"BVH file not found: {path}")
-    text = _open_text(path)
-    head, sep, body = text.partition("MOTION")
-    if not sep:
-        raise ValueError(f"{path}: no MOTION section; expected a BVH file (HIERARCHY ... MOTION ...)")
-    names, parents, offsets, channels = _parse_hierarchy(head.split(), str(path))
-
-    m = re.match(r"\s*Frames:\s*(\d+)\s*Frame\s+Time:\s*(\S+)\s*\n", body)
-    if m is None:
-        raise ValueError(f"{path}: expected 'Frames: N' and 'Frame Time: t' after MOTION")
-    num_frames = int(m.group(1))
-    try:
-        frame_time = float(m.group(2))
-    except ValueError:
-        raise ValueError(f"{path}: Frame Time {m.group(2)!r} is not a number") from None
-    if not frame_time > 0:
-        raise ValueError(f"{path}: Frame Time must be positive, found {frame_time}")
-    num_channels = sum(len(c) for c in channels)
-    with warnings.catch_warnings():
-        # numpy warns (DeprecationWarning) and stops early when a token is not a number.
-        warnings.simplefilter("error")
-        try:
-            values = np.fromstring(body[m.end():], dtype=np.float64, sep=" ")
-        except (DeprecationWarning, ValueError):
-            raise ValueError(f"{path}: the motion block holds a value that is not a number") from None
-    if values.size != num_frames * num_channels:
-        raise ValueError(f"{path}: expected {num_frames} frames x {num_channels} channels = "
-                         f"{num_frames * num_channels} motion values, found {values.size}")
-    if not np.isfinite(values).all():
-        raise ValueError(f"{path}: the motion block holds NaN or inf")
-    return BvhMotion(names=tuple(names), parents=tuple(parents),
-                     offsets=np.asarray(offsets, dtype=np.float64), channels=tuple(channels),
-                     frame_time=frame_time, motion=values.reshape(num_frames, num_channels),
-                     source=str(path))
-
-
-# --------------------------------------------------------------------------------------------
-# Forward kinematics
-# --------------------------------------------------------------------------------------------
-
-def euler_to_matrix(angles_deg: np.ndarray, order: str) -> np.ndarray:
-    """Rotation matrices of intrinsic Euler angles.
-
-    Args:
-        angles_deg: ``(..., len(order))`` angles in degrees, one per axis of ``order``.
-        order: the axes in channel order, e.g. ``"ZXY"``: ``R = Rz Rx Ry`` (intrinsic rotations
-            applied in that order, the BVH convention).
-
-    Returns:
-        ``(..., 3, 3)`` float64 matrices (identity for an empty ``order``).
-    """
-    angles = np.radians(np.asarray(angles_deg, dtype=np.float64))
-    if angles.shape[-1] != len(order) or any(a not in _AXES for a in order):
-        raise ValueError(f"euler_to_matrix: order {order!r} needs angles (..., {len(order)}), "
-                         f"found {angles.shape}")
-    out = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
-    for k, axis in enumerate(order):
-        c, s = np.cos(angles[..., k]), np.sin(angles[..., k])
-        r = np.zeros(angles.shape[:-1] + (3, 3))
-        a = _AXES[axis]
-        b, d = (a + 1) % 3, (a + 2) % 3  # the plane the rotation turns: b -> d
-        r[..., a, a] = 1.0
-        r[..., b, b] = c
-        r[..., d, d] = c
-        r[..., b, d] = -s
-        r[..., d, b] = s
-        out = out @ r  # (..., 3, 3)
-    return out
-
-
-def forward_kinematics(motion: BvhMotion, joints: Sequence[str] | None = None,
-                       frames: np.ndarray | slice | None = None) -> np.ndarray:
-    """World positions of joints, in file units and axes.
-
-    Only the requested joints and their ancestors are computed.
-
-    Args:
-        motion: a parsed file.
-        joints: joint names (default: all joints, in file order).
-        frames: which frames (index array or slice; default all).
-
-    Returns:
-        ``(F, len(joints), 3)`` float64 positions.
-    """
-    wanted = list(motion.names) if joints is None else [str(j) for j in joints]
-    idx = [motion.index(j) for j in wanted]
-    needed: set[int] = set()
-    for j in idx:
-        while j != -1 and j not in needed:
-            needed.add(j)
-            j = motion.parents[j]
-    sel = slice(None) if frames is None else frames
-    num = np.arange(motion.num_frames)[sel].shape[0]
-    rot: dict[int, np.ndarray] = {}
-    pos: dict[int, np.ndarray] = {}
-    for j in sorted(needed):  # parents precede children in file order
-        order, angles = motion.rotation_channels(j)
-        local_r = euler_to_matrix(angles[sel], order) if order else np.broadcast_to(np.eye(3), (num, 3, 3))
-        local_t = motion.offsets[j] + motion.position_channels(j)[sel]  # (F, 3)
-        p = motion.parents[j]
-        if p == -1:
-            pos[j] = local_t
-            rot[j] = local_r
-        else:
-            pos[j] = pos[p] + np.einsum("fij,fj->fi", rot[p], local_t)  # (F, 3)
-            rot[j] = rot[p] @ local_r  # (F, 3, 3)
-    return np.stack([pos[j] for j in idx], axis=1)  # (F, J, 3)
-
-
-# --------------------------------------------------------------------------------------------
-# Joint maps
-# --------------------------------------------------------------------------------------------
-
-_AXIS_RE = re.compile(r"^([+-]?)([xyz])$")
-
-
-@dataclass(frozen=True)
-class JointMap:
-    """How one family of BVH files becomes the 17 benchmark joints (see ``cmu_joint_map.toml``).
-
-    Attributes:
-        name: short name (``"cmu"``).
-        joints: per target joint (:data:`H36M17` order) the BVH joints whose mean position it takes.
-        scale: file units -> metres.
-        axes: world X, Y, Z as signed BVH axes, e.g. ``("x", "-z", "y")``.
-        drop_rest_frames: drop the leading frames whose root rotation channels are all exactly 0.
-        settle_frames: frames dropped after those (only when there were rest frames).
-        description: free text.
-    """
-
-    name: str
-    joints: tuple[tuple[str, ...], ...]
-    scale: float = 1.0
-    axes: tuple[str, str, str] = ("x", "y", "z")
-    drop_rest_frames: bool = False
-    settle_frames: int = 0
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if len(self.joints) != H36M17.num_joints or any(not j for j in self.joints):
-            raise ValueError(f"joint map {self.name!r}: expected {H36M17.num_joints} targets, each "
-                             f"with at least one BVH joint; found {len(self.joints)}")
-        if not (math.isfinite(self.scale) and self.scale > 0):
-            raise ValueError(f"joint map {self.name!r}: scale must be positive, found {self.scale}")
-        letters = []
-        for a in self.axes:
-            m = _AXIS_RE.match(str(a).strip().lower())
-            if m is None:
-                raise ValueError(f"joint map {self.name!r}: axes entries must be like 'x' or '-z', found {a!r}")
-            letters.append(m.group(2))
-        if len(self.axes) != 3 or sorted(letters) != ["x", "y", "z"]:
-            raise ValueError(f"joint map {self.name!r}: axes must name x, y and z once each, found {self.axes}")
-        if self.settle_frames < 0:
-            raise ValueError(f"joint map {self.name!r}: settle_frames must be >= 0, found {self.settle_frames}")
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], origin: str = "joint map") -> "JointMap":
-        """Build from the parsed TOML (keys ``name, scale, axes, drop_rest_frames, settle_frames,
-        description`` and a ``[joints]`` table keyed by :data:`H36M17` joint names)."""
-        known = {"name", "scale", "axes", "drop_rest_frames", "settle_frames", "description", "joints"}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{origin}: unknown keys {unknown}; expected some of {sorted(known)}")
-        table = raw.get("joints")
-        if not isinstance(table, Mapping):
-            raise ValueError(f"{origin}: missing [joints] table (target joint -> BVH joint or list)")
-        missing = [n for n in H36M17.names if n not in table]
-        extra = sorted(set(table) - set(H36M17.names))
-        if missing or extra:
-            raise ValueError(f"{origin}: [joints] must name exactly the 17 targets {list(H36M17.names)}; "
-                             f"missing {missing}, unknown {extra}")
-        joints = []
-        for n in H36M17.names:
-            v = table[n]
-            src = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, list) else None
-            if not src or not all(isinstance(s, str) for s in src):
-                raise ValueError(f"{origin}: [joints] {n!r} must be a BVH joint name or a list of names, found {v!r}")
-            joints.append(src)
-        axes = raw.get("axes", ["x", "y", "z"])
-        if not isinstance(axes, list):
-            raise ValueError(f"{origin}: axes must be a list of three strings, found {axes!r}")
-        try:
-            return cls(name=str(raw.get("name", Path(origin).stem)), joints=tuple(joints),
-                       scale=float(raw.get("scale", 1.0)), axes=tuple(str(a) for a in axes),  # type: ignore[arg-type]
-                       drop_rest_frames=bool(raw.get("drop_rest_frames", False)),
-                       settle_frames=int(raw.get("settle_frames", 0)),
-                       description=str(raw.get("description", "")))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{origin}: {exc}") from exc
-
-    @property
-    def bvh_joints(self) -> tuple[str, ...]:
-        """Every BVH joint the map reads, without repeats."""
-        return tuple(dict.fromkeys(j for group in self.joints for j in group))
-
-    def axes_matrix(self) -> np.ndarray:
-        """``(3, 3)`` matrix ``A`` with ``world = A @ bvh`` (signed axis permutation)."""
-        out = np.zeros((3, 3))
-        for row, a in enumerate(self.axes):
-            m = _AXIS_RE.match(a.strip().lower())
-            assert m is not None  # checked in __post_init__
-            out[row, "xyz".index(m.group(2))] = -1.0 if m.group(1) == "-" else 1.0
-        return out
-
-
-def load_joint_map(path: str | Path | None = None) -> JointMap:
-    """Read a joint-map TOML file; ``None`` gives the built-in CMU map (``cmu_joint_map.toml``).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: invalid TOML or an invalid map (the message names the file and the key).
-    """
-    if path is None:
-        origin = "skelgnn:resources/cmu_joint_map.toml"
-        text = (resources.files("skelgnn") / "resources" / "cmu_joint_map.toml").read_text(encoding="utf-8")
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"joint map not found: {p}; expected a TOML file like "
-                                    "skelgnn/resources/cmu_joint_map.toml")
-        origin, text = str(p), p.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{origin}: invalid TOML ({exc})") from exc
-    return JointMap.from_dict(raw, origin)
-
-
-# --------------------------------------------------------------------------------------------
-# One sequence
-# --------------------------------------------------------------------------------------------
-
-def leading_rest_frames(motion: BvhMotion) -> int:
-    """Number of leading frames whose root rotation channels are all exactly zero."""
-    _, angles = motion.rotation_channels(motion.parents.index(-1))
-    if angles.shape[1] == 0:
-        return 0
-    moving = np.flatnonzero(np.any(angles != 0.0, axis=1))
-    return int(moving[0]) if moving.size else motion.num_frames
-
-
-def _frame_step(source_fps: float, fps: float | None, where: str) -> int:
-    if fps is None:
-        return 1
-    if not (math.isfinite(fps) and fps > 0):
-        raise ValueError(f"--fps must be positive, found {fps}")
-    ratio = source_fps / fps
-    step = int(round(ratio))
-    if step < 1 or abs(ratio - step) > 1e-3 * ratio:
-        raise ValueError(f"{where}: {source_fps:.3f} fps cannot be resampled to {fps} fps by keeping "
-                         f"every n-th frame; choose an fps that divides {source_fps:.3f}")
-    return step
-
-
-def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None = 60.0) -> tuple[np.ndarray, int, int]:
-    """The 17 target joints of one file, in world metres (not yet placed).
-
-    Drops the leading rest and settle frames the map asks for, keeps every ``step``-th frame
-    after the first kept one (``step = source fps / fps``; ``fps=None`` keeps all), runs forward
-    kinematics on those frames only, takes each target as the mean of its BVH joints, scales and
-    rotates into the world axes. All in float64.
-
-    Returns:
-        ``(poses (F, 17, 3) float64, first kept original frame s, step)``.
-
-    Raises:
-        ValueError: a BVH joint of the map is missing, the frame rate cannot be reached, or no
-            frame is left.
-    """
-    where = motion.source or "BVH"
-    step = _frame_step(motion.fps, fps, where)
-    start = 0
-    if joint_map.drop_rest_frames:
-        rest = leading_rest_frames(motion)
-        start = rest + joint_map.settle_frames if rest else 0
-    frames = np.arange(start, motion.num_frames, step)
-    if frames.size == 0:
-        raise ValueError(f"{where}: no frames left after dropping the first {start} of {motion.num_frames}")
-    names = joint_map.bvh_joints
-    raw = forward_kinematics(motion, names, frames)  # (F, B, 3)
-    col = {n: i for i, n in enumerate(names)}
-    joints = np.stack([raw[:, [col[n] for n in group]].mean(axis=1)
-                       for group in joint_map.joints], axis=1)  # (F, 17, 3)
-    world = joints @ (joint_map.scale * joint_map.axes_matrix()).T  # (F, 17, 3)
-    return world, int(start), step
-
-
-def place_sequence(poses: np.ndarray, floor_height: float = 0.08, root: int = 0,
-                   feet: Sequence[int] = (3, 6)) -> np.ndarray:
-    """Place a world sequence ``(F, J, 3)`` (Z up): subtract the mean ``(x, y)`` of the ``root``
-    joint over the sequence, and shift ``z`` so the lowest of the ``feet`` joints over the whole
-    sequence sits at ``floor_height`` (the benchmark puts the ankles 0.08 m above the floor)."""
-    poses = np.asarray(poses, dtype=np.float64)
-    shift = np.zeros(3)
-    shift[:2] = poses[:, root, :2].mean(axis=0)
-    shift[2] = poses[:, list(feet), 2].min() - floor_height
-    return poses - shift
-
-
-def fast_joint_frames(poses: np.ndarray, fps: float, speed: float = 15.0) -> int:
-    """Frames (after the first) in which some joint moved faster than ``speed`` m/s since the
-    previous frame (the ``fast_joint_frames`` column of ``actions.csv``)."""
-    step = np.linalg.norm(np.diff(poses, axis=0), axis=-1)  # (F - 1, J)
-    return int(np.count_nonzero(step.max(axis=1) * fps > speed)) if len(step) else 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -649,99 +167,6 @@ def assign_cameras(subjects: Iterable[str], table: Mapping[str, Sequence[Camera]
 
 
 # --------------------------------------------------------------------------------------------
-# Synthetic detector
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DetectorModel:
-    """The synthetic 2D detector of the CMU benchmark (shared/data/cmu/README.md, "Synthetic
-    detector"): GT 2D with occasional left/right limb swaps, plus AR(1) jitter and outlier bursts,
-    all in pixels.
-
-    * jitter per joint and axis: ``e_0 = sigma_j n_0``, ``e_t = rho e_(t-1) + sqrt(1 - rho^2)
-      sigma_j n_t`` (stationary std ``sigma_j``);
-    * outliers: per joint and frame a burst starts with probability ``burst_prob``, lasts
-      ``U{1..burst_max_len}`` frames and displaces the joint by a fixed vector of uniform direction
-      and length ``U(burst_min_px, burst_max_px)``; a later burst overrides an earlier one;
-    * swaps: per frame and limb pair (knee + ankle, elbow + wrist) with probability ``swap_prob``
-      the left and right limbs exchange positions for ``U{1..swap_max_len}`` frames.
-
-    Random draws per (subject, action, camera), in this order: normal ``(F, J, 2)``; uniform
-    ``(F, J)`` burst starts; integers ``(F, J)`` burst lengths; uniform ``(F, J)`` angles; uniform
-    ``(F, J)`` magnitudes; uniform ``(F, 2)`` swap starts; integers ``(F, 2)`` swap lengths.
-    """
-
-    sigma: tuple[float, ...] = (3.0, 3.0, 4.0, 5.0, 3.0, 4.0, 5.0, 3.0, 3.0, 3.5, 3.5,
-                                4.0, 5.0, 6.5, 4.0, 5.0, 6.5)
-    """stationary jitter std per joint (px): 3.0 pelvis/hips/spine/thorax, 3.5 neck-nose/head,
-    4.0 shoulders/knees, 5.0 elbows/ankles, 6.5 wrists."""
-    rho: float = 0.7
-    burst_prob: float = 0.01
-    burst_max_len: int = 6
-    burst_min_px: float = 15.0
-    burst_max_px: float = 60.0
-    swap_prob: float = 0.002
-    swap_max_len: int = 4
-    swap_pairs: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (((5, 6), (2, 3)), ((12, 13), (15, 16)))
-    """(left joints, right joints) of each limb pair: knee + ankle, elbow + wrist."""
-    seed: int = 20211011
-
-    def apply(self, gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Detections ``(F, J, 2)`` float64 for one view's GT ``(F, J, 2)`` pixels, drawing from
-        ``rng`` in the documented order."""
-        gt = np.asarray(gt, dtype=np.float64)
-        f, j = gt.shape[:2]
-        if len(self.sigma) != j:
-            raise ValueError(f"DetectorModel: {len(self.sigma)} sigmas for {j} joints")
-        sigma = np.asarray(self.sigma)[None, :, None]
-        noise = rng.normal(size=(f, j, 2))
-        burst_start = rng.uniform(size=(f, j)) < self.burst_prob
-        burst_len = rng.integers(1, self.burst_max_len + 1, size=(f, j))
-        angle = rng.uniform(0.0, 2.0 * np.pi, size=(f, j))
-        length = rng.uniform(self.burst_min_px, self.burst_max_px, size=(f, j))
-        swap_start = rng.uniform(size=(f, len(self.swap_pairs))) < self.swap_prob
-        swap_len = rng.integers(1, self.swap_max_len + 1, size=(f, len(self.swap_pairs)))
-
-        # AR(1) jitter: the recursion runs over frames; everything else is vectorised.
-        jitter = np.empty((f, j, 2))
-        jitter[0] = sigma[0] * noise[0]
-        innovation = math.sqrt(1.0 - self.rho ** 2) * sigma[0] * noise
-        for t in range(1, f):
-            jitter[t] = self.rho * jitter[t - 1] + innovation[t]
-
-        # Bursts: for each (frame, joint) the latest burst still running, if any.
-        offset = np.zeros((f, j, 2))
-        vec = np.stack([np.cos(angle), np.sin(angle)], axis=-1) * length[..., None]  # (F, J, 2)
-        frames, joints = np.nonzero(burst_start)  # sorted by frame: later bursts written last
-        for t0, jj in zip(frames.tolist(), joints.tolist()):
-            offset[t0: t0 + burst_len[t0, jj], jj] = vec[t0, jj]
-
-        det = gt.copy()
-        swapped = np.zeros((f, len(self.swap_pairs)), dtype=bool)
-        for t0, k in zip(*np.nonzero(swap_start)):
-            swapped[t0: t0 + swap_len[t0, k], k] = True
-        for k, (left, right) in enumerate(self.swap_pairs):
-            rows = swapped[:, k]
-            det[np.ix_(rows, list(left))] = gt[np.ix_(rows, list(right))]
-            det[np.ix_(rows, list(right))] = gt[np.ix_(rows, list(left))]
-        return det + jitter + offset
-
-
-def add_detector_noise(positions_2d: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
-                       model: DetectorModel | None = None) -> dict[str, dict[str, list[np.ndarray]]]:
-    """Synthetic detections for every view: one ``np.random.default_rng(model.seed)`` consumed in
-    sorted subject, sorted action key, camera 0.. order (see :class:`DetectorModel`)."""
-    model = model or DetectorModel()
-    rng = np.random.default_rng(model.seed)
-    out: dict[str, dict[str, list[np.ndarray]]] = {}
-    for subject in sorted(positions_2d):
-        out[subject] = {}
-        for action in sorted(positions_2d[subject]):
-            out[subject][action] = [model.apply(view, rng) for view in positions_2d[subject][action]]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # The whole directory
 # --------------------------------------------------------------------------------------------
 
@@ -800,17 +225,6 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def _camera_table(cameras: str | Path | Mapping[str, Sequence[Camera]] | None
-                  ) -> tuple[Mapping[str, Sequence[Camera]], str]:
-    from skelgnn.data import h36m_cameras, read_cameras
-
-    if cameras is None:
-        return h36m_cameras(), "Human3.6M camera calibration (skelgnn built-in table)"
-    if isinstance(cameras, Mapping):
-        return cameras, "camera table given in code"
-    return read_cameras(cameras), f"camera table {cameras}"
-
-
 def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None = 60.0,
                 cameras: str | Path | Mapping[str, Sequence[Camera]] | None = None,
                 joint_map: str | Path | JointMap | None = None, name: str = "cmu",
@@ -840,8 +254,6 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
         ValueError: an unreadable BVH, a map naming a missing joint, two files with one action
             key, or an unreachable frame rate (messages name the file).
     """
-    from skelgnn.prepare import project_views, write_camera_table, write_positions_2d, write_positions_3d
-
     if not re.match(r"^\w+$", name):
         raise ValueError(f"--name must be a word like 'cmu', found {name!r}")
     bvh_dir = Path(bvh_dir)
@@ -850,7 +262,7 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
     if index is None and bvh_dir.is_dir() and (bvh_dir / "CMU-INDEX.md").is_file():
         index = bvh_dir / "CMU-INDEX.md"
     descriptions = read_cmu_index(index) if index is not None else {}
-    table, table_origin = _camera_table(cameras)
+    table, table_origin = camera_table(cameras)
     feet = (H36M17.names.index("RFoot"), H36M17.names.index("LFoot"))
 
     iterator: Iterable[Path] = files
