@@ -154,6 +154,17 @@ def test_old_semgcn_config_loads_with_channel_norm():
     assert config_from_dict(config_to_dict(PRESETS["semgcn-1f"])).norm == "joint"
 
 
+def test_the_shipped_semgcn_rows_config_loads_as_trained():
+    """The model config stored with the semgcn-1f benchmark rows before ``norm`` existed
+    (benchmarks/results/semgcn-1f-det.json at that time), through the experiment loader."""
+    from skelgnn.config import experiment_from_dict
+
+    model = {"channels": 128, "blocks": 4, "dropout": 0.0, "head_init": 0.01, "num_joints": 17,
+             "parents": list(PARENTS), "arch": "semgcn"}
+    cfg = experiment_from_dict({"preset": "semgcn-1f", "model": model})
+    assert cfg.model.norm == "channel" and cfg.model.channels == 128
+
+
 # ---------------------------------------------------------------------------------------------
 # Batch norm helpers
 # ---------------------------------------------------------------------------------------------
