@@ -32,9 +32,11 @@ class SemGCNConfig:
     """Dropout after every layer (SemGCN uses none)."""
     norm: Literal["channel", "joint"] = "joint"
     """Batch norm statistics: 'joint' per (joint, channel) (``J * C`` features), 'channel' per
-    channel pooled over joints (SemGCN's own; its running statistics fit no joint and the eval-mode
-    network was far worse than the train-mode one). Configs saved before this option existed
-    load as 'channel', the behaviour they were trained with (models/registry.py)."""
+    channel pooled over joints (SemGCN's own: one mean and variance for joints whose features
+    differ a lot). Either way the running statistics lagged the weights on val (eval-mode P1 far
+    above train-mode), which ``train.precise_bn_batches`` fixes (configs/semgcn-1f.toml). Configs
+    saved before this option existed load as 'channel', the behaviour they were trained with
+    (models/registry.py)."""
     head_init: float = 0.01
     """Scale of the output layer's initial weights and bias (1 = the layer's default init, which
     starts predictions about 2 m from the targets; 0.01 starts them near the root). Chosen on
