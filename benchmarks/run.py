@@ -35,6 +35,7 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "skelgnn-27f-paper": ("skelgnn-27f-paper.toml", ("det", "gt"), None),
     "fcn-1f": ("fcn-1f.toml", ("det", "gt"), None),
     "semgcn-1f": ("semgcn-1f.toml", ("det", "gt"), None),
+    "mgcn-1f": ("mgcn-1f.toml", ("det", "gt"), None),
     "tcn-1f": ("tcn-1f.toml", ("det", "gt"), None),
     "tcn-27f": ("tcn-27f.toml", ("det", "gt"), None),
     "skelgnn-1f-nosqueeze": ("ablation-nosqueeze.toml", ("det",), None),
