@@ -155,9 +155,9 @@ def make_clip_set(sequences: Iterable[PoseSequence], labels: dict[str, str],
 
 
 def read_labels(data_dir: str | Path) -> dict[str, str]:
-    """``action_key -> category`` from the benchmark's ``actions.csv``; without that file, the
-    first word of each action key (the keys are ``'<Category> <subject>_<trial>'``) is used by
-    the caller through :func:`skelgnn.data.action_category`."""
+    """``action_key -> category`` from the benchmark's ``actions.csv`` (empty without that file:
+    :func:`labels_for` then falls back to the key's first word, as keys read
+    ``'<Category> <subject>_<trial>'``)."""
     path = Path(data_dir) / "actions.csv"
     if not path.is_file():
         return {}
