@@ -570,6 +570,12 @@ COMMANDS: dict[str, Handler] = {
 }
 """``command`` value set by a sub-parser -> handler."""
 
+# skeleton action recognition: parser and handlers live in skelgnn.action.cli
+from skelgnn.action.cli import ACTION_COMMANDS, add_action_parser  # noqa: E402
+
+PARSER_BUILDERS.append(add_action_parser)
+COMMANDS.update(ACTION_COMMANDS)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``skelgnn`` argument parser."""
