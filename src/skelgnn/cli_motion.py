@@ -1,0 +1,94 @@
+"""Command-line pieces of the video-to-motion path, kept out of :mod:`skelgnn.cli` so that its
+verb table stays small: the options ``--focal``, ``--smooth``, ``--export``, ``--threads`` shared
+by ``skelgnn infer`` and ``skelgnn video``, what they do after lifting, and the ``skelgnn
+convert`` verb (poses npz -> BVH / JSON / CSV)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is built
+    import numpy as np
+
+__all__ = ["add_motion_arguments", "apply_threads", "place_prediction", "write_exports",
+           "add_convert_parser", "cmd_convert"]
+
+EXPORT_FORMATS = ("bvh", "json", "csv")
+
+
+def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--focal``, ``--smooth``, ``--export``, ``--threads``."""
+    parser.add_argument("--focal", metavar="PX", type=float, default=None,
+                        help="the camera's focal length in pixels, for the root trajectory "
+                             "(default: the image diagonal, i.e. a 53 degree diagonal field of view)")
+    parser.add_argument("--smooth", action="store_true",
+                        help="One-Euro filter on the poses and the trajectory (off by default: "
+                             "the temporal models are already smooth)")
+    parser.add_argument("--export", metavar="FMT", nargs="+", choices=EXPORT_FORMATS, default=[],
+                        help="also write the motion as BVH / JSON / CSV next to the npz "
+                             "(same name, other suffix)")
+    parser.add_argument("--threads", metavar="N", type=int, default=1,
+                        help="torch CPU threads (default 1: fastest for one clip, see README)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's intra-op thread count from ``--threads``."""
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, found {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def place_prediction(pred: Any, image_size: tuple[float, float], fps: Optional[float],
+                     args: argparse.Namespace) -> tuple[Any, dict[str, np.ndarray]]:
+    """Trajectory + world frame (+ smoothing) of a :class:`skelgnn.inference.Prediction`:
+    returns the prediction (with smoothed ``poses_3d`` under ``--smooth``) and the npz entries
+    to add (:meth:`skelgnn.motion.Motion.arrays`)."""
+    from skelgnn.motion import build_motion
+
+    if args.focal is not None and not args.focal > 0:
+        raise ValueError(f"--focal must be a positive number of pixels, found {args.focal}")
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores,
+                          args.focal, args.smooth)
+    return dataclasses.replace(pred, poses_3d=motion.poses_3d), motion.arrays()
+
+
+def write_exports(npz: Path, formats: list[str]) -> list[Path]:
+    """Write ``npz``'s motion as ``npz.with_suffix(.FMT)`` for every format."""
+    from skelgnn.animation import export_motion, load_motion_npz
+
+    if not formats:
+        return []
+    positions, fps, frame = load_motion_npz(npz)
+    return [export_motion(positions, Path(npz).with_suffix(f".{fmt}"), fps, frame)
+            for fmt in dict.fromkeys(formats)]
+
+
+def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
+    """The ``skelgnn convert`` sub-parser."""
+    cv = subparsers.add_parser(
+        "convert", help="write a poses npz as BVH, JSON or CSV",
+        description="Read poses_3d.npz (from `skelgnn infer` or `skelgnn video`) and write its "
+                    "motion -- poses_world when present (y up, metres), else poses_3d (+ "
+                    "trajectory) turned y-up -- as BVH (fixed median bone lengths, joint "
+                    "rotations, centimetres), JSON or CSV (joint positions in metres, with "
+                    "names), chosen by OUT's suffix.")
+    cv.add_argument("input", metavar="IN", help="npz with poses_world or poses_3d")
+    cv.add_argument("output", metavar="OUT", help="FILE.bvh, FILE.json or FILE.csv")
+    cv.add_argument("--fps", type=float, default=None, help="frame rate (default: the npz's, else 30)")
+    cv.set_defaults(command="convert", handler=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``skelgnn convert``."""
+    from skelgnn.animation import export_motion, load_motion_npz
+
+    positions, fps, frame = load_motion_npz(args.input)
+    if args.fps is not None:
+        fps = args.fps
+    out = export_motion(positions, args.output, fps, frame)
+    print(f"wrote {out} ({len(positions)} frames at {fps:g} fps, {frame} frame)")
+    return 0
