@@ -338,9 +338,11 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                           "checkpoints/skelgnn-1f-cmu-det.pt)")
     inf.add_argument("--min-score", metavar="S", type=float, default=0.3,
                      help="joints scoring below S are missing and get filled (default 0.3)")
-    inf.add_argument("--person", choices=("score", "track"), default="score",
+    inf.add_argument("--person", metavar="score|track|all|ID", default="score",
                      help="with several people in a frame, keep the most confident (score) or the "
-                          "one nearest the previous frame's choice (track)")
+                          "one nearest the previous frame's choice (track), or track everyone "
+                          "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
+                          "(see README, 'Several people')")
     inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,
@@ -363,8 +365,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.keypoints_io import check_image_size, read_keypoints
     from skelgnn.layouts import resolve_layout
 
-    from skelgnn.cli_motion import apply_threads, place_prediction, write_exports
+    from skelgnn.cli_motion import apply_threads, cmd_infer_tracks, place_prediction, write_exports
 
+    if args.person not in ("score", "track"):  # several people: one output per track
+        return cmd_infer_tracks(args)
     if args.onnx and args.backend != "onnxruntime":
         raise ValueError("--onnx needs --backend onnxruntime")
     apply_threads(args)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is b
     import numpy as np
 
 __all__ = ["add_motion_arguments", "apply_threads", "place_prediction", "write_exports",
-           "add_convert_parser", "cmd_convert"]
+           "cmd_infer_tracks", "add_convert_parser", "cmd_convert"]
 
 EXPORT_FORMATS = ("bvh", "json", "csv")
 
@@ -91,4 +91,67 @@ def cmd_convert(args: argparse.Namespace) -> int:
         fps = args.fps
     out = export_motion(positions, args.output, fps, frame)
     print(f"wrote {out} ({len(positions)} frames at {fps:g} fps, {frame} frame)")
+    return 0
+
+
+def _lifter(args: argparse.Namespace) -> Any:
+    """The lifter ``skelgnn infer``'s options name (backend, checkpoint, ONNX file, TTA)."""
+    from skelgnn.inference import Lifter, default_checkpoint
+
+    flip = not args.no_tta
+    if args.backend == "onnxruntime":
+        from skelgnn.export import OnnxLifter
+
+        return OnnxLifter.from_onnx(args.onnx, flip) if args.onnx else \
+            OnnxLifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    if args.onnx:
+        raise ValueError("--onnx needs --backend onnxruntime")
+    return Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+
+
+def cmd_infer_tracks(args: argparse.Namespace) -> int:
+    """``skelgnn infer --person all|ID``: track every person of a JSON keypoints file
+    (:func:`skelgnn.tracking.track_people`) and lift each track. ``all`` writes
+    ``OUT_STEM.track<ID>.npz`` per track; an id writes that track to ``--out``."""
+    from skelgnn.keypoints_io import check_image_size, read_json_detections
+    from skelgnn.layouts import resolve_layout
+    from skelgnn.tracking import track_people
+
+    person = str(args.person)
+    if person != "all" and not person.isdigit():
+        raise ValueError(f"--person must be score, track, all or a track id (0, 1, ...), found "
+                         f"{person!r}")
+    if Path(args.keypoints).suffix.lower() != ".json":
+        raise ValueError(f"--person {person} needs a JSON keypoints file with several people per "
+                         f"frame (COCO results or mmpose predictions); {args.keypoints} holds one")
+    apply_threads(args)
+    by_frame, joints, info = read_json_detections(args.keypoints)
+    tracks = track_people({f: [kp for kp, _ in people] for f, people in by_frame.items()},
+                          min_score=args.min_score)
+    if person != "all":
+        tracks = [t for t in tracks if t.id == int(person)]
+        if not tracks:
+            raise ValueError(f"{args.keypoints}: no track {person}; `--person all` lists them")
+    layout = resolve_layout(args.layout, joints, info.layout)
+    if args.image_size is not None:
+        image_size = check_image_size(args.image_size)
+    elif info.image_size is not None:
+        image_size = info.image_size
+    else:
+        raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H")
+    lifter = _lifter(args)
+    out = Path(args.out)
+    for track in tracks:
+        pred = lifter.predict_full(track.keypoints, image_size, layout, args.min_score,
+                                   reframe=args.reframe)
+        pred, motion = place_prediction(pred, image_size, info.fps, args)
+        path = out if person != "all" else out.with_name(f"{out.stem}.track{track.id}{out.suffix}")
+        saved = pred.save(path, fps=info.fps, frames=track.frames, image_size=image_size,
+                          layout=layout, checkpoint=lifter.info.get("checkpoint", ""),
+                          track_id=track.id, **motion)
+        print(f"track {track.id}: frames {track.frames[0]}-{track.frames[-1]} "
+              f"({track.num_detections} detected), wrote {saved}")
+        for extra in write_exports(saved, args.export):
+            print(f"  wrote {extra}")
+    print(f"{len(tracks)} track(s) from {args.keypoints}")
     return 0
