@@ -342,7 +342,7 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="with several people in a frame, keep the most confident (score) or the "
                           "one nearest the previous frame's choice (track), or track everyone "
                           "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
-                          "(see README, 'Several people')")
+                          "(see README, 'From video to motion')")
     inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,
