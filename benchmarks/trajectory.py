@@ -13,7 +13,11 @@ with the ground-truth root ``R^T (p_world - t)``. Rows:
 * ``oracle``: GT 3D with GT 2D (checks the solver: should be ~0);
 * ``gt3d+<src>``: GT root-relative 3D with the 2D source (error from the 2D alone);
 * ``lift+<src>`` / ``lift+<src>/weak``: the shipped single-frame lifter's 3D (flip TTA), full or
-  weak perspective.
+  weak perspective;
+* ``lift+<src>/assumed-f``: as ``lift+<src>`` but with the focal length and principal point
+  ``skelgnn video`` assumes when none is given (:func:`skelgnn.trajectory.default_intrinsics`:
+  ``f = sqrt(W^2 + H^2)`` = 1415 px here, against the real 1145-1150 px), to show what an
+  unknown camera costs.
 
 Figures (mm): mean and median root position error, the mean depth (Z) and in-image (X, Y)
 parts, and the mean error after one scale per sequence and camera (least squares), which
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from skelgnn.data import load_benchmark, read_split
     from skelgnn.inference import Lifter
-    from skelgnn.trajectory import Intrinsics, solve_translation, undistort_points
+    from skelgnn.trajectory import (Intrinsics, default_intrinsics, solve_translation,
+                                    undistort_points)
 
     torch.set_num_threads(1)
     data = Path(args.data)
@@ -97,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             for model, name in (("perspective", f"lift+{source}"), ("weak", f"lift+{source}/weak")):
                 rows.setdefault(name, []).append(
                     root_errors(solve_translation(lifted, uv, intr, model=model), target))
+            assumed = default_intrinsics(rec.image_size)
+            rows.setdefault(f"lift+{source}/assumed-f", []).append(
+                root_errors(solve_translation(lifted, uv, assumed), target))
     elapsed = time.perf_counter() - start
     table = {name: summarise(errs) for name, errs in rows.items() if errs}
     print(f"root trajectory error, test subjects {test}, every {args.step}th frame, "

@@ -234,7 +234,8 @@ class VideoResult:
     timings: dict[str, float]
     """seconds per stage: ``decode+detect``, ``lift``, ``render`` (drawing and encoding)."""
     motion: Optional[dict[str, np.ndarray]] = None
-    """the trajectory / world entries added to ``poses_3d.npz`` (:meth:`skelgnn.motion.Motion.arrays`)."""
+    """the trajectory / world entries added to ``poses_3d.npz``
+    (:meth:`skelgnn.motion.Motion.arrays`)."""
 
 
 def render_coordinates(poses_world: np.ndarray) -> tuple[np.ndarray, float]:
