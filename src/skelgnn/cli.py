@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
 from skelgnn.tables import format_table
+from skelgnn.cli_motion import add_convert_parser, cmd_convert
 
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
@@ -273,9 +274,11 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                           "checkpoints/skelgnn-1f-cmu-det.pt)")
     inf.add_argument("--min-score", metavar="S", type=float, default=0.3,
                      help="joints scoring below S are missing and get filled (default 0.3)")
-    inf.add_argument("--person", choices=("score", "track"), default="score",
+    inf.add_argument("--person", metavar="score|track|all|ID", default="score",
                      help="with several people in a frame, keep the most confident (score) or the "
-                          "one nearest the previous frame's choice (track)")
+                          "one nearest the previous frame's choice (track), or track everyone "
+                          "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
+                          "(see README, 'From video to motion')")
     inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,
@@ -286,6 +289,9 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="lift in a virtual camera framed like the training data (for footage "
                           "from cameras unlike the benchmark's, e.g. phones; `video` does this "
                           "by default)")
+    from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
+
+    add_motion_arguments(inf)
     inf.set_defaults(command="infer")
 
 
@@ -295,8 +301,13 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.keypoints_io import check_image_size, read_keypoints
     from skelgnn.layouts import resolve_layout
 
+    from skelgnn.cli_motion import apply_threads, cmd_infer_tracks, place_prediction, write_exports
+
+    if args.person not in ("score", "track"):  # several people: one output per track
+        return cmd_infer_tracks(args)
     if args.onnx and args.backend != "onnxruntime":
         raise ValueError("--onnx needs --backend onnxruntime")
+    apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     seq = read_keypoints(args.keypoints, person=args.person)
@@ -320,13 +331,16 @@ def cmd_infer(args: argparse.Namespace) -> int:
     pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
                                reframe=args.reframe)
     elapsed = time.perf_counter() - start
+    pred, motion = place_prediction(pred, image_size, seq.fps, args)  # trajectory, poses_world
     out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
-                    layout=layout, checkpoint=lifter.info.get("checkpoint", ""))
+                    layout=layout, checkpoint=lifter.info.get("checkpoint", ""), **motion)
     print(f"lifted {pred.poses_3d.shape[0]} frames ({layout}, {image_size[0]:g}x{image_size[1]:g}) "
           f"with {lifter.info.get('checkpoint', '?')} [{args.backend}, receptive field "
           f"{lifter.receptive_field}] in {elapsed:.2f} s")
     print(f"missing joints: {pred.report.summary()}")
     print(f"wrote {out}")
+    for path in write_exports(out, args.export):
+        print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -501,14 +515,19 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="lift in the video's own pixels instead of a virtual camera framed like "
                          "the training data (see README)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
+
+    add_motion_arguments(vd)
     vd.set_defaults(command="video")
 
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
     from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.cli_motion import apply_threads, write_exports
     from skelgnn.video import process_video, read_video_info
 
+    apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -524,7 +543,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,
-                           progress=sys.stderr.isatty(), reframe=not args.no_reframe)
+                           progress=sys.stderr.isatty(), reframe=not args.no_reframe,
+                           focal=args.focal, smooth=args.smooth)
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "
@@ -534,6 +554,8 @@ def cmd_video(args: argparse.Namespace) -> int:
         print(f"  {stage:14s} {seconds:7.2f} s  {frames / max(seconds, 1e-9):8.1f} frames/s")
     for name, path in result.files.items():
         print(f"  {name}: {path}")
+    for path in write_exports(result.files["poses_3d"], args.export):
+        print(f"  export: {path}")
     return EXIT_OK
 
 
@@ -552,6 +574,7 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_render_parser,
     _add_video_parser,
     _add_prepare_parser,
+    add_convert_parser,  # skelgnn.cli_motion
 ]
 """One function per top-level verb, each adding its sub-parser."""
 
@@ -567,6 +590,7 @@ COMMANDS: dict[str, Handler] = {
     "video": cmd_video,
     "prepare bvh": cmd_prepare_bvh,
     "prepare h36m": cmd_prepare_h36m,
+    "convert": cmd_convert,  # skelgnn.cli_motion
 }
 """``command`` value set by a sub-parser -> handler."""
 
