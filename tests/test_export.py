@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from skelgnn.checkpoint import save_checkpoint
+from skelgnn.checkpoint import build_payload, load_model, save_checkpoint
 from skelgnn.cli import main
 from skelgnn.codec import PoseCodec
 from skelgnn.config import load_config
-from skelgnn.inference import Lifter, load_model
+from skelgnn.inference import Lifter
 from skelgnn.models import build_model
-from skelgnn.train import _payload
 
 
 def _need(module: str):
@@ -48,7 +47,7 @@ def _make_checkpoint(path: Path, preset: str) -> Path:
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
             m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return save_checkpoint(_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
                            path)
 
 

@@ -29,7 +29,8 @@ import torch
 from skelgnn.codec import PoseCodec
 from skelgnn.fileio import atomic_path
 from skelgnn.geometry import flip_2d, flip_3d
-from skelgnn.inference import Lifter, load_model
+from skelgnn.checkpoint import load_model
+from skelgnn.inference import Lifter
 from skelgnn.models import LifterModel
 
 __all__ = ["export_onnx", "export_model_onnx", "OnnxLifter", "INPUT_NAME", "OUTPUT_NAME",

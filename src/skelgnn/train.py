@@ -28,16 +28,17 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from skelgnn.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from skelgnn.checkpoint import build_payload, load_resume_state, save_rotating
 from skelgnn.codec import PoseCodec
 from skelgnn.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
-from skelgnn.evaluate import predict_sequences, score
+from skelgnn.evaluate import score
 from skelgnn.geometry import flip_2d, flip_3d
-from skelgnn.models import LifterModel, build_model, config_to_dict, count_parameters
+from skelgnn.models import LifterModel, build_model, count_parameters
 from skelgnn.nn import GroupBatchNorm
+from skelgnn.predict import predict_sequences
 
-__all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "export_weights",
+__all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for",
            "convert_sync_batchnorm", "DistributedBatchNorm", "release_freed_memory"]
 
 log = logging.getLogger(__name__)
@@ -294,36 +295,6 @@ def _lock_run_dir(run_dir: Path):
     return fh
 
 
-def _load_resume_state(last: Path) -> tuple[dict[str, Any], Path]:
-    """``last.pt``, or ``prev.pt`` when ``last.pt`` is missing or damaged."""
-    prev = last.with_name("prev.pt")
-    try:
-        return load_checkpoint(last), last
-    except (ValueError, FileNotFoundError) as exc:
-        if not prev.exists():
-            raise
-        log.warning("%s; resuming from the previous checkpoint %s", exc, prev)
-        return load_checkpoint(prev), prev
-
-
-def _save_rotating(payload: dict[str, Any], last: Path) -> None:
-    """Write ``last.pt`` atomically, keeping the checkpoint it replaces as ``prev.pt``.
-
-    Raises:
-        ValueError: the write failed (disk full, no permission); ``last.pt`` is untouched.
-    """
-    new = last.with_name("next.pt")
-    try:
-        save_checkpoint(payload, new)
-        if last.exists():
-            os.replace(last, last.with_name("prev.pt"))
-        os.replace(new, last)
-    except OSError as exc:
-        raise ValueError(f"cannot write checkpoint {last}: {exc.strerror or exc}; the previous "
-                         "checkpoint is intact (free space or fix permissions, then --resume)") \
-            from None
-
-
 def release_freed_memory() -> bool:
     """Hand freed heap pages back to the OS (glibc ``malloc_trim(0)``); False where there is no
     glibc. The training loop calls it once the per-sequence records are dropped after building
@@ -347,7 +318,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     torch.set_num_threads(t_cfg.threads)
     state: Optional[dict[str, Any]] = None
     if resume:
-        state, source = _load_resume_state(last)
+        state, source = load_resume_state(last)
         saved = experiment_from_dict(state["config"])
         if saved.to_dict() != cfg.to_dict():
             log.warning("--resume: using the config saved in %s (the given one differs)", source)
@@ -466,7 +437,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
                     writer.add_scalar(key, value, epoch + 1)
             writer.flush()
         if ctx.is_main:
-            _save_rotating(_payload(cfg, model, codec, epoch + 1, history, opt), last)
+            save_rotating(build_payload(cfg, model, codec, epoch + 1, history, opt), last)
             (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
         ctx.barrier()
         msg = (f"epoch {epoch + 1}/{t_cfg.epochs}: loss {row['train_loss_mm']:.1f} mm, "
@@ -479,25 +450,3 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
         writer.close()
     model.cpu()
     return TrainResult(run_dir, last, t_cfg.epochs, minutes, history)
-
-
-def _payload(cfg: ExperimentConfig, model: LifterModel, codec: PoseCodec, epoch: int,
-             history: list[dict[str, Any]], opt: Optional[torch.optim.Optimizer]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "format": FORMAT, "config": cfg.to_dict(), "preset": cfg.preset,
-        "model_config": config_to_dict(model.config), "codec": codec.to_dict(),
-        "source": cfg.data.source,
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
-        "history": history,
-    }
-    if opt is not None:
-        out["optimizer"] = opt.state_dict()
-        out["rng"] = {"torch": torch.get_rng_state()}
-    return out
-
-
-def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write a slim copy of a checkpoint (weights, config, codec; no optimiser state)."""
-    state = load_checkpoint(checkpoint)
-    slim = {k: v for k, v in state.items() if k not in ("optimizer", "rng")}
-    return save_checkpoint(slim, out)
