@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
+from skelgnn.options import Device, Source, choices
 
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
@@ -176,7 +177,7 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--data", metavar="DIR", default=None,
                     help="benchmark directory (overrides data.root)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+    tr.add_argument("--device", choices=choices(Device), default=None,
                     help="training device (overrides train.device; default auto)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
     tr.set_defaults(command="train")
@@ -211,7 +212,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     "5%% / 10%%. Flip test-time augmentation is on unless --no-tta.")
     ev.add_argument("--checkpoint", metavar="PT", required=True, help="checkpoint file")
     ev.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
-    ev.add_argument("--source", choices=("det", "gt"), default=None,
+    ev.add_argument("--source", choices=choices(Source), default=None,
                     help="2D source (default: the one the checkpoint was trained on)")
     ev.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     ev.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")

@@ -26,10 +26,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from skelgnn.geometry import normalize_screen, unnormalize_screen
+from skelgnn.options import Normalization, choices
 
 __all__ = ["PoseCodec", "CODEC_MODES"]
 
-CODEC_MODES: tuple[str, ...] = ("screen", "box")
+CODEC_MODES: tuple[str, ...] = choices(Normalization)
 """The 2D normalisation modes :class:`PoseCodec` knows."""
 
 _BOX_EPS = 1e-6  # px; a box this small (all joints on one point) encodes to all zeros
@@ -44,7 +45,7 @@ class PoseCodec:
         root: index of the root joint the 3D targets are made relative to.
     """
 
-    mode: str = "screen"
+    mode: Normalization = "screen"
     root: int = 0
 
     def __post_init__(self) -> None:
