@@ -131,6 +131,17 @@ def test_unknown_preset_suggestion():
     ("train.loss=l2", "train.loss"),
     ("train.threads=0", "train.threads"),
     ("train.bn_momentum_end=0", "train.bn_momentum_end"),
+    ("train.bn_momentum_end=nan", "train.bn_momentum_end"),
+    ("train.grad_clip=nan", "train.grad_clip"),
+    ("train.grad_clip=-1", "train.grad_clip"),
+    ("train.validate_every=-1", "train.validate_every"),
+    ("train.lr=nan", "train.lr"),
+    ("train.lr=inf", "train.lr"),
+    ("train.weight_decay=nan", "train.weight_decay"),
+    ("train.weight_decay=-1e-4", "train.weight_decay"),
+    ("train.seed=-1", "train.seed"),
+    ("train.max_samples=-1", "train.max_samples"),
+    ("train.threads=100000", "train.threads"),
 ])
 def test_invalid_values_name_the_field(override, field):
     with pytest.raises(ValueError) as exc:
@@ -233,3 +244,21 @@ def test_allowed_values_are_one_literal_each():
         DataConfig(source="foo")
     with pytest.raises(ValueError, match="'none', 'framewise' or 'temporal'"):
         dataclasses.replace(PRESETS["skelgnn-1f"], dynamic="static")
+
+
+def test_thread_bound_follows_the_machine(monkeypatch):
+    import skelgnn.config as config_mod
+
+    monkeypatch.setattr(config_mod.os, "cpu_count", lambda: 2)
+    assert TrainConfig(threads=8).threads == 8
+    with pytest.raises(ValueError, match="between 1 and 8"):
+        TrainConfig(threads=9)
+    assert TrainConfig(validate_every=0).validate_every == 0  # 0: never validate
+
+
+def test_train_cli_refuses_bad_fields_without_traceback(capsys):
+    from skelgnn.cli import main
+
+    assert main(["train", "--set", "train.grad_clip=nan", "--run-dir", "/nonexistent/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "train.grad_clip" in err and "Traceback" not in err

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,13 @@ from skelgnn.models import PRESETS, ModelConfig, config_from_dict, config_to_dic
 from skelgnn.options import Device, Loss, Normalization, Source, Split, check_choice
 
 __all__ = ["DataConfig", "TrainConfig", "ExperimentConfig", "load_config", "apply_overrides",
-           "experiment_from_dict"]
+           "experiment_from_dict", "max_threads"]
+
+
+def max_threads() -> int:
+    """The most ``train.threads`` a config may ask for: 4 per CPU (far more only oversubscribes
+    the machine; 10 000 hung and 100 000 crashed torch)."""
+    return 4 * (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -113,14 +121,28 @@ class TrainConfig:
             raise ValueError(f"train.epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
             raise ValueError(f"train.batch_size must be >= 2 (batch norm), got {self.batch_size}")
-        if self.lr <= 0:
-            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"train.lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"train.weight_decay must be a finite number >= 0, "
+                             f"got {self.weight_decay}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise ValueError(f"train.grad_clip must be a finite number >= 0 (0: off), "
+                             f"got {self.grad_clip}")
+        if self.seed < 0:
+            raise ValueError(f"train.seed must be >= 0, got {self.seed}")
+        if self.max_samples < 0:
+            raise ValueError(f"train.max_samples must be >= 0 (0: all), got {self.max_samples}")
+        if self.validate_every < 0:
+            raise ValueError(f"train.validate_every must be >= 0 (0: never), "
+                             f"got {self.validate_every}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
         check_choice(self.loss, Loss, "train.loss")
         check_choice(self.device, Device, "train.device")
-        if self.threads < 1:
-            raise ValueError(f"train.threads must be >= 1, got {self.threads}")
+        if not 1 <= self.threads <= max_threads():
+            raise ValueError(f"train.threads must be between 1 and {max_threads()} (4 x the "
+                             f"{os.cpu_count() or 1} CPUs of this machine), got {self.threads}")
         for name in ("bn_momentum_start", "bn_momentum_end"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"train.{name} must be in (0, 1], got {getattr(self, name)}")

@@ -26,7 +26,7 @@ import numpy as np
 
 import torch
 
-from skelgnn.codec import PoseCodec
+from skelgnn.codec import PoseCodec, root_relative
 from skelgnn.fileio import atomic_path
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.checkpoint import load_model
@@ -214,5 +214,4 @@ class OnnxLifter(Lifter):
             if self.flip_test:
                 y = 0.5 * (y[:n] + flip_3d(y[n:]))
             outs.append(y)
-        y = np.concatenate(outs, 0)  # (F, J, 3)
-        return y - y[:, :1]
+        return root_relative(np.concatenate(outs, 0))  # (F, J, 3)

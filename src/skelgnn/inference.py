@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from skelgnn.checkpoint import load_model
-from skelgnn.codec import PoseCodec
+from skelgnn.codec import PoseCodec, pad_sequence
 from skelgnn.fileio import atomic_open
 from skelgnn.geometry import COORDINATE_LIMIT
 from skelgnn.keypoints_io import FillReport, as_keypoint_array, check_image_size, prepare_keypoints
@@ -231,8 +231,7 @@ class Lifter:
                 f"keypoints_2d lie up to {extent / 2:.3g} image widths from the image of size "
                 f"{size[0]:g} x {size[1]:g}; expected keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
-        pad = (self.receptive_field - 1) // 2
-        x = np.pad(x, ((pad, pad), (0, 0), (0, 0)), mode="edge")  # (F + R - 1, J, 2)
+        x = pad_sequence(x, self.receptive_field)  # (F + R - 1, J, 2)
         poses = self._lift_encoded(x)
         if not np.isfinite(poses).all():
             raise ValueError(f"the lifter returned non-finite 3D poses for finite inputs; the "

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from skelgnn.codec import root_relative
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.models import LifterModel
 
@@ -52,8 +53,7 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
         else:
             y = model.forward_sequence(x)[0]
         outs.append(y)
-    y = torch.cat(outs, 0)  # (F, J, 3)
-    return y - y[:, :1]
+    return root_relative(torch.cat(outs, 0))  # (F, J, 3)
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from skelgnn.checkpoint import build_payload, load_resume_state, save_rotating
-from skelgnn.codec import PoseCodec
+from skelgnn.codec import PoseCodec, root_relative
 from skelgnn.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
 from skelgnn.evaluate import score
@@ -83,7 +83,7 @@ def _bn_momentum(cfg: ExperimentConfig, epoch: int) -> float:
 
 
 def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    pred = pred - pred[:, :1]  # root-relative, as evaluated
+    pred = root_relative(pred)  # as evaluated
     if kind == "l1":
         return (pred - target).abs().mean()
     return torch.linalg.vector_norm(pred - target, dim=-1).mean()
