@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
+from skelgnn.fileio import atomic_write_text, check_output_path
 from skelgnn.options import Device, Source, choices
 
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
@@ -156,7 +157,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                         "parameters": params, "macs_per_frame": macs})
     print(format_table(["preset", "arch", "frames", "params", "MACs/frame"], rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(records, indent=2) + "\n")
     return EXIT_OK
 
 
@@ -237,14 +238,14 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
                                       flip_test=not args.no_tta, progress=sys.stderr.isatty())
     print(format_3dhp_report(result))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
+    if args.json:
+        check_output_path(args.json)  # refuse a directory or device before minutes of scoring
     if args.dataset == "3dhp":
         return _evaluate_3dhp(args)
     from skelgnn.evaluate import evaluate_checkpoint, format_report
@@ -253,9 +254,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                  flip_test=not args.no_tta, progress=sys.stderr.isatty())
     print(format_report(result))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return EXIT_OK
 
 
@@ -308,8 +307,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "SPEED.md").write_text(table + "\n")
+    atomic_write_text(out / "speed.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "SPEED.md", table + "\n")
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ from skelgnn.codec import PoseCodec, root_relative
 from skelgnn.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
 from skelgnn.evaluate import score
+from skelgnn.fileio import atomic_write_text
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.distributed import DistContext, convert_sync_batchnorm, distributed_context
 from skelgnn.models import LifterModel, build_model, count_parameters
@@ -359,7 +360,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     cfg, state, source = _resume_state(cfg, last, resume)
     t_cfg = cfg.train
     if ctx.is_main:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     codec = PoseCodec(mode=cfg.data.normalization)
     torch.manual_seed(t_cfg.seed)
     model: LifterModel = build_model(cfg.model)
@@ -393,7 +394,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
             writer.flush()
         if ctx.is_main:
             save_rotating(build_payload(cfg, model, codec, epoch + 1, history, opt), last)
-            (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+            atomic_write_text(run_dir / "history.json", json.dumps(history, indent=2) + "\n")
         ctx.barrier()
         log.info(_epoch_message(row, t_cfg.epochs))
     minutes = (time.perf_counter() - t_run) / 60.0
