@@ -1,8 +1,9 @@
 """The ``skelgnn`` command line: one verb -> one function.
 
-Adding a command: write ``_add_<verb>_parser(subparsers)`` (it builds the sub-parser and sets
-``command="<verb> [<sub-verb>]"`` as a default), write ``cmd_<verb>(args) -> int``, and register
-both in :data:`PARSER_BUILDERS` and :data:`COMMANDS`. Handlers raise ``ValueError`` /
+Adding a command: write ``cmd_<verb>(args) -> int`` and ``_add_<verb>_parser(subparsers)``, which
+builds the sub-parser and ends with ``set_defaults(command="<verb> [<sub-verb>]",
+handler=cmd_<verb>)``, then append the builder to :data:`PARSER_BUILDERS` (the verb table).
+:data:`COMMANDS` is derived from it. Handlers raise ``ValueError`` /
 ``FileNotFoundError`` for user errors; :func:`main` turns them into ``error: <message>`` on stderr
 and exit code 2. Only this module reads ``sys.argv`` and prints.
 """
@@ -23,7 +24,7 @@ from skelgnn.options import Device, Source, choices
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
 
-__all__ = ["build_parser", "main", "COMMANDS", "PARSER_BUILDERS", "format_table", "cmd_data_check"]
+__all__ = ["build_parser", "main", "commands", "COMMANDS", "PARSER_BUILDERS", "format_table", "cmd_data_check"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
                     "0.01 px) and print a summary.")
     check.add_argument("--data", metavar="DIR", default=None,
                        help="benchmark directory (default: $SKELGNN_DATA, else ../shared/data/cmu)")
-    check.set_defaults(command="data check")
+    check.set_defaults(command="data check", handler=cmd_data_check)
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
@@ -140,7 +141,7 @@ def _add_models_parser(subparsers: argparse._SubParsersAction) -> None:
                     "accumulates per output frame (window mode, counted by "
                     "torch.utils.flop_counter).")
     models.add_argument("--json", metavar="OUT", default=None, help="also write the table as JSON")
-    models.set_defaults(command="models")
+    models.set_defaults(command="models", handler=cmd_models)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -181,7 +182,7 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--device", choices=choices(Device), default=None,
                     help="training device (overrides train.device; default auto)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
-    tr.set_defaults(command="train")
+    tr.set_defaults(command="train", handler=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -210,7 +211,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score a checkpoint on the benchmark test subjects",
         description="P1 (MPJPE) and P2 (P-MPJPE) in mm: per-sample and action-wise means, a "
                     "per-action table, the fixed hard subsets and the model's own hardest "
-                    "5%% / 10%%. Flip test-time augmentation is on unless --no-tta.")
+                    "5% / 10%. Flip test-time augmentation is on unless --no-tta.")
     ev.add_argument("--checkpoint", metavar="PT", required=True, help="checkpoint file")
     ev.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
     ev.add_argument("--source", choices=choices(Source), default=None,
@@ -222,7 +223,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                          "set in --data (PCK@150mm, AUC, MPJPE per scene)")
     ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
                     help="3dhp: score all 17 mapped joints (default) or the official 14")
-    ev.set_defaults(command="evaluate")
+    ev.set_defaults(command="evaluate", handler=cmd_evaluate)
 
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
@@ -280,7 +281,7 @@ def _add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="also time each stage of `skelgnn video` on this clip ('auto': the "
                         f"sample video {SAMPLE_VIDEO} when it and mediapipe are there; 'none' "
                         "to skip)")
-    b.set_defaults(command="bench")
+    b.set_defaults(command="bench", handler=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -350,7 +351,7 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="lift in a virtual camera framed like the training data (for footage "
                           "from cameras unlike the benchmark's, e.g. phones; `video` does this "
                           "by default)")
-    inf.set_defaults(command="infer")
+    inf.set_defaults(command="infer", handler=cmd_infer)
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
@@ -404,7 +405,7 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="checkpoint (default: as for `skelgnn infer`)")
     ex.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    ex.set_defaults(command="export")
+    ex.set_defaults(command="export", handler=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -435,7 +436,7 @@ def _add_render_parser(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--azim", type=float, default=45.0,
                     help="view azimuth about the vertical, degrees; 0 = the camera's view "
                          "(default 45)")
-    rd.set_defaults(command="render")
+    rd.set_defaults(command="render", handler=cmd_render)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -486,7 +487,7 @@ def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
     bvh.add_argument("--seed", type=int, default=None,
                      help="detector random seed (default 20211011, the benchmark's)")
     bvh.add_argument("--no-progress", action="store_true", help="no progress bar")
-    bvh.set_defaults(command="prepare bvh")
+    bvh.set_defaults(command="prepare bvh", handler=cmd_prepare_bvh)
     h36m = verbs.add_parser(
         "h36m", help="Human3.6M D3_Positions CDF files -> data_3d_h36m.npz and data_2d_h36m_gt.npz",
         description="Read <root>/<subject>/MyPoseFeatures/D3_Positions/*.cdf (cdflib) and write "
@@ -502,7 +503,7 @@ def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="keep S11 Directions (left out by default, like VideoPose3D)")
     h36m.add_argument("--name", default="h36m", help="dataset name in the file names (default h36m)")
     h36m.add_argument("--no-progress", action="store_true", help="no progress bar")
-    h36m.set_defaults(command="prepare h36m")
+    h36m.set_defaults(command="prepare h36m", handler=cmd_prepare_h36m)
 
 
 def cmd_prepare_bvh(args: argparse.Namespace) -> int:
@@ -565,7 +566,7 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="lift in the video's own pixels instead of a virtual camera framed like "
                          "the training data (see README)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
-    vd.set_defaults(command="video")
+    vd.set_defaults(command="video", handler=cmd_video)
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -617,22 +618,10 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_video_parser,
     _add_prepare_parser,
 ]
-"""One function per top-level verb, each adding its sub-parser."""
+"""The verb table: one function per top-level verb, each adding its sub-parser with
+``set_defaults(command="<verb> [<sub-verb>]", handler=cmd_<verb>)``."""
 
-COMMANDS: dict[str, Handler] = {
-    "data check": cmd_data_check,
-    "models": cmd_models,
-    "train": cmd_train,
-    "evaluate": cmd_evaluate,
-    "bench": cmd_bench,
-    "infer": cmd_infer,
-    "export": cmd_export,
-    "render": cmd_render,
-    "video": cmd_video,
-    "prepare bvh": cmd_prepare_bvh,
-    "prepare h36m": cmd_prepare_h36m,
-}
-"""``command`` value set by a sub-parser -> handler."""
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -656,14 +645,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    handler = COMMANDS.get(getattr(args, "command", None))
-    if handler is None:  # a sub-parser without set_defaults(command=...): a wiring bug
+    handler = getattr(args, "handler", None)
+    if handler is None:  # a sub-parser without set_defaults(handler=...): a wiring bug
         parser.error(f"no handler for {args.verb!r}")
     try:
         return handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def commands(parser: Optional[argparse.ArgumentParser] = None) -> dict[str, Handler]:
+    """Every leaf command of the parser (``"data check"``, ``"train"``, ...) -> its handler, read
+    from the sub-parsers' defaults."""
+    out: dict[str, Handler] = {}
+
+    def walk(p: argparse.ArgumentParser) -> None:
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            out[p.get_default("command")] = p.get_default("handler")
+        for sub in subs:
+            for child in dict.fromkeys(sub.choices.values()):
+                walk(child)
+
+    walk(parser or build_parser())
+    return out
+
+
+COMMANDS: dict[str, Handler] = commands()
+"""``command`` value -> handler, derived from the verb table (for tests and introspection)."""
 
 
 if __name__ == "__main__":
