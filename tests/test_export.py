@@ -176,3 +176,22 @@ def test_export_errors(tmp_path, capsys):
               str(foreign))
     with pytest.raises(ValueError, match="not exported by `skelgnn export`"):
         OnnxLifter.from_onnx(foreign)
+
+
+def test_build_lifter_picks_the_backend(tmp_path):
+    from skelgnn.cli import BACKENDS as CLI_BACKENDS
+    from skelgnn.export import BACKENDS, build_lifter
+
+    assert CLI_BACKENDS == BACKENDS
+    ckpt = _make_checkpoint(tmp_path / "m.pt", "skelgnn-1f")
+    torch_lifter = build_lifter(ckpt, "torch", flip_test=False)
+    assert type(torch_lifter) is Lifter and torch_lifter.flip_test is False
+    ort_lifter = build_lifter(ckpt, "onnxruntime")
+    assert isinstance(ort_lifter, OnnxLifter)
+    kp = np.random.default_rng(0).uniform(300, 700, (5, 17, 2))
+    np.testing.assert_allclose(ort_lifter.predict(kp, (1000, 1000)),
+                               build_lifter(ckpt).predict(kp, (1000, 1000)), atol=1e-4)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        build_lifter(ckpt, "tensorrt")
+    with pytest.raises(ValueError, match="onnxruntime"):
+        build_lifter(ckpt, "torch", onnx=tmp_path / "m.onnx")

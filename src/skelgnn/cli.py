@@ -21,6 +21,9 @@ from skelgnn import __version__
 from skelgnn.fileio import atomic_write_text, check_output_path
 from skelgnn.options import Device, Source, choices
 
+BACKENDS = ("torch", "onnxruntime")
+"""Lifter back ends (:func:`skelgnn.export.build_lifter`; the CLI does not import torch to list them)."""
+
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
 
@@ -341,7 +344,7 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
     inf.add_argument("--person", choices=("score", "track"), default="score",
                      help="with several people in a frame, keep the most confident (score) or the "
                           "one nearest the previous frame's choice (track)")
-    inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+    inf.add_argument("--backend", choices=BACKENDS, default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,
                      help="with --backend onnxruntime: a model from `skelgnn export` (default: "
@@ -356,7 +359,7 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     """``skelgnn infer``."""
-    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.export import build_lifter
     from skelgnn.keypoints_io import check_image_size, read_keypoints
     from skelgnn.layouts import resolve_layout
 
@@ -373,14 +376,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     else:
         raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H "
                          "(the width and height in pixels of the images the keypoints come from)")
-    flip = not args.no_tta
-    if args.backend == "onnxruntime":
-        from skelgnn.export import OnnxLifter
-
-        lifter: Lifter = OnnxLifter.from_onnx(args.onnx, flip) if args.onnx else \
-            OnnxLifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
-    else:
-        lifter = Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta, args.onnx)
     start = time.perf_counter()
     pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
                                reframe=args.reframe)
@@ -559,7 +555,7 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="landmarks with visibility below S are filled (default 0.3)")
     vd.add_argument("--max-frames", metavar="N", type=int, default=None,
                     help="process only the first N frames")
-    vd.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+    vd.add_argument("--backend", choices=BACKENDS, default="torch",
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
     vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
     vd.add_argument("--no-reframe", action="store_true",
@@ -571,7 +567,7 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
-    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.export import build_lifter
     from skelgnn.video import process_video, read_video_info
 
     if not 0.0 <= args.min_score <= 1.0:
@@ -579,13 +575,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, found {args.max_frames}")
     info = read_video_info(args.input)
-    checkpoint = args.checkpoint or default_checkpoint()
-    if args.backend == "onnxruntime":
-        from skelgnn.export import OnnxLifter
-
-        lifter: Lifter = OnnxLifter.from_checkpoint(checkpoint, not args.no_tta)
-    else:
-        lifter = Lifter.from_checkpoint(checkpoint, not args.no_tta)
+    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta)
     start = time.perf_counter()
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,
