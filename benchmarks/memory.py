@@ -5,7 +5,7 @@
     python benchmarks/memory.py --only synthetic --frames 100000
 
 Each case runs in a fresh subprocess (so its peak RSS is its own) and does what
-``skelgnn.train._train`` does before and during its epochs:
+``skelgnn.train._train`` (its ``_build_data`` step) does before and during its epochs:
 
 1. builds the training :class:`~skelgnn.data.WindowDataset` from the records and drops the
    records, as the training loop does (``WindowDataset(load_benchmark(...), R, stride=...)``);

@@ -66,9 +66,10 @@ def commit() -> str:
 
 
 def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[str]) -> Path:
+    from skelgnn.checkpoint import export_weights
     from skelgnn.config import load_config
     from skelgnn.evaluate import evaluate_checkpoint
-    from skelgnn.train import export_weights, train
+    from skelgnn.train import train
 
     cfg_file, _, shipped = ROWS[name]
     cfg = load_config(CONFIGS / cfg_file, [f"data.source={source}", "data.split=test", *extra])

@@ -58,6 +58,23 @@ def test_every_parser_command_has_a_handler():
     for command in COMMANDS:
         args = parser.parse_args(command.split() + MINIMAL_ARGS[command])
         assert args.command == command
+        assert args.handler is COMMANDS[command] and callable(args.handler)
+
+
+@pytest.mark.parametrize("command", sorted(MINIMAL_ARGS))
+def test_help_of_every_subcommand_runs_without_doubled_percent(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command.split(), "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: skelgnn " + command)
+    assert "%%" not in out and "%(" not in out
+
+
+def test_evaluate_help_shows_single_percent(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "hardest 5% / 10%" in " ".join(capsys.readouterr().out.split())
 
 
 def test_data_check_on_mini(mini_dir, capsys):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from skelgnn.codec import CODEC_MODES, PoseCodec
+from skelgnn.codec import CODEC_MODES, PoseCodec, pad_sequence, root_relative
 
 
 def test_screen_encode_hand_value():
@@ -80,3 +80,21 @@ def test_errors():
         codec.encode_2d(uv)
     with pytest.raises(ValueError, match=r"\(\.\.\., J, 2\)"):
         codec.encode_2d(np.zeros((17, 3)), (10, 10))
+
+
+def test_root_relative_numpy_and_torch():
+    x = np.random.default_rng(0).normal(size=(4, 17, 3))
+    y = root_relative(x)
+    assert np.all(y[:, 0] == 0) and np.allclose(y[:, 5] - y[:, 3], x[:, 5] - x[:, 3])
+    t = root_relative(torch.from_numpy(x), root=2)
+    assert isinstance(t, torch.Tensor) and torch.all(t[:, 2] == 0)
+    np.testing.assert_allclose(PoseCodec(root=0).encode_3d(x), y.astype(np.float32))
+
+    clip = np.arange(3 * 2 * 2, dtype=float).reshape(3, 2, 2)
+    padded = pad_sequence(clip, 5)  # (3 + 4, 2, 2)
+    assert padded.shape == (7, 2, 2)
+    assert np.array_equal(padded[:2], clip[[0, 0]]) and np.array_equal(padded[-2:], clip[[2, 2]])
+    assert np.array_equal(padded[2:5], clip)
+    assert pad_sequence(clip, 1) is not clip and np.array_equal(pad_sequence(clip, 1), clip)
+    with pytest.raises(ValueError, match="odd"):
+        pad_sequence(clip, 4)

@@ -18,7 +18,7 @@ def test_load_config_none_gives_the_defaults():
     assert cfg.model == PRESETS["skelgnn-1f"]
     assert cfg.data == DataConfig()
     assert (cfg.data.source, cfg.data.split, cfg.data.frame_stride) == ("det", "val", 2)
-    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr) == (20, 1024, 1e-3)
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr) == (20, 256, 1e-3)
     assert cfg.train.amsgrad is True and cfg.train.flip_augment is True
 
 
@@ -131,6 +131,17 @@ def test_unknown_preset_suggestion():
     ("train.loss=l2", "train.loss"),
     ("train.threads=0", "train.threads"),
     ("train.bn_momentum_end=0", "train.bn_momentum_end"),
+    ("train.bn_momentum_end=nan", "train.bn_momentum_end"),
+    ("train.grad_clip=nan", "train.grad_clip"),
+    ("train.grad_clip=-1", "train.grad_clip"),
+    ("train.validate_every=-1", "train.validate_every"),
+    ("train.lr=nan", "train.lr"),
+    ("train.lr=inf", "train.lr"),
+    ("train.weight_decay=nan", "train.weight_decay"),
+    ("train.weight_decay=-1e-4", "train.weight_decay"),
+    ("train.seed=-1", "train.seed"),
+    ("train.max_samples=-1", "train.max_samples"),
+    ("train.threads=100000", "train.threads"),
 ])
 def test_invalid_values_name_the_field(override, field):
     with pytest.raises(ValueError) as exc:
@@ -181,3 +192,73 @@ def test_model_override_applies_to_the_preset():
     cfg = load_config(None, ["model.preset=skelgnn-27f", "model.channels=32"])
     assert cfg.model == dataclasses.replace(PRESETS["skelgnn-27f"], channels=32)
     assert cfg.model.receptive_field == 27
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_config_is_the_recipe_plus_its_declared_differences(path):
+    """A config file resolves to the dataclass defaults except for the fields it sets, and it
+    sets no field to the value the default already has (one recipe, stated once)."""
+    import tomllib
+
+    raw = tomllib.loads(path.read_text())
+    cfg = load_config(path)
+    for section, cls in (("data", DataConfig), ("train", TrainConfig)):
+        declared = raw.get(section, {})
+        resolved = getattr(cfg, section)
+        default = cls()
+        for f in dataclasses.fields(cls):
+            if f.name in declared:
+                assert getattr(resolved, f.name) == declared[f.name]
+                assert declared[f.name] != getattr(default, f.name), \
+                    f"{path.name} restates the default {section}.{f.name}"
+            else:
+                assert getattr(resolved, f.name) == getattr(default, f.name), (section, f.name)
+
+
+def test_the_default_schedule_is_the_benchmark_recipe():
+    t, d = TrainConfig(), DataConfig()
+    assert (t.epochs, t.batch_size, t.lr, t.lr_decay, t.bn_momentum_end) == (20, 256, 1e-3, 0.95,
+                                                                             0.01)
+    assert (d.source, d.split, d.frame_stride) == ("det", "val", 2)
+    rows = [p for p in CONFIGS if p.name != "mini.toml"]
+    assert len(rows) >= 12
+    for path in rows:  # a benchmark row differs from the recipe in its model only
+        assert load_config(path) == ExperimentConfig(
+            model=load_config(path).model, preset=load_config(path).preset)
+
+
+def test_allowed_values_are_one_literal_each():
+    from skelgnn.cli import build_parser
+    from skelgnn.codec import CODEC_MODES
+    from skelgnn.options import Device, Normalization, Source, choices
+
+    assert CODEC_MODES == choices(Normalization) == ("screen", "box")
+    sub = {a.dest: a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions}
+    assert tuple(sub["device"].choices) == choices(Device)
+    ev = build_parser()._subparsers._group_actions[0].choices["evaluate"]
+    assert tuple(next(a for a in ev._actions if a.dest == "source").choices) == choices(Source)
+    with pytest.raises(ValueError, match="data.source must be 'det' or 'gt', got 'foo'"):
+        DataConfig(source="foo")
+    with pytest.raises(ValueError, match="'none', 'framewise' or 'temporal'"):
+        dataclasses.replace(PRESETS["skelgnn-1f"], dynamic="static")
+
+
+def test_thread_bound_follows_the_machine(monkeypatch):
+    import skelgnn.config as config_mod
+
+    monkeypatch.setattr(config_mod.os, "cpu_count", lambda: 2)
+    assert TrainConfig(threads=8).threads == 8
+    with pytest.raises(ValueError, match="between 1 and 8"):
+        TrainConfig(threads=9)
+    assert TrainConfig(validate_every=0).validate_every == 0  # 0: never validate
+
+
+def test_train_cli_refuses_bad_fields_without_traceback(capsys):
+    from skelgnn.cli import main
+
+    assert main(["train", "--set", "train.grad_clip=nan", "--run-dir", "/nonexistent/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "train.grad_clip" in err and "Traceback" not in err

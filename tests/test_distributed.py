@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from skelgnn.checkpoint import load_checkpoint
+from skelgnn.checkpoint import load_checkpoint, save_rotating
 from skelgnn.config import load_config
-from skelgnn.train import _lock_run_dir, _save_rotating, train
+from skelgnn.train import _lock_run_dir, train
 
 REPO = Path(__file__).resolve().parents[1]
 OVERRIDES = ["train.epochs=2", "train.threads=1", "model.channels=16", "model.blocks=1",
@@ -58,7 +58,7 @@ def test_two_process_gloo_matches_single_process(tmp_path, mini_dir):
             assert torch.equal(wa, wb), key
     # the two trained models compute the same function (with batch statistics, where the
     # pre-norm biases cancel exactly)
-    from skelgnn.inference import load_model
+    from skelgnn.checkpoint import load_model
 
     ma, _, _ = load_model(single / "last.pt")
     mb, _, _ = load_model(ddp / "last.pt")
@@ -112,16 +112,16 @@ def test_resume_falls_back_to_previous_checkpoint(tmp_path, mini_dir, caplog):
 
 def test_unwritable_checkpoint_keeps_previous(tmp_path, monkeypatch):
     last = tmp_path / "last.pt"
-    _save_rotating({"format": "skelgnn-checkpoint/1", "model_config": {}, "codec": {},
-                    "model": {"w": torch.ones(2)}}, last)
+    save_rotating({"format": "skelgnn-checkpoint/1", "model_config": {}, "codec": {},
+                   "model": {"w": torch.ones(2)}}, last)
     before = last.read_bytes()
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("skelgnn.train.save_checkpoint", full_disk)
+    monkeypatch.setattr("skelgnn.checkpoint.save_checkpoint", full_disk)
     with pytest.raises(ValueError, match="No space left on device.*previous checkpoint is intact"):
-        _save_rotating({"format": "x"}, last)
+        save_rotating({"format": "x"}, last)
     assert last.read_bytes() == before
 
 
@@ -132,7 +132,7 @@ def test_unwritable_run_dir_is_a_clear_error(tmp_path):
     ro.chmod(0o500)
     try:
         with pytest.raises(ValueError, match="cannot write checkpoint"):
-            _save_rotating({"format": "x"}, ro / "last.pt")
+            save_rotating({"format": "x"}, ro / "last.pt")
     finally:
         ro.chmod(0o700)
 

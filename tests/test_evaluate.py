@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from skelgnn.data import Sequence2D3D, WindowDataset
-from skelgnn.evaluate import format_report, predict_sequence, predict_sequences, score
+from skelgnn.evaluate import format_report, score
+from skelgnn.predict import predict_sequence, predict_sequences
 from skelgnn.geometry import Camera, flip_2d, flip_3d
 from skelgnn.models import PRESETS, build_model
 

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from skelgnn.checkpoint import save_checkpoint
+from skelgnn.checkpoint import build_payload, load_model, save_checkpoint
 from skelgnn.cli import main
 from skelgnn.codec import PoseCodec
 from skelgnn.config import load_config
-from skelgnn.inference import Lifter, load_model
+from skelgnn.inference import Lifter
 from skelgnn.models import build_model
-from skelgnn.train import _payload
 
 
 def _need(module: str):
@@ -48,7 +47,7 @@ def _make_checkpoint(path: Path, preset: str) -> Path:
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
             m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return save_checkpoint(_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
                            path)
 
 
@@ -177,3 +176,22 @@ def test_export_errors(tmp_path, capsys):
               str(foreign))
     with pytest.raises(ValueError, match="not exported by `skelgnn export`"):
         OnnxLifter.from_onnx(foreign)
+
+
+def test_build_lifter_picks_the_backend(tmp_path):
+    from skelgnn.cli import BACKENDS as CLI_BACKENDS
+    from skelgnn.export import BACKENDS, build_lifter
+
+    assert CLI_BACKENDS == BACKENDS
+    ckpt = _make_checkpoint(tmp_path / "m.pt", "skelgnn-1f")
+    torch_lifter = build_lifter(ckpt, "torch", flip_test=False)
+    assert type(torch_lifter) is Lifter and torch_lifter.flip_test is False
+    ort_lifter = build_lifter(ckpt, "onnxruntime")
+    assert isinstance(ort_lifter, OnnxLifter)
+    kp = np.random.default_rng(0).uniform(300, 700, (5, 17, 2))
+    np.testing.assert_allclose(ort_lifter.predict(kp, (1000, 1000)),
+                               build_lifter(ckpt).predict(kp, (1000, 1000)), atol=1e-4)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        build_lifter(ckpt, "tensorrt")
+    with pytest.raises(ValueError, match="onnxruntime"):
+        build_lifter(ckpt, "torch", onnx=tmp_path / "m.onnx")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import skelgnn.inference as inference
-from skelgnn.checkpoint import save_checkpoint
+from skelgnn.checkpoint import build_payload, save_checkpoint
 from skelgnn.cli import build_parser, main
 from skelgnn.codec import PoseCodec
 from skelgnn.config import load_config
@@ -19,7 +19,6 @@ from skelgnn.inference import Lifter, default_checkpoint
 from skelgnn.layouts import COCO17_NAMES, LAYOUT_CHOICES, convert
 from skelgnn.models import build_model
 from skelgnn.skeleton import H36M17
-from skelgnn.train import _payload
 
 IMAGE = (1000.0, 1002.0)
 
@@ -29,7 +28,7 @@ def make_checkpoint(path: Path, preset: str) -> Path:
     cfg = load_config(None, [f"model.preset={preset}", "model.channels=16", "model.blocks=1"])
     torch.manual_seed(0)
     model = build_model(cfg.model)
-    return save_checkpoint(_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
                            path)
 
 
@@ -270,8 +269,8 @@ def test_infer_with_a_checkpoint_trained_on_mini_matches_evaluation(mini_dir, tm
     """A real (tiny) training run, then ``skelgnn infer`` on a test sequence's detections must
     give exactly what the evaluation path (WindowDataset + predict_sequence) gives."""
     from skelgnn.data import WindowDataset, load_benchmark
-    from skelgnn.evaluate import predict_sequence
-    from skelgnn.inference import load_model
+    from skelgnn.checkpoint import load_model
+    from skelgnn.predict import predict_sequence
     from skelgnn.train import train
 
     repo = Path(__file__).resolve().parents[1]

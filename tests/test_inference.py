@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from skelgnn.checkpoint import load_checkpoint, save_checkpoint
+from skelgnn.checkpoint import load_checkpoint, load_model, save_checkpoint
 from skelgnn.config import load_config
 from skelgnn.data import WindowDataset, load_benchmark
-from skelgnn.evaluate import predict_sequences
-from skelgnn.inference import Lifter, load_model
+from skelgnn.inference import Lifter
+from skelgnn.predict import predict_sequences
 from skelgnn.train import train
 
 

@@ -15,20 +15,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "skelgnn"
 MAX_LINES = 600
 
-OVERSIZED = {
-    # Being split by the `core` helper right now (issue 15, items 4 and 7); remove when done.
-    # (train.py is 503 lines today; listed so the split may pass through a longer state.)
-    "skelgnn/cli.py",
-    "skelgnn/train.py",
-}
+OVERSIZED: set[str] = set()
 """Files allowed over :data:`MAX_LINES`, each for a stated reason."""
 
-KNOWN_CYCLES = {
-    # evaluate imports inference (load_model) and inference imports evaluate (predict_sequence),
-    # today both inside functions, so the module-level check does not see them; the `core`
-    # helper is removing the pair (load_model -> checkpoint.py). Remove when done.
-    frozenset({"skelgnn.evaluate", "skelgnn.inference"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 """Import cycles tolerated for now, as the set of modules on the cycle."""
 
 

@@ -15,7 +15,7 @@ import skelgnn.train as train_mod
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.config import load_config
 from skelgnn.geometry import flip_2d, flip_3d
-from skelgnn.inference import load_model
+from skelgnn.checkpoint import load_model
 from skelgnn.train import TrainingDiverged, _flip_batch, subjects_for, train
 
 TINY = ["model.channels=16", "model.blocks=1", "data.split=test", "data.frame_stride=1",

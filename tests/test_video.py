@@ -25,13 +25,12 @@ _need("PIL")
 
 import imageio.v2 as iio2  # noqa: E402
 
-from skelgnn.checkpoint import save_checkpoint  # noqa: E402
+from skelgnn.checkpoint import build_payload, save_checkpoint  # noqa: E402
 from skelgnn.cli import main  # noqa: E402
 from skelgnn.codec import PoseCodec  # noqa: E402
 from skelgnn.config import load_config  # noqa: E402
 from skelgnn.inference import Lifter  # noqa: E402
 from skelgnn.models import build_model  # noqa: E402
-from skelgnn.train import _payload  # noqa: E402
 from skelgnn.video import detect_keypoints, process_video, read_video_info  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / \
@@ -50,7 +49,7 @@ def checkpoint(tmp_path_factory) -> Path:
     cfg = load_config(None, ["model.preset=skelgnn-27f", "model.channels=16", "model.blocks=1"])
     torch.manual_seed(0)
     model = build_model(cfg.model)
-    return save_checkpoint(_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
                            tmp_path_factory.mktemp("ckpt") / "tiny-27f.pt")
 
 

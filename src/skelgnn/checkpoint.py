@@ -9,17 +9,31 @@ A checkpoint is a dict::
 
 Writing goes to a temporary file in the same directory, is flushed to disk, then renamed over the
 target, so a crash or a full disk never leaves a half-written checkpoint under the real name.
+
+A training run keeps two checkpoints (:func:`save_rotating`): ``last.pt`` after the last completed
+epoch and ``prev.pt``, the one before it, which :func:`load_resume_state` falls back to when
+``last.pt`` is damaged. :func:`export_weights` writes the slim, weights-only copy that ships.
 """
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
+from skelgnn.codec import PoseCodec
 from skelgnn.fileio import atomic_open
+from skelgnn.models import LifterModel, build_model, config_from_dict, config_to_dict
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint"]
+if TYPE_CHECKING:  # pragma: no cover
+    from skelgnn.config import ExperimentConfig
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "build_payload",
+           "save_rotating", "load_resume_state", "export_weights"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "skelgnn-checkpoint/1"
 _REQUIRED = ("format", "model_config", "codec", "model")
@@ -59,3 +73,81 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{path}: checkpoint lacks {missing}")
     return data
+
+
+def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:
+    """Model (eval mode, CPU), codec and a small info dict (``preset``, ``source``, ``arch``,
+    ``epoch``, ``config``) from a checkpoint read with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: no file at ``checkpoint``.
+        ValueError: an unreadable checkpoint, or weights that do not fit the stored config.
+    """
+    state = load_checkpoint(checkpoint)
+    try:
+        model = build_model(config_from_dict(state["model_config"]))
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{checkpoint}: weights do not match the stored model config: {exc}") \
+            from None
+    model.eval()
+    codec = PoseCodec.from_dict(state["codec"])
+    info = {"preset": state.get("preset", "?"), "source": state.get("source", "det"),
+            "arch": state["model_config"].get("arch", "?"), "epoch": state.get("epoch"),
+            "config": state.get("config", {})}
+    return model, codec, info
+
+
+def build_payload(cfg: "ExperimentConfig", model: LifterModel, codec: PoseCodec, epoch: int,
+                  history: list[dict[str, Any]],
+                  opt: Optional[torch.optim.Optimizer] = None) -> dict[str, Any]:
+    """The checkpoint dict of the module docstring for ``model`` after ``epoch`` epochs (weights
+    copied to the CPU); with ``opt``, also the optimiser state and torch's RNG state (resumable)."""
+    out: dict[str, Any] = {
+        "format": FORMAT, "config": cfg.to_dict(), "preset": cfg.preset,
+        "model_config": config_to_dict(model.config), "codec": codec.to_dict(),
+        "source": cfg.data.source,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
+        "history": history,
+    }
+    if opt is not None:
+        out["optimizer"] = opt.state_dict()
+        out["rng"] = {"torch": torch.get_rng_state()}
+    return out
+
+
+def save_rotating(payload: dict[str, Any], last: Path) -> None:
+    """Write ``last.pt`` atomically, keeping the checkpoint it replaces as ``prev.pt``.
+
+    Raises:
+        ValueError: the write failed (disk full, no permission); ``last.pt`` is untouched.
+    """
+    new = last.with_name("next.pt")
+    try:
+        save_checkpoint(payload, new)
+        if last.exists():
+            os.replace(last, last.with_name("prev.pt"))
+        os.replace(new, last)
+    except OSError as exc:
+        raise ValueError(f"cannot write checkpoint {last}: {exc.strerror or exc}; the previous "
+                         "checkpoint is intact (free space or fix permissions, then --resume)") \
+            from None
+
+
+def load_resume_state(last: Path) -> tuple[dict[str, Any], Path]:
+    """``last.pt``, or ``prev.pt`` when ``last.pt`` is missing or damaged; with the path read."""
+    prev = last.with_name("prev.pt")
+    try:
+        return load_checkpoint(last), last
+    except (ValueError, FileNotFoundError) as exc:
+        if not prev.exists():
+            raise
+        log.warning("%s; resuming from the previous checkpoint %s", exc, prev)
+        return load_checkpoint(prev), prev
+
+
+def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write a slim copy of a checkpoint (weights, config, codec; no optimiser state)."""
+    state = load_checkpoint(checkpoint)
+    slim = {k: v for k, v in state.items() if k not in ("optimizer", "rng")}
+    return save_checkpoint(slim, out)

@@ -1,8 +1,9 @@
 """The ``skelgnn`` command line: one verb -> one function.
 
-Adding a command: write ``_add_<verb>_parser(subparsers)`` (it builds the sub-parser and sets
-``command="<verb> [<sub-verb>]"`` as a default), write ``cmd_<verb>(args) -> int``, and register
-both in :data:`PARSER_BUILDERS` and :data:`COMMANDS`. Handlers raise ``ValueError`` /
+Adding a command: write ``cmd_<verb>(args) -> int`` and ``_add_<verb>_parser(subparsers)``, which
+builds the sub-parser and ends with ``set_defaults(command="<verb> [<sub-verb>]",
+handler=cmd_<verb>)``, then append the builder to :data:`PARSER_BUILDERS` (the verb table).
+:data:`COMMANDS` is derived from it. Handlers raise ``ValueError`` /
 ``FileNotFoundError`` for user errors; :func:`main` turns them into ``error: <message>`` on stderr
 and exit code 2. Only this module reads ``sys.argv`` and prints.
 """
@@ -17,13 +18,18 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
-from skelgnn.tables import format_table
 from skelgnn.cli_motion import add_convert_parser, cmd_convert
+from skelgnn.tables import format_table
+from skelgnn.fileio import atomic_write_text, check_output_path
+from skelgnn.options import Device, Source, choices
+
+BACKENDS = ("torch", "onnxruntime")
+"""Lifter back ends (:func:`skelgnn.export.build_lifter`; the CLI does not import torch to list them)."""
 
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
 
-__all__ = ["build_parser", "main", "COMMANDS", "PARSER_BUILDERS", "format_table", "cmd_data_check"]
+__all__ = ["build_parser", "main", "commands", "COMMANDS", "PARSER_BUILDERS", "format_table", "cmd_data_check"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
                     "0.01 px) and print a summary.")
     check.add_argument("--data", metavar="DIR", default=None,
                        help="benchmark directory (default: $SKELGNN_DATA, else ../shared/data/cmu)")
-    check.set_defaults(command="data check")
+    check.set_defaults(command="data check", handler=cmd_data_check)
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
@@ -75,7 +81,7 @@ def _add_models_parser(subparsers: argparse._SubParsersAction) -> None:
                     "accumulates per output frame (window mode, counted by "
                     "torch.utils.flop_counter).")
     models.add_argument("--json", metavar="OUT", default=None, help="also write the table as JSON")
-    models.set_defaults(command="models")
+    models.set_defaults(command="models", handler=cmd_models)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -92,7 +98,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                         "parameters": params, "macs_per_frame": macs})
     print(format_table(["preset", "arch", "frames", "params", "MACs/frame"], rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(records, indent=2) + "\n")
     return EXIT_OK
 
 
@@ -113,10 +119,10 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--data", metavar="DIR", default=None,
                     help="benchmark directory (overrides data.root)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+    tr.add_argument("--device", choices=choices(Device), default=None,
                     help="training device (overrides train.device; default auto)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
-    tr.set_defaults(command="train")
+    tr.set_defaults(command="train", handler=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -145,10 +151,10 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score a checkpoint on the benchmark test subjects",
         description="P1 (MPJPE) and P2 (P-MPJPE) in mm: per-sample and action-wise means, a "
                     "per-action table, the fixed hard subsets and the model's own hardest "
-                    "5%% / 10%%. Flip test-time augmentation is on unless --no-tta.")
+                    "5% / 10%. Flip test-time augmentation is on unless --no-tta.")
     ev.add_argument("--checkpoint", metavar="PT", required=True, help="checkpoint file")
     ev.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
-    ev.add_argument("--source", choices=("det", "gt"), default=None,
+    ev.add_argument("--source", choices=choices(Source), default=None,
                     help="2D source (default: the one the checkpoint was trained on)")
     ev.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     ev.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
@@ -157,7 +163,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                          "set in --data (PCK@150mm, AUC, MPJPE per scene)")
     ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
                     help="3dhp: score all 17 mapped joints (default) or the official 14")
-    ev.set_defaults(command="evaluate")
+    ev.set_defaults(command="evaluate", handler=cmd_evaluate)
 
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
@@ -173,14 +179,14 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
                                       flip_test=not args.no_tta, progress=sys.stderr.isatty())
     print(format_3dhp_report(result))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
+    if args.json:
+        check_output_path(args.json)  # refuse a directory or device before minutes of scoring
     if args.dataset == "3dhp":
         return _evaluate_3dhp(args)
     from skelgnn.evaluate import evaluate_checkpoint, format_report
@@ -189,9 +195,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                  flip_test=not args.no_tta, progress=sys.stderr.isatty())
     print(format_report(result))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return EXIT_OK
 
 
@@ -217,7 +221,7 @@ def _add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="also time each stage of `skelgnn video` on this clip ('auto': the "
                         f"sample video {SAMPLE_VIDEO} when it and mediapipe are there; 'none' "
                         "to skip)")
-    b.set_defaults(command="bench")
+    b.set_defaults(command="bench", handler=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -244,8 +248,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "SPEED.md").write_text(table + "\n")
+    atomic_write_text(out / "speed.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "SPEED.md", table + "\n")
     return EXIT_OK
 
 
@@ -279,7 +283,7 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                           "one nearest the previous frame's choice (track), or track everyone "
                           "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
                           "(see README, 'From video to motion')")
-    inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+    inf.add_argument("--backend", choices=BACKENDS, default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,
                      help="with --backend onnxruntime: a model from `skelgnn export` (default: "
@@ -292,12 +296,12 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
     from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
 
     add_motion_arguments(inf)
-    inf.set_defaults(command="infer")
+    inf.set_defaults(command="infer", handler=cmd_infer)
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
     """``skelgnn infer``."""
-    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.export import build_lifter
     from skelgnn.keypoints_io import check_image_size, read_keypoints
     from skelgnn.layouts import resolve_layout
 
@@ -319,14 +323,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     else:
         raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H "
                          "(the width and height in pixels of the images the keypoints come from)")
-    flip = not args.no_tta
-    if args.backend == "onnxruntime":
-        from skelgnn.export import OnnxLifter
-
-        lifter: Lifter = OnnxLifter.from_onnx(args.onnx, flip) if args.onnx else \
-            OnnxLifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
-    else:
-        lifter = Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta, args.onnx)
     start = time.perf_counter()
     pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
                                reframe=args.reframe)
@@ -354,7 +351,7 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="checkpoint (default: as for `skelgnn infer`)")
     ex.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    ex.set_defaults(command="export")
+    ex.set_defaults(command="export", handler=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -385,7 +382,7 @@ def _add_render_parser(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--azim", type=float, default=45.0,
                     help="view azimuth about the vertical, degrees; 0 = the camera's view "
                          "(default 45)")
-    rd.set_defaults(command="render")
+    rd.set_defaults(command="render", handler=cmd_render)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -436,7 +433,7 @@ def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
     bvh.add_argument("--seed", type=int, default=None,
                      help="detector random seed (default 20211011, the benchmark's)")
     bvh.add_argument("--no-progress", action="store_true", help="no progress bar")
-    bvh.set_defaults(command="prepare bvh")
+    bvh.set_defaults(command="prepare bvh", handler=cmd_prepare_bvh)
     h36m = verbs.add_parser(
         "h36m", help="Human3.6M D3_Positions CDF files -> data_3d_h36m.npz and data_2d_h36m_gt.npz",
         description="Read <root>/<subject>/MyPoseFeatures/D3_Positions/*.cdf (cdflib) and write "
@@ -452,7 +449,7 @@ def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="keep S11 Directions (left out by default, like VideoPose3D)")
     h36m.add_argument("--name", default="h36m", help="dataset name in the file names (default h36m)")
     h36m.add_argument("--no-progress", action="store_true", help="no progress bar")
-    h36m.set_defaults(command="prepare h36m")
+    h36m.set_defaults(command="prepare h36m", handler=cmd_prepare_h36m)
 
 
 def cmd_prepare_bvh(args: argparse.Namespace) -> int:
@@ -508,7 +505,7 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="landmarks with visibility below S are filled (default 0.3)")
     vd.add_argument("--max-frames", metavar="N", type=int, default=None,
                     help="process only the first N frames")
-    vd.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+    vd.add_argument("--backend", choices=BACKENDS, default="torch",
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
     vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
     vd.add_argument("--no-reframe", action="store_true",
@@ -518,13 +515,13 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
     from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
 
     add_motion_arguments(vd)
-    vd.set_defaults(command="video")
+    vd.set_defaults(command="video", handler=cmd_video)
 
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
-    from skelgnn.inference import Lifter, default_checkpoint
     from skelgnn.cli_motion import apply_threads, write_exports
+    from skelgnn.export import build_lifter
     from skelgnn.video import process_video, read_video_info
 
     apply_threads(args)
@@ -533,13 +530,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, found {args.max_frames}")
     info = read_video_info(args.input)
-    checkpoint = args.checkpoint or default_checkpoint()
-    if args.backend == "onnxruntime":
-        from skelgnn.export import OnnxLifter
-
-        lifter: Lifter = OnnxLifter.from_checkpoint(checkpoint, not args.no_tta)
-    else:
-        lifter = Lifter.from_checkpoint(checkpoint, not args.no_tta)
+    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta)
     start = time.perf_counter()
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,
@@ -576,29 +567,15 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_prepare_parser,
     add_convert_parser,  # skelgnn.cli_motion
 ]
-"""One function per top-level verb, each adding its sub-parser."""
+"""The verb table: one function per top-level verb, each adding its sub-parser with
+``set_defaults(command="<verb> [<sub-verb>]", handler=cmd_<verb>)``."""
 
-COMMANDS: dict[str, Handler] = {
-    "data check": cmd_data_check,
-    "models": cmd_models,
-    "train": cmd_train,
-    "evaluate": cmd_evaluate,
-    "bench": cmd_bench,
-    "infer": cmd_infer,
-    "export": cmd_export,
-    "render": cmd_render,
-    "video": cmd_video,
-    "prepare bvh": cmd_prepare_bvh,
-    "prepare h36m": cmd_prepare_h36m,
-    "convert": cmd_convert,  # skelgnn.cli_motion
-}
-"""``command`` value set by a sub-parser -> handler."""
+
 
 # skeleton action recognition: parser and handlers live in skelgnn.action.cli
-from skelgnn.action.cli import ACTION_COMMANDS, add_action_parser  # noqa: E402
+from skelgnn.action.cli import add_action_parser  # noqa: E402
 
 PARSER_BUILDERS.append(add_action_parser)
-COMMANDS.update(ACTION_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -622,14 +599,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    handler = COMMANDS.get(getattr(args, "command", None))
-    if handler is None:  # a sub-parser without set_defaults(command=...): a wiring bug
+    handler = getattr(args, "handler", None)
+    if handler is None:  # a sub-parser without set_defaults(handler=...): a wiring bug
         parser.error(f"no handler for {args.verb!r}")
     try:
         return handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def commands(parser: Optional[argparse.ArgumentParser] = None) -> dict[str, Handler]:
+    """Every leaf command of the parser (``"data check"``, ``"train"``, ...) -> its handler, read
+    from the sub-parsers' defaults."""
+    out: dict[str, Handler] = {}
+
+    def walk(p: argparse.ArgumentParser) -> None:
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            out[p.get_default("command")] = p.get_default("handler")
+        for sub in subs:
+            for child in dict.fromkeys(sub.choices.values()):
+                walk(child)
+
+    walk(parser or build_parser())
+    return out
+
+
+COMMANDS: dict[str, Handler] = commands()
+"""``command`` value -> handler, derived from the verb table (for tests and introspection)."""
 
 
 if __name__ == "__main__":

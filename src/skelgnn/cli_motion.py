@@ -96,17 +96,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _lifter(args: argparse.Namespace) -> Any:
     """The lifter ``skelgnn infer``'s options name (backend, checkpoint, ONNX file, TTA)."""
-    from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.export import build_lifter
 
-    flip = not args.no_tta
-    if args.backend == "onnxruntime":
-        from skelgnn.export import OnnxLifter
-
-        return OnnxLifter.from_onnx(args.onnx, flip) if args.onnx else \
-            OnnxLifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
-    if args.onnx:
-        raise ValueError("--onnx needs --backend onnxruntime")
-    return Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    return build_lifter(args.checkpoint, args.backend, not args.no_tta, args.onnx)
 
 
 def cmd_infer_tracks(args: argparse.Namespace) -> int:

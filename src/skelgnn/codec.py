@@ -16,21 +16,48 @@ Shape letters: ``J`` joints; ``...`` any leading dimensions (frames, batch).
   or the person's distance. Drops the position and scale in the image, so it is not invertible from
   the encoded values alone (:meth:`PoseCodec.decode_2d` refuses it).
 
-3D targets are root-relative camera-frame coordinates in metres (the benchmark's target).
+3D targets are root-relative camera-frame coordinates in metres (the benchmark's target):
+:func:`root_relative` is the one place a pose is centred on its root joint, ``y_j = x_j - x_root``
+(numpy arrays and torch tensors alike). :func:`pad_sequence` is the one place a clip gets its
+``(R - 1) / 2`` edge-replicated frames at both ends, so every frame is the centre of a full
+window of ``R`` frames.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 import numpy as np
 
 from skelgnn.geometry import normalize_screen, unnormalize_screen
+from skelgnn.options import Normalization, choices
 
-__all__ = ["PoseCodec", "CODEC_MODES"]
+__all__ = ["PoseCodec", "CODEC_MODES", "ROOT", "root_relative", "pad_sequence"]
 
-CODEC_MODES: tuple[str, ...] = ("screen", "box")
+CODEC_MODES: tuple[str, ...] = choices(Normalization)
 """The 2D normalisation modes :class:`PoseCodec` knows."""
+
+ROOT = 0
+"""Index of the root joint (the pelvis of Human3.6M order) every model's outputs are relative to."""
+
+_Array = TypeVar("_Array")
+
+
+def root_relative(x: _Array, root: int = ROOT) -> _Array:
+    """Centre poses on their root joint: ``(..., J, D)`` -> ``(..., J, D)`` with joint ``root``
+    exactly zero. Works on numpy arrays and torch tensors (same type and dtype out)."""
+    return x - x[..., root:root + 1, :]
+
+
+def pad_sequence(x: np.ndarray, receptive_field: int) -> np.ndarray:
+    """Edge-pad a clip for window-centred lifting: ``(F, ...)`` -> ``(F + R - 1, ...)`` with
+    ``(R - 1) / 2`` copies of the first and last frame at the ends (``R`` odd)."""
+    if receptive_field < 1 or receptive_field % 2 == 0:
+        raise ValueError(f"receptive field must be odd and >= 1, got {receptive_field}")
+    pad = (receptive_field - 1) // 2
+    width = ((pad, pad),) + ((0, 0),) * (np.ndim(x) - 1)
+    return np.pad(x, width, mode="edge")
+
 
 _BOX_EPS = 1e-6  # px; a box this small (all joints on one point) encodes to all zeros
 
@@ -44,7 +71,7 @@ class PoseCodec:
         root: index of the root joint the 3D targets are made relative to.
     """
 
-    mode: str = "screen"
+    mode: Normalization = "screen"
     root: int = 0
 
     def __post_init__(self) -> None:
@@ -106,8 +133,7 @@ class PoseCodec:
         if x_cam.ndim < 2 or x_cam.shape[-1] != 3 or x_cam.shape[-2] <= self.root:
             raise ValueError(f"PoseCodec.encode_3d: expected (..., J, 3) with J > root={self.root}, "
                              f"found shape {x_cam.shape}")
-        x_cam = x_cam.astype(np.float64)
-        return (x_cam - x_cam[..., self.root:self.root + 1, :]).astype(np.float32)
+        return root_relative(x_cam.astype(np.float64), self.root).astype(np.float32)
 
     def decode_3d(self, y: np.ndarray, root_position: np.ndarray | None = None) -> np.ndarray:
         """Model outputs ``(..., J, 3)`` -> metres: root-relative as they are, or placed at

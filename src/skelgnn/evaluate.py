@@ -2,8 +2,8 @@
 
 Shape legend: ``N`` samples, ``F`` frames of one sequence, ``R`` receptive field, ``J`` joints.
 
-* :func:`predict_sequences` lifts whole sequences in sequence mode (temporal models compute
-  overlapping windows once), with optional flip test-time augmentation.
+* :func:`skelgnn.predict.predict_sequences` lifts whole sequences in sequence mode (temporal
+  models compute overlapping windows once), with optional flip test-time augmentation.
 * :func:`score` turns per-sample predictions into the protocol's figures: P1 (MPJPE) and P2
   (P-MPJPE) in millimetres, per-sample and action-wise means, a per-action table, the fixed
   hard subsets and the model's own hardest 5% / 10%.
@@ -18,79 +18,15 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
-import torch
 
-from skelgnn.codec import PoseCodec
+from skelgnn.checkpoint import load_model
 from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
-from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.metrics import group_mean, mpjpe, p_mpjpe
-from skelgnn.models import LifterModel
+from skelgnn.predict import predict_sequences
 
-__all__ = ["predict_sequence", "predict_sequences", "score", "load_hard_subset",
-           "evaluate_checkpoint", "format_report"]
+__all__ = ["score", "load_hard_subset", "evaluate_checkpoint", "format_report"]
 
 log = logging.getLogger(__name__)
-
-
-@torch.no_grad()
-def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool = True,
-                     chunk: int = 8192) -> torch.Tensor:
-    """Lift one padded sequence.
-
-    Args:
-        model: a lifter in eval mode.
-        inputs: ``(F + R - 1, J, 2)`` normalised 2D, ends already padded.
-        flip_test: average with the prediction for the mirrored input.
-        chunk: output frames per forward pass (bounds memory on long clips).
-
-    Returns:
-        ``(F, J, 3)`` root-relative 3D (root joint exactly zero).
-    """
-    r = model.receptive_field
-    f = inputs.shape[0] - r + 1
-    outs = []
-    for lo in range(0, f, chunk):
-        hi = min(f, lo + chunk)
-        x = inputs[lo: hi + r - 1].unsqueeze(0)  # (1, T + R - 1, J, 2)
-        if flip_test:
-            x = torch.cat([x, flip_2d(x)], 0)  # (2, T + R - 1, J, 2)
-            y = model.forward_sequence(x)  # (2, T, J, 3)
-            y = 0.5 * (y[0] + flip_3d(y[1]))
-        else:
-            y = model.forward_sequence(x)[0]
-        outs.append(y)
-    y = torch.cat(outs, 0)  # (F, J, 3)
-    return y - y[:, :1]
-
-
-@torch.no_grad()
-def predict_sequences(model: LifterModel, dataset: WindowDataset, flip_test: bool = True,
-                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Predict every frame of every sequence of a stride-1 dataset.
-
-    Returns:
-        ``(pred, target)``, both ``(N, J, 3)`` float32 metres in the dataset's sample order.
-    """
-    if dataset.stride != 1:
-        raise ValueError(f"evaluation needs every frame (dataset stride 1), got {dataset.stride}")
-    if dataset.receptive_field != model.receptive_field:
-        raise ValueError(f"dataset windows of {dataset.receptive_field} frames do not match the "
-                         f"model's receptive field {model.receptive_field}")
-    was_training = model.training
-    model.eval()
-    preds, targets = [], []
-    seqs = dataset.sequences()
-    if progress:
-        from tqdm import tqdm
-
-        seqs = tqdm(seqs, total=dataset.num_sequences, desc="evaluate", unit="seq", leave=False)
-    try:
-        for _, inputs, target in seqs:
-            preds.append(predict_sequence(model, inputs, flip_test).numpy())
-            targets.append(target.numpy())
-    finally:
-        model.train(was_training)
-    return np.concatenate(preds, 0), np.concatenate(targets, 0)
 
 
 def load_hard_subset(path: str | Path) -> list[tuple[str, str, int, int]]:
@@ -156,8 +92,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     Returns:
         :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``.
     """
-    from skelgnn.inference import load_model
-
     model, codec, info = load_model(checkpoint)
     src = source or info.get("source", "det")
     root = resolve_data_dir(data_dir)

@@ -26,13 +26,14 @@ import numpy as np
 
 import torch
 
-from skelgnn.codec import PoseCodec
+from skelgnn.codec import PoseCodec, root_relative
 from skelgnn.fileio import atomic_path
 from skelgnn.geometry import flip_2d, flip_3d
-from skelgnn.inference import Lifter, load_model
+from skelgnn.checkpoint import load_model
+from skelgnn.inference import Lifter
 from skelgnn.models import LifterModel
 
-__all__ = ["export_onnx", "export_model_onnx", "OnnxLifter", "INPUT_NAME", "OUTPUT_NAME",
+__all__ = ["build_lifter", "export_onnx", "export_model_onnx", "OnnxLifter", "INPUT_NAME", "OUTPUT_NAME",
            "DEFAULT_OPSET"]
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,35 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OP
     info = {"preset": info.get("preset"), "source": info.get("source"), "arch": info.get("arch"),
             "epoch": info.get("epoch"), "checkpoint": Path(checkpoint).name}
     return export_model_onnx(model, codec, out, info, opset)
+
+
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+"""Lifter back ends :func:`build_lifter` knows."""
+
+
+def build_lifter(checkpoint: Optional[str | Path] = None, backend: str = "torch",
+                 flip_test: bool = True, onnx: Optional[str | Path] = None) -> Lifter:
+    """The one place a lifter is built for a command: PyTorch from a checkpoint, or ONNX Runtime
+    from an exported ``onnx`` file or (exported on the fly) from a checkpoint.
+
+    Args:
+        checkpoint: checkpoint path (None: :func:`skelgnn.inference.default_checkpoint`).
+        backend: ``"torch"`` or ``"onnxruntime"``.
+        flip_test: flip test-time augmentation.
+        onnx: an ``.onnx`` file from :func:`export_onnx` (``onnxruntime`` only; wins over
+            ``checkpoint``).
+    """
+    from skelgnn.inference import default_checkpoint
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend == "onnxruntime":
+        if onnx is not None:
+            return OnnxLifter.from_onnx(onnx, flip_test)
+        return OnnxLifter.from_checkpoint(checkpoint or default_checkpoint(), flip_test)
+    if onnx is not None:
+        raise ValueError("an ONNX model runs with backend 'onnxruntime', not 'torch'")
+    return Lifter.from_checkpoint(checkpoint or default_checkpoint(), flip_test)
 
 
 class OnnxLifter(Lifter):
@@ -213,5 +243,4 @@ class OnnxLifter(Lifter):
             if self.flip_test:
                 y = 0.5 * (y[:n] + flip_3d(y[n:]))
             outs.append(y)
-        y = np.concatenate(outs, 0)  # (F, J, 3)
-        return y - y[:, :1]
+        return root_relative(np.concatenate(outs, 0))  # (F, J, 3)

@@ -14,7 +14,7 @@ from typing import IO, Iterator
 
 import numpy as np
 
-__all__ = ["usual_mode", "atomic_path", "atomic_open", "ZIP_READ_ERRORS", "read_npy_header",
+__all__ = ["usual_mode", "check_output_path", "atomic_path", "atomic_open", "atomic_write_text", "ZIP_READ_ERRORS", "read_npy_header",
            "check_npy_size", "check_npz_members"]
 
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -34,11 +34,32 @@ def usual_mode(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def check_output_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if an output may be written there: nothing there yet, or a regular file
+    (followed through links) that will be replaced.
+
+    Raises:
+        ValueError: something else is there -- a directory, a device such as ``/dev/null``, a
+            pipe or socket -- which a rename would destroy or cannot replace.
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise ValueError(f"cannot write {path}: it is {kind}; give the path of a file to write")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on any error
-    delete it (an existing file at ``path`` is then untouched). Creates the parent directory."""
-    path = Path(path)
+    delete it (an existing file at ``path`` is then untouched). Creates the parent directory.
+    Every writer of the package goes through here.
+
+    Raises:
+        ValueError: ``path`` is a directory, a device or anything but a regular file
+            (:func:`check_output_path`), checked before anything is written.
+    """
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
@@ -60,6 +81,13 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_open`."""
+    with atomic_open(path) as fh:
+        fh.write(text.encode("utf-8"))
+    return Path(path)
 
 
 def read_npy_header(f: IO[bytes], origin: str) -> tuple[tuple[int, ...], np.dtype]:

@@ -23,15 +23,16 @@ import numpy as np
 
 import torch
 
-from skelgnn.checkpoint import load_checkpoint
-from skelgnn.codec import PoseCodec
+from skelgnn.checkpoint import load_model
+from skelgnn.codec import PoseCodec, pad_sequence
 from skelgnn.fileio import atomic_open
 from skelgnn.geometry import COORDINATE_LIMIT
 from skelgnn.keypoints_io import FillReport, as_keypoint_array, check_image_size, prepare_keypoints
-from skelgnn.models import LifterModel, build_model, config_from_dict
+from skelgnn.models import LifterModel
+from skelgnn.predict import predict_sequence
 from skelgnn.skeleton import H36M17
 
-__all__ = ["load_model", "Lifter", "Prediction", "DEFAULT_CHECKPOINTS", "default_checkpoint",
+__all__ = ["Lifter", "Prediction", "DEFAULT_CHECKPOINTS", "default_checkpoint",
            "save_npz_atomic"]
 
 DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-cmu-det.pt",
@@ -102,24 +103,6 @@ def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     with atomic_open(path) as fh:
         np.savez(fh, **arrays)
     return path
-
-
-def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:
-    """Model (eval mode, CPU), codec and a small info dict (``preset``, ``source``, ``arch``,
-    ``epoch``, ``config``) from a checkpoint read with ``weights_only=True``."""
-    state = load_checkpoint(checkpoint)
-    try:
-        model = build_model(config_from_dict(state["model_config"]))
-        model.load_state_dict(state["model"])
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"{checkpoint}: weights do not match the stored model config: {exc}") \
-            from None
-    model.eval()
-    codec = PoseCodec.from_dict(state["codec"])
-    info = {"preset": state.get("preset", "?"), "source": state.get("source", "det"),
-            "arch": state["model_config"].get("arch", "?"), "epoch": state.get("epoch"),
-            "config": state.get("config", {})}
-    return model, codec, info
 
 
 SCREEN_LIMIT = 100.0
@@ -248,8 +231,7 @@ class Lifter:
                 f"keypoints_2d lie up to {extent / 2:.3g} image widths from the image of size "
                 f"{size[0]:g} x {size[1]:g}; expected keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
-        pad = (self.receptive_field - 1) // 2
-        x = np.pad(x, ((pad, pad), (0, 0), (0, 0)), mode="edge")  # (F + R - 1, J, 2)
+        x = pad_sequence(x, self.receptive_field)  # (F + R - 1, J, 2)
         poses = self._lift_encoded(x)
         if not np.isfinite(poses).all():
             raise ValueError(f"the lifter returned non-finite 3D poses for finite inputs; the "
@@ -260,8 +242,6 @@ class Lifter:
 
     def _lift_encoded(self, x: np.ndarray) -> np.ndarray:
         """Encoded, padded ``(F + R - 1, J, 2)`` -> ``(F, J, 3)`` root-relative metres."""
-        from skelgnn.evaluate import predict_sequence
-
         with torch.no_grad():
             y = predict_sequence(self.model, torch.from_numpy(x), self.flip_test)
         return y.numpy()

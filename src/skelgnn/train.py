@@ -28,17 +28,18 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from skelgnn.checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from skelgnn.codec import PoseCodec
+from skelgnn.checkpoint import build_payload, load_resume_state, save_rotating
+from skelgnn.codec import PoseCodec, root_relative
 from skelgnn.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
-from skelgnn.evaluate import predict_sequences, score
+from skelgnn.evaluate import score
+from skelgnn.fileio import atomic_write_text
 from skelgnn.geometry import flip_2d, flip_3d
-from skelgnn.models import LifterModel, build_model, config_to_dict, count_parameters
-from skelgnn.nn import GroupBatchNorm
+from skelgnn.distributed import DistContext, convert_sync_batchnorm, distributed_context
+from skelgnn.models import LifterModel, build_model, count_parameters
+from skelgnn.predict import predict_sequences
 
-__all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "export_weights",
-           "convert_sync_batchnorm", "DistributedBatchNorm", "release_freed_memory"]
+__all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "release_freed_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _bn_momentum(cfg: ExperimentConfig, epoch: int) -> float:
 
 
 def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    pred = pred - pred[:, :1]  # root-relative, as evaluated
+    pred = root_relative(pred)  # as evaluated
     if kind == "l1":
         return (pred - target).abs().mean()
     return torch.linalg.vector_norm(pred - target, dim=-1).mean()
@@ -97,114 +98,6 @@ def _flip_batch(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
     x = torch.where(mask.view(-1, 1, 1, 1), flip_2d(x), x)
     y = torch.where(mask.view(-1, 1, 1), flip_3d(y), y)
     return x, y
-
-
-class DistributedBatchNorm(GroupBatchNorm):
-    """Batch norm whose training statistics are all-reduced over every process (SyncBatchNorm
-    that also runs on CPU with gloo, which ``torch.nn.SyncBatchNorm`` does not). The sums go
-    through ``torch.distributed.nn.functional.all_reduce`` so gradients flow across processes;
-    the result equals one batch norm over the global batch."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        import torch.distributed as dist
-
-        if not (self.training and dist.is_available() and dist.is_initialized()
-                and dist.get_world_size() > 1):
-            return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
-        shape = x.shape
-        h = x.reshape(-1, shape[-1])  # (N, C)
-        n = torch.full((1,), float(h.shape[0]), dtype=h.dtype, device=h.device)
-        stats = all_reduce(torch.cat([h.sum(0), (h * h).sum(0), n]))  # (2C + 1,)
-        c = shape[-1]
-        total = stats[-1]
-        mean = stats[:c] / total
-        var = (stats[c:2 * c] / total - mean * mean).clamp_min(0.0)
-        if self.track_running_stats:
-            with torch.no_grad():
-                m = self.momentum if self.momentum is not None else 0.1
-                self.running_mean.mul_(1 - m).add_(m * mean.detach())
-                unbiased = var.detach() * total / (total - 1).clamp_min(1.0)
-                self.running_var.mul_(1 - m).add_(m * unbiased)
-                self.num_batches_tracked += 1
-        y = (h - mean) * torch.rsqrt(var + self.eps)
-        if self.affine:
-            y = y * self.weight + self.bias
-        return y.reshape(shape)
-
-
-def convert_sync_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
-    """Switch every 1D batch norm of ``model`` to :class:`DistributedBatchNorm` in place
-    (parameters and buffers, hence ``state_dict`` keys, are unchanged)."""
-    for m in model.modules():
-        if type(m) in (GroupBatchNorm, torch.nn.BatchNorm1d):
-            m.__class__ = DistributedBatchNorm
-    return model
-
-
-@dataclass
-class _DistContext:
-    rank: int
-    world: int
-    device: torch.device
-    initialized: bool
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def all_sum(self, *values: float) -> tuple[float, ...]:
-        """Sum scalars over every process."""
-        if self.world == 1:
-            return values
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(t)
-        return tuple(t.tolist())
-
-    def close(self) -> None:
-        if self.initialized:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
-def _resolve_device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("train.device='cuda' but no CUDA device is available; use 'cpu' "
-                             "or 'auto'")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device("cpu")
-
-
-def _distributed_context(cfg: ExperimentConfig) -> _DistContext:
-    """Rank, world size and device; initialises the process group under ``torchrun``."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = _resolve_device(cfg.train.device, local_rank)
-    if world <= 1:
-        return _DistContext(0, 1, device, False)
-    import torch.distributed as dist
-
-    initialized = False
-    if not dist.is_initialized():
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        initialized = True
-    return _DistContext(rank, world, device, initialized)
 
 
 def _tensorboard_writer(run_dir: Path):
@@ -251,7 +144,7 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
     """
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
-    ctx = _distributed_context(cfg)
+    ctx = distributed_context(cfg.train.device)
     try:
         if last.exists() and not resume:
             raise FileExistsError(f"{run_dir} already holds a run ({last}); pass --resume to "
@@ -294,36 +187,6 @@ def _lock_run_dir(run_dir: Path):
     return fh
 
 
-def _load_resume_state(last: Path) -> tuple[dict[str, Any], Path]:
-    """``last.pt``, or ``prev.pt`` when ``last.pt`` is missing or damaged."""
-    prev = last.with_name("prev.pt")
-    try:
-        return load_checkpoint(last), last
-    except (ValueError, FileNotFoundError) as exc:
-        if not prev.exists():
-            raise
-        log.warning("%s; resuming from the previous checkpoint %s", exc, prev)
-        return load_checkpoint(prev), prev
-
-
-def _save_rotating(payload: dict[str, Any], last: Path) -> None:
-    """Write ``last.pt`` atomically, keeping the checkpoint it replaces as ``prev.pt``.
-
-    Raises:
-        ValueError: the write failed (disk full, no permission); ``last.pt`` is untouched.
-    """
-    new = last.with_name("next.pt")
-    try:
-        save_checkpoint(payload, new)
-        if last.exists():
-            os.replace(last, last.with_name("prev.pt"))
-        os.replace(new, last)
-    except OSError as exc:
-        raise ValueError(f"cannot write checkpoint {last}: {exc.strerror or exc}; the previous "
-                         "checkpoint is intact (free space or fix permissions, then --resume)") \
-            from None
-
-
 def release_freed_memory() -> bool:
     """Hand freed heap pages back to the OS (glibc ``malloc_trim(0)``); False where there is no
     glibc. The training loop calls it once the per-sequence records are dropped after building
@@ -341,36 +204,55 @@ def release_freed_memory() -> bool:
         return False
 
 
-def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progress: bool,
-           data_dir: Optional[str | Path], ctx: "_DistContext") -> TrainResult:
-    t_cfg = cfg.train
-    torch.set_num_threads(t_cfg.threads)
-    state: Optional[dict[str, Any]] = None
-    if resume:
-        state, source = _load_resume_state(last)
-        saved = experiment_from_dict(state["config"])
-        if saved.to_dict() != cfg.to_dict():
-            log.warning("--resume: using the config saved in %s (the given one differs)", source)
-            cfg = saved
-            t_cfg = cfg.train
-    if ctx.is_main:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+@dataclass
+class _Run:
+    """What the steps of one training run share."""
 
+    cfg: ExperimentConfig
+    ctx: DistContext
+    model: LifterModel
+    net: torch.nn.Module  # ``model``, or its DistributedDataParallel wrapper
+    opt: torch.optim.Optimizer
+    codec: PoseCodec
+    last: Path
+    progress: bool
+
+
+def _resume_state(cfg: ExperimentConfig, last: Path, resume: bool
+                  ) -> tuple[ExperimentConfig, Optional[dict[str, Any]], Optional[Path]]:
+    """The config to run (the saved one when resuming) and the checkpoint resumed from."""
+    if not resume:
+        return cfg, None, None
+    state, source = load_resume_state(last)
+    saved = experiment_from_dict(state["config"])
+    if saved.to_dict() != cfg.to_dict():
+        log.warning("--resume: using the config saved in %s (the given one differs)", source)
+        cfg = saved
+    return cfg, state, source
+
+
+def _build_data(cfg: ExperimentConfig, data_dir: Optional[str | Path], receptive_field: int,
+                codec: PoseCodec) -> tuple[WindowDataset, Optional[WindowDataset]]:
+    """Training windows (every ``frame_stride``-th frame) and, on split 'val' with validation on,
+    the stride-1 validation windows."""
     root = resolve_data_dir(data_dir if data_dir is not None else cfg.data.root)
     train_subjects, val_subjects = subjects_for(root / "split.json", cfg.data.split)
-    codec = PoseCodec(mode=cfg.data.normalization)
-    torch.manual_seed(t_cfg.seed)
-    model: LifterModel = build_model(cfg.model)
-    r = model.receptive_field
-    log.info("model %s: %d parameters, receptive field %d", cfg.preset, count_parameters(model), r)
     train_set = WindowDataset(load_benchmark(root, cfg.data.source, subjects=train_subjects),
-                              r, stride=cfg.data.frame_stride, codec=codec)
+                              receptive_field, stride=cfg.data.frame_stride, codec=codec)
     val_set = None
-    if val_subjects and t_cfg.validate_every > 0:
+    if val_subjects and cfg.train.validate_every > 0:
         val_set = WindowDataset(load_benchmark(root, cfg.data.source, subjects=val_subjects),
-                                r, stride=1, codec=codec)
+                                receptive_field, stride=1, codec=codec)
     release_freed_memory()
-    start_epoch, history = 0, []
+    return train_set, val_set
+
+
+def _wrap_model(cfg: ExperimentConfig, model: LifterModel, ctx: DistContext,
+                state: Optional[dict[str, Any]]
+                ) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """Move ``model`` to the rank's device, restore resumed weights, build the optimiser and,
+    under ``torchrun``, the synchronised batch norm and DistributedDataParallel wrapper."""
+    t_cfg = cfg.train
     if state is not None:
         model.load_state_dict(state["model"])
     device = ctx.device
@@ -381,8 +263,6 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
                            weight_decay=t_cfg.weight_decay)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
-        start_epoch, history = int(state["epoch"]), list(state.get("history", []))
-        log.info("resumed from %s after epoch %d", source, start_epoch)
     net: torch.nn.Module = model
     if ctx.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -390,79 +270,126 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     if t_cfg.batch_size % ctx.world:
         raise ValueError(f"train.batch_size={t_cfg.batch_size} must be divisible by the "
                          f"{ctx.world} processes")
+    return net, opt
+
+
+def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> tuple[float, int]:
+    """One epoch of optimiser steps; the summed loss (metres x samples) and the samples seen,
+    both summed over every rank.
+
+    Epoch ``e`` draws its sample order and flips from ``default_rng((seed, e))`` and re-seeds
+    torch (dropout) from ``(seed, e)``; each rank takes its slice of every global batch.
+    """
+    t_cfg, ctx, device = run.cfg.train, run.ctx, run.ctx.device
+    for group in run.opt.param_groups:
+        group["lr"] = lr
+    _set_bn_momentum(run.model, _bn_momentum(run.cfg, epoch))
+    n_total = len(train_set)
+    n_epoch = min(n_total, t_cfg.max_samples) if t_cfg.max_samples else n_total
+    steps = math.ceil(n_epoch / t_cfg.batch_size)
     local = t_cfg.batch_size // ctx.world
     pin = device.type == "cuda"
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if t_cfg.amp and pin
                 else contextlib.nullcontext())
+    rng = np.random.default_rng((t_cfg.seed, epoch))
+    torch.manual_seed(t_cfg.seed * 100003 + epoch)
+    order = rng.permutation(n_total)[:n_epoch]
+    flips = torch.from_numpy(rng.random(n_epoch) < 0.5) if t_cfg.flip_augment else None
+    run.model.train()
+    loss_sum, seen = 0.0, 0
+    t0 = time.perf_counter()
+    bar = range(steps)
+    if run.progress:
+        from tqdm import tqdm
 
-    n_total = len(train_set)
-    n_epoch = min(n_total, t_cfg.max_samples) if t_cfg.max_samples else n_total
-    steps = math.ceil(n_epoch / t_cfg.batch_size)
+        bar = tqdm(bar, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="step", leave=False,
+                   dynamic_ncols=True)
+    for step in bar:
+        lo = step * t_cfg.batch_size + ctx.rank * local  # this rank's slice of the batch
+        hi = min(lo + local, (step + 1) * t_cfg.batch_size, n_epoch)
+        idx = order[lo:hi]
+        if hi - step * t_cfg.batch_size < 2 * ctx.world or len(idx) < 2:
+            continue  # batch norm needs two samples per process
+        x, y = train_set.batch(idx)  # (B, R, J, 2), (B, J, 3)
+        if flips is not None:
+            x, y = _flip_batch(x, y, flips[lo:hi])
+        if pin:
+            x = x.pin_memory().to(device, non_blocking=True)
+            y = y.pin_memory().to(device, non_blocking=True)
+        with autocast:
+            loss = _loss(run.net(x).float(), y, t_cfg.loss)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; the last "
+                f"good checkpoint is {run.last if run.last.exists() else 'none (first epoch)'}. "
+                "Try a lower train.lr.")
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if t_cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), t_cfg.grad_clip)
+        run.opt.step()
+        loss_sum += loss.item() * len(idx)
+        seen += len(idx)
+        if run.progress and step % 10 == 0:  # rank 0's running figures
+            rate = seen / max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix(loss_mm=f"{1000 * loss_sum / seen:.1f}", samples_s=f"{rate:.0f}")
+    if epoch + 1 == t_cfg.epochs and t_cfg.precise_bn_batches > 0:  # precise BN
+        from skelgnn.models.bn import bn_input_batches, recompute_bn_stats
+
+        recompute_bn_stats(run.model, bn_input_batches(train_set, order, t_cfg.batch_size,
+                                                       t_cfg.precise_bn_batches, flips, device))
+    loss_sum, seen = ctx.all_sum(loss_sum, seen)
+    return loss_sum, int(seen)
+
+
+def _validate(run: _Run, val_set: WindowDataset) -> dict[str, float]:
+    """Validation figures (``val_p1``, ``val_p2``, ...) of the model on the CPU, in mm."""
+    pred, target = predict_sequences(run.model.cpu(), val_set, run.cfg.train.flip_test)
+    run.model.to(run.ctx.device)
+    v = score(pred, target, val_set)
+    return {f"val_{k}": v[k] for k in ("p1", "p2", "p1_action", "p2_action",
+                                        "own_hard5_p1", "own_hard10_p1")}
+
+
+def _epoch_message(row: dict[str, Any], epochs: int) -> str:
+    msg = (f"epoch {row['epoch']}/{epochs}: loss {row['train_loss_mm']:.1f} mm, "
+           f"lr {row['lr']:.2e}, {row['samples_per_s']:.0f} samples/s, {row['seconds']:.0f} s")
+    if "val_p1" in row:
+        msg += f", val P1 {row['val_p1']:.1f} mm, P2 {row['val_p2']:.1f} mm"
+    return msg
+
+
+def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progress: bool,
+           data_dir: Optional[str | Path], ctx: DistContext) -> TrainResult:
+    torch.set_num_threads(cfg.train.threads)
+    cfg, state, source = _resume_state(cfg, last, resume)
+    t_cfg = cfg.train
+    if ctx.is_main:
+        atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    codec = PoseCodec(mode=cfg.data.normalization)
+    torch.manual_seed(t_cfg.seed)
+    model: LifterModel = build_model(cfg.model)
+    r = model.receptive_field
+    log.info("model %s: %d parameters, receptive field %d", cfg.preset, count_parameters(model), r)
+    train_set, val_set = _build_data(cfg, data_dir, r, codec)
+    net, opt = _wrap_model(cfg, model, ctx, state)
+    start_epoch, history = 0, []
+    if state is not None:
+        start_epoch, history = int(state["epoch"]), list(state.get("history", []))
+        log.info("resumed from %s after epoch %d", source, start_epoch)
+    run = _Run(cfg, ctx, model, net, opt, codec, last, progress)
     t_run = time.perf_counter() - sum(h.get("seconds", 0.0) for h in history)
     writer = _tensorboard_writer(run_dir) if t_cfg.tensorboard and ctx.is_main else None
     for epoch in range(start_epoch, t_cfg.epochs):
         t0 = time.perf_counter()
         lr = t_cfg.lr * t_cfg.lr_decay ** epoch
-        for group in opt.param_groups:
-            group["lr"] = lr
-        _set_bn_momentum(model, _bn_momentum(cfg, epoch))
-        rng = np.random.default_rng((t_cfg.seed, epoch))
-        torch.manual_seed(t_cfg.seed * 100003 + epoch)
-        order = rng.permutation(n_total)[:n_epoch]
-        flips = torch.from_numpy(rng.random(n_epoch) < 0.5) if t_cfg.flip_augment else None
-        model.train()
-        loss_sum, seen = 0.0, 0
-        bar = range(steps)
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(bar, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="step", leave=False,
-                       dynamic_ncols=True)
-        for step in bar:
-            lo = step * t_cfg.batch_size + ctx.rank * local  # this rank's slice of the batch
-            hi = min(lo + local, (step + 1) * t_cfg.batch_size, n_epoch)
-            idx = order[lo:hi]
-            if hi - step * t_cfg.batch_size < 2 * ctx.world or len(idx) < 2:
-                continue  # batch norm needs two samples per process
-            x, y = train_set.batch(idx)  # (B, R, J, 2), (B, J, 3)
-            if flips is not None:
-                x, y = _flip_batch(x, y, flips[lo:hi])
-            if pin:
-                x = x.pin_memory().to(device, non_blocking=True)
-                y = y.pin_memory().to(device, non_blocking=True)
-            with autocast:
-                loss = _loss(net(x).float(), y, t_cfg.loss)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; the last "
-                    f"good checkpoint is {last if last.exists() else 'none (first epoch)'}. "
-                    "Try a lower train.lr.")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if t_cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t_cfg.grad_clip)
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            seen += len(idx)
-            if progress and step % 10 == 0:  # rank 0's running figures
-                rate = seen / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss_mm=f"{1000 * loss_sum / seen:.1f}", samples_s=f"{rate:.0f}")
-        if epoch + 1 == t_cfg.epochs and t_cfg.precise_bn_batches > 0:  # precise BN
-            from skelgnn.models.bn import bn_input_batches, recompute_bn_stats
-
-            recompute_bn_stats(model, bn_input_batches(train_set, order, t_cfg.batch_size,
-                                                       t_cfg.precise_bn_batches, flips, device))
-        loss_sum, seen = ctx.all_sum(loss_sum, seen)
+        loss_sum, seen = _train_epoch(run, train_set, epoch, lr)
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr,
                                "train_loss_mm": 1000 * loss_sum / max(seen, 1),
                                "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
         if ctx.is_main and val_set is not None and ((epoch + 1) % t_cfg.validate_every == 0
                                                     or epoch + 1 == t_cfg.epochs):
-            pred, target = predict_sequences(model.cpu(), val_set, t_cfg.flip_test)
-            model.to(device)
-            v = score(pred, target, val_set)
-            row.update({f"val_{k}": v[k] for k in ("p1", "p2", "p1_action", "p2_action",
-                                                   "own_hard5_p1", "own_hard10_p1")})
+            row.update(_validate(run, val_set))
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         if writer is not None:
@@ -471,38 +398,12 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
                     writer.add_scalar(key, value, epoch + 1)
             writer.flush()
         if ctx.is_main:
-            _save_rotating(_payload(cfg, model, codec, epoch + 1, history, opt), last)
-            (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+            save_rotating(build_payload(cfg, model, codec, epoch + 1, history, opt), last)
+            atomic_write_text(run_dir / "history.json", json.dumps(history, indent=2) + "\n")
         ctx.barrier()
-        msg = (f"epoch {epoch + 1}/{t_cfg.epochs}: loss {row['train_loss_mm']:.1f} mm, "
-               f"lr {lr:.2e}, {row['samples_per_s']:.0f} samples/s, {row['seconds']:.0f} s")
-        if "val_p1" in row:
-            msg += f", val P1 {row['val_p1']:.1f} mm, P2 {row['val_p2']:.1f} mm"
-        log.info(msg)
+        log.info(_epoch_message(row, t_cfg.epochs))
     minutes = (time.perf_counter() - t_run) / 60.0
     if writer is not None:
         writer.close()
     model.cpu()
     return TrainResult(run_dir, last, t_cfg.epochs, minutes, history)
-
-
-def _payload(cfg: ExperimentConfig, model: LifterModel, codec: PoseCodec, epoch: int,
-             history: list[dict[str, Any]], opt: Optional[torch.optim.Optimizer]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "format": FORMAT, "config": cfg.to_dict(), "preset": cfg.preset,
-        "model_config": config_to_dict(model.config), "codec": codec.to_dict(),
-        "source": cfg.data.source,
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
-        "history": history,
-    }
-    if opt is not None:
-        out["optimizer"] = opt.state_dict()
-        out["rng"] = {"torch": torch.get_rng_state()}
-    return out
-
-
-def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write a slim copy of a checkpoint (weights, config, codec; no optimiser state)."""
-    state = load_checkpoint(checkpoint)
-    slim = {k: v for k, v in state.items() if k not in ("optimizer", "rng")}
-    return save_checkpoint(slim, out)

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 
-from skelgnn.fileio import usual_mode
+from skelgnn.fileio import atomic_path
 from skelgnn.inference import Lifter, Prediction, save_npz_atomic
 from skelgnn.keypoints_io import KeypointSequence
 
@@ -261,14 +261,11 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     Returns:
         the two paths and the rendering seconds (drawing and encoding, decoding excluded).
     """
-    import os
-    import tempfile
-
     from PIL import Image
 
-    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d
+    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d, write_video
 
-    iio2 = _imageio_v2()
+    _imageio_v2()  # a clear error before any work when imageio / ffmpeg are missing
     w, h = read_video_info(path).size
     scale = min(1.0, height / h)
     size = (max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2))
@@ -284,33 +281,29 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     picks = set(np.linspace(0, n - 1, min(sheet_frames, n)).round().astype(int).tolist())
     thumbs: list[np.ndarray] = []
     out = out_dir / "side_by_side.mp4"
-    fd, tmp = tempfile.mkstemp(prefix=".side_by_side.", suffix=".mp4", dir=out_dir)
-    usual_mode(tmp)
-    os.close(fd)
-    seconds = 0.0
-    try:
-        writer = iio2.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                 pixelformat="yuv420p", quality=6, macro_block_size=2,
-                                 ffmpeg_log_level="error")
-        try:
-            for i, (frame, kp, pose) in enumerate(zip(iter_frames(path, max_frames),
-                                                      keypoints_2d, poses_3d)):
-                t0 = time.perf_counter()
-                if size != (w, h):
-                    frame = np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
-                left = draw_skeleton_2d(frame, kp * factor, min_score=0.0)
-                both = np.concatenate([left, renderer.render(pose)], axis=1)  # (H, W + side, 3)
-                writer.append_data(both)
-                if i in picks:
-                    thumbs.append(np.asarray(Image.fromarray(both).resize(
-                        (both.shape[1] // 3, both.shape[0] // 3), Image.BILINEAR)))
-                seconds += time.perf_counter() - t0
-        finally:
-            writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    decoding = [0.0]  # seconds spent decoding, left out of the rendering time
+
+    def composed() -> Iterator[np.ndarray]:
+        frames = iter_frames(path, max_frames)
+        for i, (kp, pose) in enumerate(zip(keypoints_2d, poses_3d)):
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            decoding[0] += time.perf_counter() - t0
+            if frame is None:
+                return
+            if size != (w, h):
+                frame = np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
+            left = draw_skeleton_2d(frame, kp * factor, min_score=0.0)
+            both = np.concatenate([left, renderer.render(pose)], axis=1)  # (H, W + side, 3)
+            if i in picks:
+                thumbs.append(np.asarray(Image.fromarray(both).resize(
+                    (both.shape[1] // 3, both.shape[0] // 3), Image.BILINEAR)))
+            yield both
+
+    t_start = time.perf_counter()
+    with atomic_path(out, suffix=".mp4") as tmp:
+        write_video(tmp, composed(), fps, quality=6)
+    seconds = time.perf_counter() - t_start - decoding[0]
     cols = min(4, len(thumbs))
     rows = -(-len(thumbs) // cols)
     th, tw = thumbs[0].shape[:2]
@@ -319,11 +312,8 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
         r, c = divmod(k, cols)
         sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t
     png = out_dir / "contact_sheet.png"
-    fd, tmp_png = tempfile.mkstemp(prefix=".contact_sheet.", suffix=".png", dir=out_dir)
-    usual_mode(tmp_png)
-    os.close(fd)
-    Image.fromarray(sheet).save(tmp_png)
-    os.replace(tmp_png, png)
+    with atomic_path(png, suffix=".png") as tmp_png:
+        Image.fromarray(sheet).save(tmp_png)
     return out, png, seconds
 
 

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
 
-from skelgnn.fileio import usual_mode
+from skelgnn.fileio import atomic_path
 from skelgnn.skeleton import H36M17, Skeleton
 
 __all__ = [
@@ -227,14 +225,6 @@ def load_poses(path: str | Path) -> tuple[np.ndarray, Optional[float]]:
     return poses.astype(np.float64), fps
 
 
-def _atomic_target(out: Path) -> Path:
-    """A temp path beside ``out`` with the same suffix (writers pick the format from it)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    usual_mode(tmp)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_animation(poses: np.ndarray, out: str | Path, fps: float = 30.0,
                     renderer: Optional[PoseRenderer] = None, frame: int = 0) -> Path:
     """Render ``poses`` ``(F, J, 3)`` to ``out``: an ``.mp4`` (H.264), a ``.gif``, or a ``.png``
@@ -259,22 +249,16 @@ def write_animation(poses: np.ndarray, out: str | Path, fps: float = 30.0,
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, found {fps}")
     renderer = renderer or PoseRenderer.for_poses(poses)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _atomic_target(out)
-    try:
+    with atomic_path(out, suffix=out.suffix) as tmp:  # writers pick the format from the suffix
         if suffix == ".png":
             if not -poses.shape[0] <= frame < poses.shape[0]:
                 raise ValueError(f"frame {frame} is outside the clip's {poses.shape[0]} frames")
             Image, _ = _pil()
             Image.fromarray(renderer.render(poses[frame])).save(tmp, format="PNG")
         elif suffix == ".gif":
-            _write_gif(tmp, renderer.frames(poses), fps)
+            _write_gif(Path(tmp), renderer.frames(poses), fps)
         else:
-            _write_mp4(tmp, renderer.frames(poses), fps)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            write_video(tmp, renderer.frames(poses), fps)
     log.info("wrote %d frame(s) to %s", 1 if suffix == ".png" else poses.shape[0], out)
     return out
 
@@ -306,7 +290,11 @@ def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
                    duration=max(10, round(1000.0 / fps)), loop=0, optimize=False)
 
 
-def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
+                quality: int = 7) -> None:
+    """Stream ``(H, W, 3)`` uint8 RGB frames (even H and W) to an H.264 mp4 at ``path`` (the one
+    video writer of the package; callers make it atomic with :func:`skelgnn.fileio.atomic_path`).
+    """
     try:
         import imageio.v2 as iio2
         import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary imageio uses)
@@ -314,7 +302,7 @@ def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
         raise ValueError("mp4 output needs imageio and imageio-ffmpeg; install them with "
                          "`pip install skelgnn[viz]`") from None
     writer = iio2.get_writer(str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                             pixelformat="yuv420p", quality=7, macro_block_size=2,
+                             pixelformat="yuv420p", quality=quality, macro_block_size=2,
                              ffmpeg_log_level="error")
     try:
         for img in frames:

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from skelgnn.models.base import (LifterModel, TemporalConv, activation, centre_frames,
                                  check_head_init, check_widths, scale_init)
 from skelgnn.nn import DHCSF, JointLinear
+from skelgnn.options import Dynamic, Fusion, WeightSharing, check_choice
 from skelgnn.skeleton import H36M17
 
 __all__ = ["SkeletalGNNConfig", "SkeletalGNN", "GraphBlock", "PoseMix", "TemporalGraphLevel"]
@@ -36,14 +37,14 @@ class SkeletalGNNConfig:
     """s, hops 0..s form the full-width short-range group."""
     squeeze: float = 0.5
     """d, channel ratio per extra long-range hop (1.0 = no squeezing)."""
-    fusion: str = "hierarchical"
+    fusion: Fusion = "hierarchical"
     """'hierarchical' or 'flat' fusion of the hop groups."""
-    weight_sharing: str = "pairwise"
+    weight_sharing: WeightSharing = "pairwise"
     """'pairwise' (one matrix per joint pair of the short range, LCN-style; chosen on val),
     'unshared' per-joint weights, or 'shared' per-hop weights."""
     static_init: str = "softmax"
     """Static graph parametrisation: 'softmax' over each row's support, or 'row' normalisation."""
-    dynamic: str = "temporal"
+    dynamic: Dynamic = "temporal"
     """'none' (static graph), 'framewise' (W = 1) or 'temporal' (in multi-frame models, each
     temporal level's graph sees that level's window of W = filter width frames; single-frame
     models are frame-wise either way)."""
@@ -89,14 +90,9 @@ class SkeletalGNNConfig:
                              f"max_hop={self.max_hop}")
         if not 0 < self.squeeze <= 1:
             raise ValueError(f"squeeze must be in (0, 1], got {self.squeeze}")
-        if self.fusion not in ("hierarchical", "flat"):
-            raise ValueError(f"fusion must be 'hierarchical' or 'flat', got {self.fusion!r}")
-        if self.weight_sharing not in ("shared", "unshared", "pairwise"):
-            raise ValueError(f"weight_sharing must be 'shared', 'unshared' or 'pairwise', "
-                             f"got {self.weight_sharing!r}")
-        if self.dynamic not in ("none", "framewise", "temporal"):
-            raise ValueError(f"dynamic must be 'none', 'framewise' or 'temporal', "
-                             f"got {self.dynamic!r}")
+        check_choice(self.fusion, Fusion, "fusion")
+        check_choice(self.weight_sharing, WeightSharing, "weight_sharing")
+        check_choice(self.dynamic, Dynamic, "dynamic")
         if self.static_init not in ("softmax", "row"):
             raise ValueError(f"static_init must be 'softmax' or 'row', got {self.static_init!r}")
         if not 0 < self.hidden_ratio <= 4:
