@@ -602,6 +602,56 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# analyze
+# --------------------------------------------------------------------------------------------
+
+def _add_analyze_parser(subparsers: argparse._SubParsersAction) -> None:
+    an = subparsers.add_parser("analyze", help="analyses of a benchmark's training data",
+                               description="Analyses of a benchmark's training data.")
+    verbs = an.add_subparsers(title="analyze commands", metavar="VERB", dest="analyze_verb")
+    verbs.required = True
+    hops = verbs.add_parser(
+        "hops", help="information gain per hop distance and the squeeze ratio it implies",
+        description="Measure the information gain of k-hop neighbours on the training subjects "
+                    "(target-aware Gaussian measure and LookHops measure), fit a exp(-b k), "
+                    "print d = exp(-b) and write hops.json and hops.png (skelgnn.hops).")
+    hops.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
+    hops.add_argument("--source", choices=("det", "gt"), default="det", help="2D source")
+    hops.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    hops.add_argument("--max-hop", type=int, default=None,
+                      help="largest hop measured (default: the skeleton's diameter)")
+    hops.add_argument("--fit-max", type=int, default=5, help="fit over k = 1..FIT_MAX (default 5)")
+    hops.add_argument("--frame-stride", type=int, default=2, help="every n-th frame (default 2)")
+    hops.add_argument("--no-plot", action="store_true", help="write no PNG")
+    hops.set_defaults(command="analyze hops")
+
+
+def cmd_analyze_hops(args: argparse.Namespace) -> int:
+    from skelgnn.hops import analyze_hops
+
+    if args.frame_stride < 1:
+        raise ValueError(f"--frame-stride must be >= 1, got {args.frame_stride}")
+    res = analyze_hops(args.data, args.source, max_hop=args.max_hop, fit_max=args.fit_max,
+                       frame_stride=args.frame_stride)
+    rows = [[k, f"{t:.4f}", "-" if lh != lh else f"{lh:.4f}", n]
+            for k, t, lh, n in zip(res.hops, res.target_ig, res.lookhops_ig, res.joints_with_hop)]
+    print(f"information gain per hop, {res.source}, training subjects {' '.join(res.subjects)}, "
+          f"{res.num_samples} samples (every {res.frame_stride}th frame)")
+    print(format_table(["hop", "target IG (nats)", "LookHops IG", "joints with hop"], rows))
+    for name, fit in (("target-aware", res.target_fit), ("LookHops", res.lookhops_fit)):
+        print(f"{name:12s} fit over k={fit.ks[0]}..{fit.ks[-1]}: a={fit.a:.4g} b={fit.b:.4f} "
+              f"R2={fit.r2:.3f}  ->  d = exp(-b) = {fit.d:.3f}")
+    out = Path(args.out)
+    path = res.write_json(out / "hops.json")
+    print(f"wrote {path}; use it with --set model.squeeze={res.target_fit.d:.3f}")
+    if not args.no_plot:
+        from skelgnn.visualize import plot_hop_information
+
+        print(f"wrote {plot_hop_information(res, out / 'hops.png')}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 # Parser and dispatch
 # --------------------------------------------------------------------------------------------
 
@@ -616,6 +666,7 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_render_parser,
     _add_video_parser,
     _add_prepare_parser,
+    _add_analyze_parser,
 ]
 """One function per top-level verb, each adding its sub-parser."""
 
@@ -631,6 +682,7 @@ COMMANDS: dict[str, Handler] = {
     "video": cmd_video,
     "prepare bvh": cmd_prepare_bvh,
     "prepare h36m": cmd_prepare_h36m,
+    "analyze hops": cmd_analyze_hops,
 }
 """``command`` value set by a sub-parser -> handler."""
 
