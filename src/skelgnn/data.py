@@ -38,7 +38,7 @@ import torch
 from skelgnn.codec import PoseCodec
 from skelgnn.fileio import ZIP_READ_ERRORS, check_npy_size, read_npy_header
 from skelgnn.geometry import COORDINATE_LIMIT, Camera
-from skelgnn.skeleton import H36M32_KEEP
+from skelgnn.skeleton import H36M32_KEEP, Skeleton
 
 __all__ = [
     "load_npz_object",
@@ -64,6 +64,7 @@ __all__ = [
     "SourceSummary",
     "BenchmarkReport",
     "check_benchmark",
+    "read_skeleton",
 ]
 
 log = logging.getLogger(__name__)
@@ -234,18 +235,20 @@ def _coordinates(value: Any, where: str, shape: str, last: int) -> np.ndarray:
 
 
 def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """Read a ``data_3d_*.npz`` file: ``subject -> action -> (F, 17, 3)`` float32 world metres.
+    """Read a ``data_3d_*.npz`` file: ``subject -> action -> (F, J, 3)`` float32 world metres.
 
-    32-joint Human3.6M arrays are reduced to 17 joints (indices ``H36M32_KEEP``).
+    Any joint count ``J`` (one per file); 32-joint Human3.6M arrays are reduced to 17 joints
+    (indices ``H36M32_KEEP``).
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: missing ``positions_3d`` key, a joint count other than 17 or 32, a wrong
+        ValueError: missing ``positions_3d`` key, joint counts differing within the file, a wrong
             shape, no frames, or NaN/inf (messages name the file, subject and action).
     """
     path = _require_file(Path(path), "3D poses file")
     raw = _as_mapping(load_npz_object(path, "positions_3d"), f"{path}: positions_3d")
     out: dict[str, dict[str, np.ndarray]] = {}
+    num_joints = 0
     for subject in sorted(raw, key=str):
         actions = _as_mapping(raw[subject], f"{path}: positions_3d[{subject!r}]")
         out[str(subject)] = {}
@@ -254,8 +257,10 @@ def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
             arr = _coordinates(actions[action], where, "(F, 17 or 32, 3)", 3)
             if arr.shape[1] == 32:
                 arr = arr[:, list(H36M32_KEEP)]  # (F, 17, 3)
-            elif arr.shape[1] != NUM_JOINTS:
-                raise ValueError(f"{where}: expected 17 or 32 joints, found {arr.shape[1]}")
+            num_joints = num_joints or arr.shape[1]  # any skeleton; one per file
+            if arr.shape[1] != num_joints:
+                raise ValueError(f"{where}: expected {num_joints} joints (as the file's first "
+                                 f"sequence) or 32, found {arr.shape[1]}")
             if arr.shape[0] == 0:
                 raise ValueError(f"{where}: expected at least one frame, found 0")
             out[str(subject)][str(action)] = np.ascontiguousarray(arr)
@@ -270,8 +275,9 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
 
     Returns:
         ``(positions, metadata)``: ``positions[subject][action]`` is a list with one
-        ``(F, 17, 2)`` float32 pixel array per camera; ``metadata`` is the file's ``metadata``
-        dict (empty when the key is absent).
+        ``(F, J, 2)`` float32 pixel array per camera (any ``J``, the metadata's ``num_joints``
+        or else the first array's, the same in the whole file); ``metadata`` is the file's
+        ``metadata`` dict (empty when the key is absent).
 
     Raises:
         FileNotFoundError: missing file.
@@ -283,6 +289,7 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
     if "metadata" in npz_keys(path):
         metadata = dict(_as_mapping(load_npz_object(path, "metadata"), f"{path}: metadata"))
     out: dict[str, dict[str, list[np.ndarray]]] = {}
+    num_joints = int(metadata.get("num_joints", 0) or 0)
     for subject in sorted(raw, key=str):
         actions = _as_mapping(raw[subject], f"{path}: positions_2d[{subject!r}]")
         out[str(subject)] = {}
@@ -298,8 +305,9 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
             for cam, view in enumerate(views):
                 cwhere = f"{where}, camera {cam}"
                 arr = _coordinates(view, cwhere, "(F, 17, 2)", 2)
-                if arr.shape[1] != NUM_JOINTS:
-                    raise ValueError(f"{cwhere}: expected 17 joints, found {arr.shape[1]}")
+                num_joints = num_joints or arr.shape[1]  # any skeleton; one per file
+                if arr.shape[1] != num_joints:
+                    raise ValueError(f"{cwhere}: expected {num_joints} joints, found {arr.shape[1]}")
                 if arr.shape[0] == 0:
                     raise ValueError(f"{cwhere}: expected at least one frame, found 0")
                 arrays.append(arr)
@@ -498,6 +506,21 @@ def _camera_table(data_dir: Path, dataset: str) -> tuple[dict[str, list[Camera]]
 # --------------------------------------------------------------------------------------------
 # Sequence records
 # --------------------------------------------------------------------------------------------
+
+def read_skeleton(data_dir: str | Path | None, source: str = "gt", dataset: str = "cmu",
+                  num_joints: int | None = None) -> Skeleton:
+    """The skeleton of a benchmark: from the ``parents`` (``joint_names``, ``keypoints_symmetry``)
+    of its 2D file's metadata (:func:`skelgnn.prepare.bvh.prepare_bvh` writes them for maps other
+    than Human3.6M-17), else :data:`~skelgnn.skeleton.H36M17`."""
+    from skelgnn.skeleton import skeleton_from_metadata
+
+    path = _require_file(positions_2d_path(resolve_data_dir(data_dir), source, dataset),
+                         f"2D keypoints file for source {source!r}")
+    meta: dict[str, Any] = {}
+    if "metadata" in npz_keys(path):
+        meta = dict(_as_mapping(load_npz_object(path, "metadata"), f"{path}: metadata"))
+    return skeleton_from_metadata(meta, num_joints)
+
 
 def action_category(action_key: str) -> str:
     """The action category of an action key: its first word (``'Walk 07_03'`` -> ``'Walk'``)."""

@@ -250,7 +250,7 @@ def analyze_hops(data_dir: str | Path | None, source: str = "det", max_hop: int 
         frame_stride: every n-th frame of every view.
         lookhops_samples: random samples (of the strided set) for the LookHops measure.
     """
-    from skelgnn.data import load_benchmark, read_split, resolve_data_dir
+    from skelgnn.data import load_benchmark, read_skeleton, read_split, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
     subjects = read_split(root / "split.json")["train"]
@@ -262,7 +262,7 @@ def analyze_hops(data_dir: str | Path | None, source: str = "det", max_hop: int 
         xs.append(x)
         ys.append(y)
     x, y = np.concatenate(xs), np.concatenate(ys)  # (N, J, 2), (N, J, 3)
-    parents = _parents_for(root, source, x.shape[1])
+    parents = read_skeleton(root, source, num_joints=x.shape[1]).parents
     dist = hop_distances(parents).numpy()
     diameter = int(dist.max())
     k_max = diameter if max_hop is None else int(max_hop)
@@ -292,21 +292,3 @@ def _safe_d(ig: np.ndarray, ks: Sequence[int]) -> float | None:
         return round(fit_exponential(ig, ks).d, 4)
     except ValueError:
         return None
-
-
-def _parents_for(root: Path, source: str, num_joints: int) -> tuple[int, ...]:
-    """The skeleton of the data: ``parents`` from the 2D file's metadata when it has them, else
-    the 17-joint layout."""
-    from skelgnn.data import positions_2d_path
-    from skelgnn.skeleton import skeleton_from_metadata
-
-    meta: dict[str, Any] = {}
-    try:
-        from skelgnn.data import load_npz_object, npz_keys
-
-        path = positions_2d_path(root, source)
-        if "metadata" in npz_keys(path):
-            meta = dict(load_npz_object(path, "metadata"))
-    except (OSError, ValueError):
-        meta = {}
-    return skeleton_from_metadata(meta, num_joints).parents

@@ -31,11 +31,14 @@ import torch
 from skelgnn.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from skelgnn.codec import PoseCodec
 from skelgnn.config import ExperimentConfig, experiment_from_dict
-from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
+from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
+                          resolve_data_dir)
 from skelgnn.evaluate import predict_sequences, score
 from skelgnn.geometry import flip_2d, flip_3d
-from skelgnn.models import LifterModel, build_model, config_to_dict, count_parameters
+from skelgnn.models import (LifterModel, build_model, config_to_dict, count_parameters,
+                            for_skeleton)
 from skelgnn.nn import GroupBatchNorm
+from skelgnn.skeleton import H36M17, Skeleton
 
 __all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "export_weights",
            "convert_sync_batchnorm", "DistributedBatchNorm", "release_freed_memory"]
@@ -89,13 +92,13 @@ def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.linalg.vector_norm(pred - target, dim=-1).mean()
 
 
-def _flip_batch(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def _flip_batch(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+                skeleton: Skeleton = H36M17) -> tuple[torch.Tensor, torch.Tensor]:
     """Mirror the samples selected by ``mask`` (B,) -- inputs (B, R, J, 2), targets (B, J, 3)."""
     if not bool(mask.any()):
         return x, y
-    x = torch.where(mask.view(-1, 1, 1, 1), flip_2d(x), x)
-    y = torch.where(mask.view(-1, 1, 1), flip_3d(y), y)
+    x = torch.where(mask.view(-1, 1, 1, 1), flip_2d(x, skeleton), x)
+    y = torch.where(mask.view(-1, 1, 1), flip_3d(y, skeleton), y)
     return x, y
 
 
@@ -360,7 +363,8 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     train_subjects, val_subjects = subjects_for(root / "split.json", cfg.data.split)
     codec = PoseCodec(mode=cfg.data.normalization)
     torch.manual_seed(t_cfg.seed)
-    model: LifterModel = build_model(cfg.model)
+    skeleton = read_skeleton(root, cfg.data.source)  # any layout: the model follows the data
+    model: LifterModel = build_model(for_skeleton(cfg.model, skeleton.parents))
     r = model.receptive_field
     log.info("model %s: %d parameters, receptive field %d", cfg.preset, count_parameters(model), r)
     train_set = WindowDataset(load_benchmark(root, cfg.data.source, subjects=train_subjects),
@@ -426,7 +430,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
                 continue  # batch norm needs two samples per process
             x, y = train_set.batch(idx)  # (B, R, J, 2), (B, J, 3)
             if flips is not None:
-                x, y = _flip_batch(x, y, flips[lo:hi])
+                x, y = _flip_batch(x, y, flips[lo:hi], skeleton)
             if pin:
                 x = x.pin_memory().to(device, non_blocking=True)
                 y = y.pin_memory().to(device, non_blocking=True)
@@ -453,7 +457,8 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
                                "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
         if ctx.is_main and val_set is not None and ((epoch + 1) % t_cfg.validate_every == 0
                                                     or epoch + 1 == t_cfg.epochs):
-            pred, target = predict_sequences(model.cpu(), val_set, t_cfg.flip_test)
+            pred, target = predict_sequences(model.cpu(), val_set, t_cfg.flip_test,
+                                             skeleton=skeleton)
             model.to(device)
             v = score(pred, target, val_set)
             row.update({f"val_{k}": v[k] for k in ("p1", "p2", "p1_action", "p2_action",
