@@ -33,6 +33,7 @@ Shape letters: ``N`` original frames, ``F`` output frames, ``J`` joints, ``K`` m
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import logging
@@ -48,7 +49,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from skelgnn.geometry import Camera
-from skelgnn.skeleton import H36M17
+from skelgnn.skeleton import H36M17, Skeleton, skeleton_metadata
 
 __all__ = [
     "BvhMotion",
@@ -88,7 +89,7 @@ class BvhMotion:
     """A parsed BVH file.
 
     Attributes:
-        names: joint names in file order (``End Site`` s are not joints and are not kept).
+        names: joint names in file order (``End Site`` s are not joints; see ``end_sites``).
         parents: parent index of every joint, ``-1`` for the root; parents precede children.
         offsets: ``(J, 3)`` float64 rest offsets from the parent, in file units.
         channels: channel names of every joint (``Xposition``, ``Zrotation``, ...).
@@ -104,6 +105,9 @@ class BvhMotion:
     frame_time: float
     motion: np.ndarray
     source: str = ""
+    end_sites: tuple[tuple[str, int, tuple[float, float, float]], ...] = ()
+    """``(name, parent joint, offset)`` of every ``End Site``, named ``"<parent>/End"``; joint
+    maps and :func:`forward_kinematics` may name them like joints (hand and toe tips)."""
 
     @property
     def num_frames(self) -> int:
@@ -161,9 +165,10 @@ def _open_text(path: Path) -> str:
         raise ValueError(f"{path}: could not be read ({exc})") from exc
 
 
-def _parse_hierarchy(tokens: list[str], where: str
+def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None = None
                      ) -> tuple[list[str], list[int], list[list[float]], list[tuple[str, ...]]]:
-    """Names, parents, offsets and channels of the joints of a tokenised HIERARCHY section."""
+    """Names, parents, offsets and channels of the joints of a tokenised HIERARCHY section;
+    ``(name, parent, offset)`` of every End Site is appended to ``end_sites`` when given."""
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -216,6 +221,12 @@ def _parse_hierarchy(tokens: list[str], where: str
             expect(values is not None, "three numbers after OFFSET")
             if stack[-1] >= 0:
                 offsets[stack[-1]] = values
+            elif end_sites is not None:  # an End Site: its parent is the nearest open joint
+                parent = next(j for j in reversed(stack) if j >= 0)
+                site = f"{names[parent]}/End"
+                if any(e[0] == site for e in end_sites):
+                    site = f"{site}{sum(e[1] == parent for e in end_sites) + 1}"
+                end_sites.append((site, parent, tuple(values)))
             i += 4
         elif tok == "CHANNELS":
             expect(bool(stack) and stack[-1] >= 0 and i + 1 < len(tokens) and tokens[i + 1].isdigit(),
@@ -250,7 +261,8 @@ def read_bvh(path: str | Path) -> BvhMotion:
     head, sep, body = text.partition("MOTION")
     if not sep:
         raise ValueError(f"{path}: no MOTION section; expected a BVH file (HIERARCHY ... MOTION ...)")
-    names, parents, offsets, channels = _parse_hierarchy(head.split(), str(path))
+    end_sites: list[Any] = []
+    names, parents, offsets, channels = _parse_hierarchy(head.split(), str(path), end_sites)
 
     m = re.match(r"\s*Frames:\s*(\d+)\s*Frame\s+Time:\s*(\S+)\s*\n", body)
     if m is None:
@@ -278,7 +290,7 @@ def read_bvh(path: str | Path) -> BvhMotion:
     return BvhMotion(names=tuple(names), parents=tuple(parents),
                      offsets=np.asarray(offsets, dtype=np.float64), channels=tuple(channels),
                      frame_time=frame_time, motion=values.reshape(num_frames, num_channels),
-                     source=str(path))
+                     source=str(path), end_sites=tuple(end_sites))
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,14 +335,16 @@ def forward_kinematics(motion: BvhMotion, joints: Sequence[str] | None = None,
 
     Args:
         motion: a parsed file.
-        joints: joint names (default: all joints, in file order).
+        joints: joint names (default: all joints, in file order); End Sites as ``"<parent>/End"``
+            (``motion.end_sites``).
         frames: which frames (index array or slice; default all).
 
     Returns:
         ``(F, len(joints), 3)`` float64 positions.
     """
     wanted = list(motion.names) if joints is None else [str(j) for j in joints]
-    idx = [motion.index(j) for j in wanted]
+    sites = {name: (parent, np.asarray(off)) for name, parent, off in motion.end_sites}
+    idx = [sites[j][0] if j in sites else motion.index(j) for j in wanted]
     needed: set[int] = set()
     for j in idx:
         while j != -1 and j not in needed:
@@ -351,7 +365,9 @@ def forward_kinematics(motion: BvhMotion, joints: Sequence[str] | None = None,
         else:
             pos[j] = pos[p] + np.einsum("fij,fj->fi", rot[p], local_t)  # (F, 3)
             rot[j] = rot[p] @ local_r  # (F, 3, 3)
-    return np.stack([pos[j] for j in idx], axis=1)  # (F, J, 3)
+    out = [pos[j] + rot[j] @ sites[name][1] if name in sites else pos[j]
+           for name, j in zip(wanted, idx)]  # End Site: parent + R_parent offset
+    return np.stack(out, axis=1)  # (F, J, 3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,16 +379,20 @@ _AXIS_RE = re.compile(r"^([+-]?)([xyz])$")
 
 @dataclass(frozen=True)
 class JointMap:
-    """How one family of BVH files becomes the 17 benchmark joints (see ``cmu_joint_map.toml``).
+    """How one family of BVH files becomes the benchmark joints (see ``cmu_joint_map.toml``, and
+    ``cmu23_joint_map.toml`` for a 23-joint layout).
 
     Attributes:
         name: short name (``"cmu"``).
-        joints: per target joint (:data:`H36M17` order) the BVH joints whose mean position it takes.
+        joints: per target joint (``target`` order) the BVH joints (or End Sites,
+            ``"<joint>/End"``) whose mean position it takes.
         scale: file units -> metres.
         axes: world X, Y, Z as signed BVH axes, e.g. ``("x", "-z", "y")``.
         drop_rest_frames: drop the leading frames whose root rotation channels are all exactly 0.
         settle_frames: frames dropped after those (only when there were rest frames).
         description: free text.
+        skeleton: the target layout (``None``: :data:`H36M17`); any tree (``[skeleton]`` table).
+        floor_joints: target joints placed above the floor (:func:`place_sequence`).
     """
 
     name: str
@@ -382,11 +402,23 @@ class JointMap:
     drop_rest_frames: bool = False
     settle_frames: int = 0
     description: str = ""
+    skeleton: Skeleton | None = None
+    floor_joints: tuple[str, ...] = ("RFoot", "LFoot")
+
+    @property
+    def target(self) -> Skeleton:
+        """The target skeleton (:data:`H36M17` unless the map declares one)."""
+        return self.skeleton or H36M17
 
     def __post_init__(self) -> None:
-        if len(self.joints) != H36M17.num_joints or any(not j for j in self.joints):
-            raise ValueError(f"joint map {self.name!r}: expected {H36M17.num_joints} targets, each "
+        n = self.target.num_joints
+        if len(self.joints) != n or any(not j for j in self.joints):
+            raise ValueError(f"joint map {self.name!r}: expected {n} targets, each "
                              f"with at least one BVH joint; found {len(self.joints)}")
+        missing_floor = [f for f in self.floor_joints if f not in self.target.names]
+        if not self.floor_joints or missing_floor:
+            raise ValueError(f"joint map {self.name!r}: floor_joints {list(self.floor_joints)} must "
+                             f"name target joints; unknown {missing_floor}")
         if not (math.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"joint map {self.name!r}: scale must be positive, found {self.scale}")
         letters = []
@@ -403,21 +435,26 @@ class JointMap:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str = "joint map") -> "JointMap":
         """Build from the parsed TOML (keys ``name, scale, axes, drop_rest_frames, settle_frames,
-        description`` and a ``[joints]`` table keyed by :data:`H36M17` joint names)."""
-        known = {"name", "scale", "axes", "drop_rest_frames", "settle_frames", "description", "joints"}
+        description, floor_joints``, a ``[joints]`` table keyed by the target joint names, and an
+        optional ``[skeleton]`` table ``names, parents, joints_left, joints_right`` for a target
+        layout other than :data:`H36M17`)."""
+        known = {"name", "scale", "axes", "drop_rest_frames", "settle_frames", "description", "joints",
+                 "skeleton", "floor_joints"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"{origin}: unknown keys {unknown}; expected some of {sorted(known)}")
         table = raw.get("joints")
         if not isinstance(table, Mapping):
             raise ValueError(f"{origin}: missing [joints] table (target joint -> BVH joint or list)")
-        missing = [n for n in H36M17.names if n not in table]
-        extra = sorted(set(table) - set(H36M17.names))
+        skeleton = _skeleton_table(raw["skeleton"], origin) if "skeleton" in raw else None
+        target = skeleton or H36M17
+        missing = [n for n in target.names if n not in table]
+        extra = sorted(set(table) - set(target.names))
         if missing or extra:
-            raise ValueError(f"{origin}: [joints] must name exactly the 17 targets {list(H36M17.names)}; "
-                             f"missing {missing}, unknown {extra}")
+            raise ValueError(f"{origin}: [joints] must name exactly the {target.num_joints} targets "
+                             f"{list(target.names)}; missing {missing}, unknown {extra}")
         joints = []
-        for n in H36M17.names:
+        for n in target.names:
             v = table[n]
             src = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, list) else None
             if not src or not all(isinstance(s, str) for s in src):
@@ -431,7 +468,8 @@ class JointMap:
                        scale=float(raw.get("scale", 1.0)), axes=tuple(str(a) for a in axes),  # type: ignore[arg-type]
                        drop_rest_frames=bool(raw.get("drop_rest_frames", False)),
                        settle_frames=int(raw.get("settle_frames", 0)),
-                       description=str(raw.get("description", "")))
+                       description=str(raw.get("description", "")), skeleton=skeleton,
+                       floor_joints=tuple(raw.get("floor_joints", ("RFoot", "LFoot"))))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{origin}: {exc}") from exc
 
@@ -448,6 +486,21 @@ class JointMap:
             assert m is not None  # checked in __post_init__
             out[row, "xyz".index(m.group(2))] = -1.0 if m.group(1) == "-" else 1.0
         return out
+
+
+def _skeleton_table(raw: Any, origin: str) -> Skeleton:
+    """The ``[skeleton]`` table of a joint map: ``names``, ``parents`` (``-1`` for the root), and
+    optionally ``joints_left`` / ``joints_right`` (names or indices, paired)."""
+    if not isinstance(raw, Mapping) or "names" not in raw or "parents" not in raw:
+        raise ValueError(f"{origin}: [skeleton] needs 'names' and 'parents' lists")
+    names = [str(n) for n in raw["names"]]
+    side = {k: [names.index(v) if isinstance(v, str) and v in names else v
+                for v in raw.get(k, [])] for k in ("joints_left", "joints_right")}
+    try:
+        return Skeleton(tuple(names), tuple(raw["parents"]), tuple(side["joints_left"]),
+                        tuple(side["joints_right"]))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{origin}: [skeleton]: {exc}") from exc
 
 
 def load_joint_map(path: str | Path | None = None) -> JointMap:
@@ -500,7 +553,7 @@ def _frame_step(source_fps: float, fps: float | None, where: str) -> int:
 
 
 def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None = 60.0) -> tuple[np.ndarray, int, int]:
-    """The 17 target joints of one file, in world metres (not yet placed).
+    """The target joints of one file (``joint_map.target`` order), in world metres (not yet placed).
 
     Drops the leading rest and settle frames the map asks for, keeps every ``step``-th frame
     after the first kept one (``step = source fps / fps``; ``fps=None`` keeps all), runs forward
@@ -508,7 +561,7 @@ def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None =
     rotates into the world axes. All in float64.
 
     Returns:
-        ``(poses (F, 17, 3) float64, first kept original frame s, step)``.
+        ``(poses (F, J, 3) float64, first kept original frame s, step)``.
 
     Raises:
         ValueError: a BVH joint of the map is missing, the frame rate cannot be reached, or no
@@ -527,8 +580,8 @@ def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None =
     raw = forward_kinematics(motion, names, frames)  # (F, B, 3)
     col = {n: i for i, n in enumerate(names)}
     joints = np.stack([raw[:, [col[n] for n in group]].mean(axis=1)
-                       for group in joint_map.joints], axis=1)  # (F, 17, 3)
-    world = joints @ (joint_map.scale * joint_map.axes_matrix()).T  # (F, 17, 3)
+                       for group in joint_map.joints], axis=1)  # (F, J, 3)
+    world = joints @ (joint_map.scale * joint_map.axes_matrix()).T  # (F, J, 3)
     return world, int(start), step
 
 
@@ -685,6 +738,38 @@ class DetectorModel:
     swap_pairs: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (((5, 6), (2, 3)), ((12, 13), (15, 16)))
     """(left joints, right joints) of each limb pair: knee + ankle, elbow + wrist."""
     seed: int = 20211011
+
+    def for_skeleton(self, skeleton: Skeleton) -> "DetectorModel":
+        """This detector for another layout whose first joints are not necessarily
+        :data:`H36M17`'s: a joint named like an H36M17 joint keeps that joint's jitter, any other
+        takes its nearest such ancestor's (hand tips a wrist's, toes an ankle's); each limb swap
+        pair also swaps the descendants of its joints that mirror each other (skeleton's left /
+        right pairs). The 17-joint layout gives back an equal model."""
+        by_name = dict(zip(H36M17.names, self.sigma))
+        sigma, remap = [], {}
+        for j, n in enumerate(skeleton.names):
+            k = j
+            while skeleton.names[k] not in by_name and skeleton.parents[k] != -1:
+                k = skeleton.parents[k]
+            sigma.append(by_name.get(skeleton.names[k], max(self.sigma)))
+        for j, n in enumerate(H36M17.names):
+            if n in skeleton.names:
+                remap[j] = skeleton.names.index(n)
+        flip = skeleton.flip_permutation()
+        children = skeleton.children()
+        pairs = []
+        for left, right in self.swap_pairs:
+            lj = [remap[j] for j in left if j in remap]
+            rj = [remap[j] for j in right if j in remap]
+            stack = list(lj)
+            while stack:  # descendants of the left joints whose mirror is a descendant on the right
+                for c in children[stack.pop()]:
+                    if flip[c] != c and c not in lj:
+                        lj.append(c)
+                        rj.append(int(flip[c]))
+                        stack.append(c)
+            pairs.append((tuple(lj), tuple(rj)))
+        return dataclasses.replace(self, sigma=tuple(sigma), swap_pairs=tuple(pairs))
 
     def apply(self, gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Detections ``(F, J, 2)`` float64 for one view's GT ``(F, J, 2)`` pixels, drawing from
@@ -851,7 +936,11 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
         index = bvh_dir / "CMU-INDEX.md"
     descriptions = read_cmu_index(index) if index is not None else {}
     table, table_origin = _camera_table(cameras)
-    feet = (H36M17.names.index("RFoot"), H36M17.names.index("LFoot"))
+    target = jmap.target
+    feet = tuple(target.names.index(f) for f in jmap.floor_joints)
+    metadata = None if target == H36M17 else skeleton_metadata(target, jmap.name)
+    if detector is not None and len(detector.sigma) != target.num_joints:
+        detector = detector.for_skeleton(target)
 
     iterator: Iterable[Path] = files
     if progress:
@@ -865,7 +954,7 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
         subject, trial = sequence_keys(stem, path.parent.name)
         motion = read_bvh(path)
         world, start, _ = motion_to_joints(motion, jmap, fps)
-        world = place_sequence(world, floor_height, root=0, feet=feet)
+        world = place_sequence(world, floor_height, root=target.root, feet=feet)
         description = descriptions.get(trial, "Unknown")
         category = cmu_category(description) if trial in descriptions else "Unknown"
         action = f"{category} {trial}"
@@ -885,9 +974,10 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_positions_3d(out / f"data_3d_{name}.npz", poses),
-               write_positions_2d(out / f"data_2d_{name}_gt.npz", gt)]
+               write_positions_2d(out / f"data_2d_{name}_gt.npz", gt, metadata)]
     if detector is not None:
-        written.append(write_positions_2d(out / f"data_2d_{name}_det.npz", add_detector_noise(gt, detector)))
+        written.append(write_positions_2d(out / f"data_2d_{name}_det.npz", add_detector_noise(gt, detector),
+                                          metadata))
     mapping = ", ".join(f"{s}->{o}" for s, o in sorted(cam_origin.items()))
     written.append(write_camera_table(out / "cameras.json", cams,
                                       f"{table_origin}; subject -> camera subject: {mapping}"))
