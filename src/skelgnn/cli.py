@@ -465,8 +465,10 @@ def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
     verbs.required = True
     bvh = verbs.add_parser(
         "bvh", help="BVH motion capture -> data_3d_<name>.npz and data_2d_<name>_gt.npz",
-        description="Read .bvh / .bvh.gz files, run forward kinematics, map to the 17 joints "
-                    "through a joint map (the CMU map is built in), resample, place each sequence, "
+        description="Read .bvh / .bvh.gz files, run forward kinematics, map to the target joints "
+                    "through a joint map (the 17-joint CMU map is built in; a map's [skeleton] "
+                    "table declares any other layout, e.g. resources/cmu23_joint_map.toml), "
+                    "resample, place each sequence, "
                     "project it through the cameras and write data_3d_<name>.npz, "
                     "data_2d_<name>_gt.npz (and _det.npz), cameras.json and actions.csv.")
     bvh.add_argument("--bvh", metavar="DIR", required=True, help="directory searched for BVH files")
