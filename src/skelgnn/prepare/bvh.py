@@ -747,7 +747,7 @@ class DetectorModel:
         right pairs). The 17-joint layout gives back an equal model."""
         by_name = dict(zip(H36M17.names, self.sigma))
         sigma, remap = [], {}
-        for j, n in enumerate(skeleton.names):
+        for j in range(skeleton.num_joints):
             k = j
             while skeleton.names[k] not in by_name and skeleton.parents[k] != -1:
                 k = skeleton.parents[k]
