@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from skelgnn.tables import format_table
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CONFIGS = REPO / "configs"
@@ -33,6 +35,7 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "skelgnn-27f-paper": ("skelgnn-27f-paper.toml", ("det", "gt"), None),
     "fcn-1f": ("fcn-1f.toml", ("det", "gt"), None),
     "semgcn-1f": ("semgcn-1f.toml", ("det", "gt"), None),
+    "mgcn-1f": ("mgcn-1f.toml", ("det", "gt"), None),
     "tcn-1f": ("tcn-1f.toml", ("det", "gt"), None),
     "tcn-27f": ("tcn-27f.toml", ("det", "gt"), None),
     "skelgnn-1f-nosqueeze": ("ablation-nosqueeze.toml", ("det",), None),
@@ -95,13 +98,10 @@ def write_table() -> Path:
     rows = [r for r in rows if "row" in r and "source" in r]  # not speed.json / memory.json
     order = {n: i for i, n in enumerate(ROWS)}
     rows.sort(key=lambda r: (r["source"], order.get(r["row"], 99)))
-    lines = ["| model | source | params | epochs | train min | " +
-             " | ".join(label for _, label in METRIC_COLUMNS) + " |",
-             "|---|---|---|---|---|" + "---|" * len(METRIC_COLUMNS)]
-    for r in rows:
-        vals = " | ".join(f"{r[k]:.1f}" if k in r else "-" for k, _ in METRIC_COLUMNS)
-        lines.append(f"| {r['row']} | {r['source']} | {r.get('parameters', 0) / 1e6:.2f}M | "
-                     f"{r['epochs']} | {r['train_minutes']:.0f} | {vals} |")
+    lines = [format_table(
+        ["model", "source", "params", "epochs", "train min"] + [label for _, label in METRIC_COLUMNS],
+        [[r["row"], r["source"], f"{r.get('parameters', 0) / 1e6:.2f}M", r["epochs"], f"{r['train_minutes']:.0f}"]
+         + [f"{r[k]:.1f}" if k in r else "-" for k, _ in METRIC_COLUMNS] for r in rows], markdown=True)]
     machines = sorted({r["machine"]["cpu"] + f", {r['machine']['cores']} cores" for r in rows})
     lines += ["", "Errors in mm on the test subjects (S08, S11, S14), all cameras, every frame, "
               "flip test-time augmentation; trained on every 2nd frame of all train subjects; "
@@ -115,12 +115,11 @@ def write_table() -> Path:
         if not per_action:
             continue
         cats = sorted(per_action[0]["per_action"])
-        lines += ["", f"Per action, {source} source (P1 / P2, mm):", "",
-                  "| model | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
-        for r in per_action:
-            lines.append(f"| {r['row']} | " + " | ".join(
-                f"{r['per_action'][c]['p1']:.1f} / {r['per_action'][c]['p2']:.1f}"
-                if c in r["per_action"] else "-" for c in cats) + " |")
+        lines += ["", f"Per action, {source} source (P1 / P2, mm):", "", format_table(
+            ["model"] + cats,
+            [[r["row"]] + [f"{r['per_action'][c]['p1']:.1f} / {r['per_action'][c]['p2']:.1f}"
+                           if c in r["per_action"] else "-" for c in cats] for r in per_action],
+            markdown=True)]
     out = RESULTS / "TABLE.md"
     text = "\n".join(lines) + "\n"
     out.write_text(text)

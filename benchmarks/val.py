@@ -23,6 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from skelgnn.tables import format_table
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "val"
 EPOCHS = 6
@@ -113,16 +115,15 @@ def collect(round_name: str, runs: Path) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = ["| variant | params | train loss | P1 | P2 | P1 act. | own 5% | own 10% | s/epoch |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for variant, r in result["runs"].items():
         last = r["history"][-1]
         sec = sum(h["seconds"] for h in r["history"]) / len(r["history"])
-        lines.append(f"| {variant} | {r.get('params', '')} | {last['train_loss_mm']:.1f} | "
-                     f"{last['val_p1']:.1f} | {last['val_p2']:.1f} | {last['val_p1_action']:.1f} | "
-                     f"{last['val_own_hard5_p1']:.1f} | {last['val_own_hard10_p1']:.1f} | "
-                     f"{sec:.0f} |")
-    return "\n".join(lines)
+        rows.append([variant, r.get("params", ""), f"{last['train_loss_mm']:.1f}", f"{last['val_p1']:.1f}",
+                     f"{last['val_p2']:.1f}", f"{last['val_p1_action']:.1f}",
+                     f"{last['val_own_hard5_p1']:.1f}", f"{last['val_own_hard10_p1']:.1f}", f"{sec:.0f}"])
+    return format_table(["variant", "params", "train loss", "P1", "P2", "P1 act.", "own 5%", "own 10%",
+                         "s/epoch"], rows, markdown=True)
 
 
 def _params(model_cfg: dict) -> str:

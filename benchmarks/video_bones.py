@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "video_bones.json"))
     args = ap.parse_args(argv)
     from skelgnn.inference import Lifter
+    from skelgnn.tables import format_table
     from skelgnn.video import MediaPipePoseDetector, detect_keypoints
 
     video = Path(args.video)
@@ -67,11 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                 "checkpoint": ckpt.name, "reframe": reframe, **bone_figures(pred.poses_3d)}
     print(f"{video.name}: {len(seq.keypoints)} frames, {seq.image_size[0]:.0f} x "
           f"{seq.image_size[1]:.0f}")
-    print("| checkpoint | reframe | median bone std (cm) | thigh (m) | shin (m) |")
-    print("|---|---|---|---|---|")
-    for r in rows.values():
-        print(f"| {r['checkpoint']} | {'on' if r['reframe'] else 'off'} | "
-              f"{r['median_bone_std_cm']:.2f} | {r['thigh_m']:.3f} | {r['shin_m']:.3f} |")
+    print(format_table(["checkpoint", "reframe", "median bone std (cm)", "thigh (m)", "shin (m)"],
+                       [[r["checkpoint"], "on" if r["reframe"] else "off", f"{r['median_bone_std_cm']:.2f}",
+                         f"{r['thigh_m']:.3f}", f"{r['shin_m']:.3f}"] for r in rows.values()], markdown=True))
     Path(args.out).write_text(json.dumps(
         {"video": video.name, "frames": int(len(seq.keypoints)),
          "frame_size": list(seq.image_size), "mocap_m": MOCAP,

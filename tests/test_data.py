@@ -225,7 +225,7 @@ def test_3d_arrays_that_are_not_coordinates(tmp_path, value, match):
 
 def test_3d_object_array_of_numbers_is_read():
     obj = np.arange(17 * 3 * 2, dtype=np.float64).reshape(2, 17, 3).astype(object)
-    from skelgnn.data import _coordinates
+    from skelgnn.data.readers import _coordinates
 
     out = _coordinates(obj, "x", "(F, 17, 3)", 3)
     assert out.dtype == np.float32

@@ -353,7 +353,7 @@ def test_tiny_overfit_on_mini_fixture(mini_dir):
         assert _mpjpe(model(x), y).item() < 0.6 * mean_pose
 
 
-@pytest.mark.parametrize("preset", ["skelgnn-1f", "fcn-1f", "semgcn-1f", "tcn-1f"])
+@pytest.mark.parametrize("preset", ["skelgnn-1f", "fcn-1f", "semgcn-1f", "mgcn-1f", "tcn-1f"])
 def test_head_init_scales_the_initial_predictions(preset):
     base = PRESETS[preset]
     x = torch.randn(64, base.receptive_field, J, 2)

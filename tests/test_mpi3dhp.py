@@ -1,5 +1,6 @@
-"""Tests of skelgnn.prepare.mpi3dhp on small ``annot_data.mat`` files written here in both MATLAB
-formats: v7.3 (HDF5, through h5py, axes reversed as MATLAB stores them) and v5 (scipy.io)."""
+"""Tests of skelgnn.prepare.mpi3dhp (reading) and skelgnn.evaluate_3dhp (scoring) on small
+``annot_data.mat`` files written here in both MATLAB formats: v7.3 (HDF5, through h5py, axes
+reversed as MATLAB stores them) and v5 (scipy.io)."""
 from __future__ import annotations
 
 import json
@@ -9,17 +10,14 @@ import numpy as np
 import pytest
 
 from skelgnn.cli import main
+from skelgnn.evaluate_3dhp import JOINT_SETS, evaluate_3dhp, format_3dhp_report, score_3dhp
 from skelgnn.prepare.mpi3dhp import (
     IMAGE_SIZES,
-    JOINT_SETS,
     MPI3DHP_JOINTS,
     TO_H36M17,
-    evaluate_3dhp,
-    format_3dhp_report,
     load_test_sequence,
     load_test_set,
     read_annot_mat,
-    score_3dhp,
 )
 from skelgnn.skeleton import H36M17
 

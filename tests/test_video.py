@@ -200,3 +200,22 @@ def test_full_video_command_on_the_sample_with_the_shipped_checkpoint(tmp_path, 
     assert np.median(bones.std(axis=0)) < 0.02, bones.std(axis=0)
     assert (out / "side_by_side.mp4").stat().st_size > 0
     assert (out / "contact_sheet.png").stat().st_size > 0
+
+
+def test_process_video_places_the_figure_and_exports(clip, checkpoint, tmp_path):
+    """Trajectory + world frame in poses_3d.npz, and `skelgnn convert` of it (issue 18)."""
+    lifter = Lifter.from_checkpoint(checkpoint)
+    result = process_video(clip, tmp_path / "out", lifter, detector=FakeBlazePose(),
+                           render=False, focal=500.0, smooth=True)
+    with np.load(result.files["poses_3d"], allow_pickle=False) as data:
+        # (a random-weight checkpoint: shapes and plumbing, not a meaningful depth)
+        assert data["trajectory"].shape == (FRAMES, 3) and np.isfinite(data["trajectory"]).all()
+        world = data["poses_world"]
+        assert world.shape == (FRAMES, 17, 3) and np.isfinite(world).all()
+        lowest = world[:, [3, 6], 1].min(axis=1)  # contact ankle 8 cm above the floor y = 0
+        assert np.quantile(lowest, 0.1) == pytest.approx(0.08, abs=1e-4)
+        assert float(data["focal_px"]) == 500.0 and bool(data["smoothed"])
+    for suffix in (".bvh", ".json", ".csv"):
+        out = tmp_path / f"motion{suffix}"
+        assert main(["convert", str(result.files["poses_3d"]), str(out)]) == 0
+        assert out.stat().st_size > 0

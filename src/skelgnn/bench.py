@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from skelgnn.tables import format_table
+
 __all__ = ["DEFAULT_PRESETS", "bench_preset", "bench_video", "run_bench", "format_bench",
            "machine_info"]
 
@@ -197,25 +199,23 @@ def format_bench(result: dict[str, Any]) -> str:
     """Markdown table of :func:`run_bench` output."""
     m = result["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {result['threads']} threads, "
-             f"{result['date']}.", "",
-             "| preset | frames | params | MACs/frame | fps b1 | latency b1 (ms) | fps b1024 | "
-             "GMAC/s b1024 | train samples/s (b256) | seq. fps (1000 frames) | peak RSS (MiB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, r in result["presets"].items():
-        seq = f"{r['sequence_fps_1000']:.0f}" if "sequence_fps_1000" in r else "-"
-        lines.append(
-            f"| {name} | {r['receptive_field']} | {r['parameters'] / 1e6:.2f}M | "
-            f"{r['macs_per_frame'] / 1e6:.2f}M | {r['fps_b1']:.0f} | {r['latency_ms_b1']:.2f} | "
-            f"{r['fps_b1024']:.0f} | {r['macs_per_s_b1024'] / 1e9:.2f} | "
-            f"{r['train_samples_per_s_b256']:.0f} | {seq} | {r['peak_rss_mib']:.0f} |")
+             f"{result['date']}.", ""]
+    rows = [[name, r["receptive_field"], f"{r['parameters'] / 1e6:.2f}M", f"{r['macs_per_frame'] / 1e6:.2f}M",
+             f"{r['fps_b1']:.0f}", f"{r['latency_ms_b1']:.2f}", f"{r['fps_b1024']:.0f}",
+             f"{r['macs_per_s_b1024'] / 1e9:.2f}", f"{r['train_samples_per_s_b256']:.0f}",
+             f"{r['sequence_fps_1000']:.0f}" if "sequence_fps_1000" in r else "-", f"{r['peak_rss_mib']:.0f}"]
+            for name, r in result["presets"].items()]
+    lines.append(format_table(["preset", "frames", "params", "MACs/frame", "fps b1", "latency b1 (ms)",
+                               "fps b1024", "GMAC/s b1024", "train samples/s (b256)",
+                               "seq. fps (1000 frames)", "peak RSS (MiB)"], rows, markdown=True))
     v = result.get("video")
     if v:
         lines += ["", f"Video path (`skelgnn video`, {v['video'].rsplit('/', 1)[-1]}, "
                   f"{v['frames']} frames, {v['frame_size'][0]:.0f} x {v['frame_size'][1]:.0f}, "
                   f"checkpoint {v['checkpoint']}):", "",
-                  "| stage | seconds | frames/s |", "|---|---|---|"]
-        for k in ("decode", "detect", "lift", "lift_warm", "render"):
-            lines.append(f"| {k} | {v['seconds'][k]:.3f} | {v['fps'][k]:.1f} |")
+                  format_table(["stage", "seconds", "frames/s"],
+                               [[k, f"{v['seconds'][k]:.3f}", f"{v['fps'][k]:.1f}"]
+                                for k in ("decode", "detect", "lift", "lift_warm", "render")], markdown=True)]
     lines += ["", "Ratios (measured in this run):", ""]
     for k, v in result["ratios"].items():
         lines.append(f"- {k}: {'n/a' if v is None else f'{v:.3g}'}")

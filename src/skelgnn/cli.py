@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
+from skelgnn.tables import format_table
+from skelgnn.cli_motion import add_convert_parser, cmd_convert
 
 SAMPLE_VIDEO = "../shared/data/video/person_balance_cam01.mp4"
 """The sample clip (relative to the repository root, where the Makefile runs)."""
@@ -30,29 +32,6 @@ Handler = Callable[[argparse.Namespace], int]
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
-
-
-def _is_number(value: object) -> bool:
-    try:
-        float(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table; numbers right-aligned, text left-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    numeric = [bool(rows) and all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w)
-                         for c, w, num in zip(row, widths, numeric)).rstrip()
-
-    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in cells[1:]]
-    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,54 +55,12 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_data_check(args: argparse.Namespace) -> int:
     """``skelgnn data check``: print the benchmark summary; exit 1 when problems were found."""
-    from skelgnn.data import check_benchmark
+    from skelgnn.data import check_benchmark, format_benchmark_report
 
     start = time.perf_counter()
     report = check_benchmark(args.data)
-    elapsed = time.perf_counter() - start
-
-    print(f"benchmark: {report.data_dir}")
-    print(f"{len(report.subjects)} subjects, {report.num_sequences} sequences, "
-          f"{report.num_frames} frames (x {len(report.camera_ids)} cameras = "
-          f"{report.num_frames * len(report.camera_ids)} views)")
-    sizes = ", ".join(f"{cid} {w}x{h}" for cid, (w, h) in zip(report.camera_ids, report.image_sizes))
-    print(f"cameras: {sizes}")
-    print()
-    print(format_table(
-        ["subject", "set", "sequences", "frames", "cameras", "extrinsics of"],
-        [[s.subject, s.split, s.sequences, s.frames, s.cameras, s.camera_source] for s in report.subjects]))
-    if report.split_file:
-        by_set: dict[str, list[str]] = {}
-        for s in report.subjects:
-            by_set.setdefault(s.split, []).append(s.subject)
-        note = "  (val is part of train)" if "val" in by_set else ""
-        print("split: " + "; ".join(f"{k} {' '.join(v)}" for k, v in sorted(by_set.items())) + note)
-    else:
-        print("split: no split.json")
-    print()
-    print(format_table(
-        ["category", "sequences", "frames", "train frames", "test frames"],
-        [[c.category, c.sequences, c.frames, c.train_frames, c.test_frames] for c in report.categories]))
-    print(f"{len(report.categories)} categories; actions.csv: "
-          f"{'checked' if report.actions_file else 'absent'}")
-    print()
-    print(format_table(
-        ["2D source", "sequences", "truncated", "mean err vs proj (px)", "max err (px)"],
-        [[s.source, s.sequences, s.truncated, f"{s.mean_error_px:.4f}", f"{s.max_error_px:.6f}"]
-         for s in report.sources]))
-    gt = [s for s in report.sources if s.source == "gt"]
-    if gt:
-        print(f"GT reprojection: max {gt[0].max_error_px:.6f} px (must be < 0.01 px)")
-    if report.hard_subsets:
-        print("hard subsets: " + ", ".join(f"{name} ({n} samples)" for name, n in report.hard_subsets))
-    print(f"checked in {elapsed:.1f} s")
-    if report.problems:
-        print(f"\n{len(report.problems)} problem(s):")
-        for p in report.problems:
-            print(f"  - {p}")
-        return EXIT_PROBLEMS
-    print("OK")
-    return EXIT_OK
+    print(format_benchmark_report(report, time.perf_counter() - start))
+    return EXIT_PROBLEMS if report.problems else EXIT_OK
 
 
 
@@ -225,7 +162,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
     """``skelgnn evaluate --dataset 3dhp``: PCK, AUC and MPJPE on the MPI-INF-3DHP test set."""
-    from skelgnn.prepare.mpi3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
+    from skelgnn.evaluate_3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
 
     if args.data is None:
         raise ValueError("--dataset 3dhp needs --data DIR: the MPI-INF-3DHP test set directory "
@@ -337,9 +274,11 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                           "checkpoints/skelgnn-1f-cmu-det.pt)")
     inf.add_argument("--min-score", metavar="S", type=float, default=0.3,
                      help="joints scoring below S are missing and get filled (default 0.3)")
-    inf.add_argument("--person", choices=("score", "track"), default="score",
+    inf.add_argument("--person", metavar="score|track|all|ID", default="score",
                      help="with several people in a frame, keep the most confident (score) or the "
-                          "one nearest the previous frame's choice (track)")
+                          "one nearest the previous frame's choice (track), or track everyone "
+                          "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
+                          "(see README, 'From video to motion')")
     inf.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,
@@ -350,6 +289,9 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="lift in a virtual camera framed like the training data (for footage "
                           "from cameras unlike the benchmark's, e.g. phones; `video` does this "
                           "by default)")
+    from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
+
+    add_motion_arguments(inf)
     inf.set_defaults(command="infer")
 
 
@@ -359,8 +301,13 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.keypoints_io import check_image_size, read_keypoints
     from skelgnn.layouts import resolve_layout
 
+    from skelgnn.cli_motion import apply_threads, cmd_infer_tracks, place_prediction, write_exports
+
+    if args.person not in ("score", "track"):  # several people: one output per track
+        return cmd_infer_tracks(args)
     if args.onnx and args.backend != "onnxruntime":
         raise ValueError("--onnx needs --backend onnxruntime")
+    apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     seq = read_keypoints(args.keypoints, person=args.person)
@@ -384,13 +331,16 @@ def cmd_infer(args: argparse.Namespace) -> int:
     pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
                                reframe=args.reframe)
     elapsed = time.perf_counter() - start
+    pred, motion = place_prediction(pred, image_size, seq.fps, args)  # trajectory, poses_world
     out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
-                    layout=layout, checkpoint=lifter.info.get("checkpoint", ""))
+                    layout=layout, checkpoint=lifter.info.get("checkpoint", ""), **motion)
     print(f"lifted {pred.poses_3d.shape[0]} frames ({layout}, {image_size[0]:g}x{image_size[1]:g}) "
           f"with {lifter.info.get('checkpoint', '?')} [{args.backend}, receptive field "
           f"{lifter.receptive_field}] in {elapsed:.2f} s")
     print(f"missing joints: {pred.report.summary()}")
     print(f"wrote {out}")
+    for path in write_exports(out, args.export):
+        print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -567,14 +517,19 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="lift in the video's own pixels instead of a virtual camera framed like "
                          "the training data (see README)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
+
+    add_motion_arguments(vd)
     vd.set_defaults(command="video")
 
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
     from skelgnn.inference import Lifter, default_checkpoint
+    from skelgnn.cli_motion import apply_threads, write_exports
     from skelgnn.video import process_video, read_video_info
 
+    apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -590,7 +545,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,
-                           progress=sys.stderr.isatty(), reframe=not args.no_reframe)
+                           progress=sys.stderr.isatty(), reframe=not args.no_reframe,
+                           focal=args.focal, smooth=args.smooth)
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "
@@ -600,6 +556,8 @@ def cmd_video(args: argparse.Namespace) -> int:
         print(f"  {stage:14s} {seconds:7.2f} s  {frames / max(seconds, 1e-9):8.1f} frames/s")
     for name, path in result.files.items():
         print(f"  {name}: {path}")
+    for path in write_exports(result.files["poses_3d"], args.export):
+        print(f"  export: {path}")
     return EXIT_OK
 
 
@@ -669,6 +627,7 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_video_parser,
     _add_prepare_parser,
     _add_analyze_parser,
+    add_convert_parser,  # skelgnn.cli_motion
 ]
 """One function per top-level verb, each adding its sub-parser."""
 
@@ -685,8 +644,15 @@ COMMANDS: dict[str, Handler] = {
     "prepare bvh": cmd_prepare_bvh,
     "prepare h36m": cmd_prepare_h36m,
     "analyze hops": cmd_analyze_hops,
+    "convert": cmd_convert,  # skelgnn.cli_motion
 }
 """``command`` value set by a sub-parser -> handler."""
+
+# skeleton action recognition: parser and handlers live in skelgnn.action.cli
+from skelgnn.action.cli import ACTION_COMMANDS, add_action_parser  # noqa: E402
+
+PARSER_BUILDERS.append(add_action_parser)
+COMMANDS.update(ACTION_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,6 +106,9 @@ class TrainConfig:
     """bf16 autocast on CUDA (ignored on the CPU)."""
     sync_bn: bool = True
     """Synchronise batch-norm statistics across processes in distributed training."""
+    precise_bn_batches: int = 0
+    """After the last epoch, re-estimate every batch norm's running statistics over this many
+    training batches with the final weights ("precise BN", models/bn.py; 0: off)."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -120,6 +123,9 @@ class TrainConfig:
             raise ValueError(f"train.loss must be 'mpjpe' or 'l1', got {self.loss!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"train.device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.precise_bn_batches < 0:
+            raise ValueError(f"train.precise_bn_batches must be >= 0, got "
+                             f"{self.precise_bn_batches}")
         if self.threads < 1:
             raise ValueError(f"train.threads must be >= 1, got {self.threads}")
         for name in ("bn_momentum_start", "bn_momentum_end"):

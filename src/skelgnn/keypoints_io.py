@@ -46,6 +46,7 @@ __all__ = [
     "FillReport",
     "PERSON_CHOICES",
     "read_keypoints",
+    "read_json_detections",
     "fill_missing",
     "prepare_keypoints",
     "check_image_size",
@@ -372,6 +373,31 @@ def _pick(people: list[tuple[np.ndarray, float]], previous: Optional[np.ndarray]
 
 
 def _read_json(path: Path, person: str) -> KeypointSequence:
+    by_frame, j, info = read_json_detections(path)
+    first, last = min(by_frame), max(by_frame)
+    frames = np.arange(first, last + 1)
+    kp = np.full((frames.size, j, 3), np.nan)
+    kp[..., 2] = 0.0
+    previous: Optional[np.ndarray] = None
+    for i, f in enumerate(frames):
+        people = by_frame.get(int(f), [])
+        if people:
+            previous = _pick(people, previous, person)
+            kp[i] = previous
+    return KeypointSequence(_mark_missing(kp), frames, info.layout, info.fps, info.image_size,
+                            str(path))
+
+
+def read_json_detections(path: str | Path) -> tuple[dict[int, list[tuple[np.ndarray, float]]], int,
+                                                    KeypointSequence]:
+    """Every person of every frame of a COCO-results or mmpose-predictions JSON file.
+
+    Returns:
+        frame number -> list of ``((J, 3) pixels + score, confidence)``, the joint count ``J``,
+        and an empty :class:`KeypointSequence` carrying the file's ``layout``, ``fps`` and
+        ``image_size``.
+    """
+    path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except RecursionError:
@@ -404,15 +430,6 @@ def _read_json(path: Path, person: str) -> KeypointSequence:
                          f"frames) but only {detected} frame(s) have a detection; frames without one "
                          "would all be invented by interpolation. Check that the frame numbers "
                          "('frame', 'frame_id' or 'image_id') are video frame indices")
-    frames = np.arange(first, last + 1)
-    kp = np.full((frames.size, j, 3), np.nan)
-    kp[..., 2] = 0.0
-    previous: Optional[np.ndarray] = None
-    for i, f in enumerate(frames):
-        people = by_frame.get(int(f), [])
-        if people:
-            previous = _pick(people, previous, person)
-            kp[i] = previous
     fps = _check_fps(meta["fps"], str(path)) if meta.get("fps") is not None else None
     image_size = None
     if meta.get("image_size") is not None:
@@ -426,7 +443,9 @@ def _read_json(path: Path, person: str) -> KeypointSequence:
     if layout is None and isinstance(meta.get("meta_info"), dict):
         # mmpose's demo scripts name the keypoint set of the model in meta_info.dataset_name.
         layout = _MMPOSE_DATASETS.get(str(meta["meta_info"].get("dataset_name", "")).lower())
-    return KeypointSequence(_mark_missing(kp), frames, layout, fps, image_size, str(path))
+    info = KeypointSequence(np.zeros((0, j, 3)), np.zeros(0, dtype=int), layout, fps, image_size,
+                            str(path))
+    return by_frame, j, info
 
 
 # --------------------------------------------------------------------------------------------

@@ -451,6 +451,11 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
             if progress and step % 10 == 0:  # rank 0's running figures
                 rate = seen / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss_mm=f"{1000 * loss_sum / seen:.1f}", samples_s=f"{rate:.0f}")
+        if epoch + 1 == t_cfg.epochs and t_cfg.precise_bn_batches > 0:  # precise BN
+            from skelgnn.models.bn import bn_input_batches, recompute_bn_stats
+
+            recompute_bn_stats(model, bn_input_batches(train_set, order, t_cfg.batch_size,
+                                                       t_cfg.precise_bn_batches, flips, device))
         loss_sum, seen = ctx.all_sum(loss_sum, seen)
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr,
                                "train_loss_mm": 1000 * loss_sum / max(seen, 1),

@@ -9,9 +9,12 @@ The pipeline of :func:`process_video`:
    ``mediapipe==0.10.21`` wheel, so it works offline);
 2. write them to ``keypoints_2d.npz`` (the raw detector layout, readable by ``skelgnn infer``);
 3. convert to the Human3.6M 17-joint layout, fill missing joints and lift
-   (:meth:`skelgnn.inference.Lifter.predict_full`) to ``poses_3d.npz``;
+   (:meth:`skelgnn.inference.Lifter.predict_full`) to ``poses_3d.npz``, with the root
+   trajectory and the world-frame poses (:func:`skelgnn.motion.build_motion`: optional
+   smoothing, focal length given or assumed);
 4. render ``side_by_side.mp4`` (the video with the 2D skeleton that was lifted | the 3D skeleton
-   from a fixed viewpoint, 720 pixels high at most) and ``contact_sheet.png`` (8 frames of it).
+   in the world frame, standing on the floor grid, seen level from the camera's side, 720
+   pixels high at most) and ``contact_sheet.png`` (8 frames of it).
 
 MediaPipe 0.10.21 pins ``numpy<2`` and ``protobuf<5``, so it lives in its own environment (the
 ``video`` extra); nothing else in the package imports it.
@@ -230,11 +233,27 @@ class VideoResult:
     files: dict[str, Path]
     timings: dict[str, float]
     """seconds per stage: ``decode+detect``, ``lift``, ``render`` (drawing and encoding)."""
+    motion: Optional[dict[str, np.ndarray]] = None
+    """the trajectory / world entries added to ``poses_3d.npz``
+    (:meth:`skelgnn.motion.Motion.arrays`)."""
+
+
+def render_coordinates(poses_world: np.ndarray) -> tuple[np.ndarray, float]:
+    """World poses (y up, floor y = 0) -> the renderer's camera-like axes (y down), centred on
+    the root horizontally in every frame (the figure stays in view while its height above the
+    floor is kept) and vertically on the clip's median root height. Returns the ``(F, J, 3)``
+    poses and the floor's ``y`` in those axes."""
+    p = np.asarray(poses_world, dtype=np.float64).copy()
+    p[..., [0, 2]] -= p[:, :1, [0, 2]]
+    centre = float(np.median(p[:, 0, 1]))
+    p[..., 1] -= centre
+    return p * np.array([1.0, -1.0, -1.0]), centre
 
 
 def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
                   poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
-                  height: int = 720, sheet_frames: int = 8) -> tuple[Path, Path, float]:
+                  height: int = 720, sheet_frames: int = 8,
+                  world: bool = False) -> tuple[Path, Path, float]:
     """``side_by_side.mp4``: the video with the lifted 2D skeleton | the 3D skeleton from a fixed
     viewpoint (same height, ``height`` pixels at most), and ``contact_sheet.png``: ``sheet_frames``
     evenly spaced side-by-side frames in a grid. Both written to temp files then renamed.
@@ -255,7 +274,12 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     size = (max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2))
     factor = np.array([size[0] / w, size[1] / h])
     side = size[1] // 2 * 2
-    renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]))
+    if world:  # level with the floor, seen from the camera's side (symmetric view)
+        poses_3d, floor = render_coordinates(poses_3d)
+        renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]), floor=floor, elev=10.0,
+                                          azim=0.0)
+    else:
+        renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]))
     n = len(poses_3d)
     picks = set(np.linspace(0, n - 1, min(sheet_frames, n)).round().astype(int).tolist())
     thumbs: list[np.ndarray] = []
@@ -307,7 +331,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   detector: Optional[Detector] = None, layout: str = "blazepose33",
                   min_score: float = 0.3, max_frames: Optional[int] = None,
                   render: bool = True, progress: bool = False,
-                  reframe: bool = True) -> VideoResult:
+                  reframe: bool = True, focal: Optional[float] = None,
+                  smooth: bool = False) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -323,7 +348,14 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         reframe: lift in a virtual camera framed like the training data
             (:func:`skelgnn.inference.reframe_keypoints`); on by default, since phone and web
             footage is framed nothing like the benchmark cameras.
+        focal: the camera's focal length in pixels (default: assumed, see
+            :func:`skelgnn.trajectory.default_intrinsics`), for the root trajectory.
+        smooth: One-Euro filter on the poses and the trajectory.
     """
+    import dataclasses
+
+    from skelgnn.motion import build_motion
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
@@ -342,12 +374,16 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     t_lift = time.perf_counter()
     pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
     log.info("video %s: %s", path, pred.report.summary())
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
+                          focal, smooth)
+    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
+    arrays = motion.arrays()
     files["poses_3d"] = pred.save(out_dir / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
                                   image_size=seq.image_size, layout=layout,
-                                  checkpoint=lifter.info.get("checkpoint", ""))
+                                  checkpoint=lifter.info.get("checkpoint", ""), **arrays)
     timings["lift"] = time.perf_counter() - t_lift
     if render:
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
-            path, out_dir, pred.keypoints_2d, pred.poses_3d, fps, max_frames)
-    return VideoResult(seq, pred, files, timings)
+            path, out_dir, pred.keypoints_2d, motion.poses_world, fps, max_frames, world=True)
+    return VideoResult(seq, pred, files, timings, arrays)

@@ -41,6 +41,7 @@ __all__ = [
     "write_animation",
     "draw_skeleton_2d",
     "plot_hop_information",
+    "draw_confusion_matrix",
 ]
 
 log = logging.getLogger(__name__)
@@ -396,3 +397,51 @@ def plot_hop_information(analysis: Any, out: str | Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Confusion matrix (action recognition)
+# --------------------------------------------------------------------------------------------
+
+def draw_confusion_matrix(confusion: Any, classes: list[str], path: str | Path,
+                          title: str = "", normalize: bool = True) -> Path:
+    """Write a confusion-matrix figure (PNG, via matplotlib with the Agg backend).
+
+    Args:
+        confusion: ``(K, K)`` counts, rows true class, columns predicted class.
+        classes: the ``K`` class names.
+        normalize: colour by row fraction (each true class sums to 1); cells show the fraction
+            (counts otherwise). Rows without clips are left blank.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(confusion, dtype=np.float64)
+    k = len(classes)
+    if cm.shape != (k, k):
+        raise ValueError(f"confusion is {cm.shape}, expected ({k}, {k}) for {k} classes")
+    rows = cm.sum(1, keepdims=True)
+    shown = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0) if normalize else cm
+    fig, ax = plt.subplots(figsize=(0.55 * k + 2.5, 0.5 * k + 2))
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for i in range(k):
+        for j in range(k):
+            v = shown[i, j]
+            if np.isfinite(v) and v > 0:
+                ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center",
+                        fontsize=7, color="white" if v > 0.6 * np.nanmax(shown) else "black")
+    ax.set_xticks(range(k), classes, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

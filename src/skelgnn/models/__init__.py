@@ -9,13 +9,16 @@ One module per architecture, each with its frozen config dataclass:
   on ``(B, R, J, 2)`` windows, ``forward_sequence`` on whole clips, ``receptive_field``,
   ``num_joints``, ``config``) and shared building blocks;
 * :mod:`skelgnn.models.skelgnn` -- the Skeletal GNN of D-HCSF layers;
-* :mod:`skelgnn.models.fcn`, :mod:`~skelgnn.models.semgcn`, :mod:`~skelgnn.models.tcn` -- the
-  baselines (Martinez et al., SemGCN, VideoPose3D);
+* :mod:`skelgnn.models.fcn`, :mod:`~skelgnn.models.semgcn`, :mod:`~skelgnn.models.mgcn`,
+  :mod:`~skelgnn.models.tcn` -- the baselines (Martinez et al., SemGCN, Modulated GCN,
+  VideoPose3D);
+* :mod:`skelgnn.models.bn` -- per-(joint, channel) batch norm and precise BN statistics;
 * :mod:`skelgnn.models.registry` -- :data:`PRESETS` (the named variants of the benchmark),
   :func:`build_model` from a preset name, a config or a config dict, and config <-> dict.
 """
 from skelgnn.models.base import LifterModel
 from skelgnn.models.fcn import FCN, FCNConfig
+from skelgnn.models.mgcn import MGCN, MGCNConfig
 from skelgnn.models.registry import (PRESETS, ModelConfig, build_model, config_from_dict,
                                      config_to_dict, count_parameters, for_skeleton,
                                      macs_per_frame)
@@ -27,12 +30,14 @@ __all__ = [
     "SkeletalGNNConfig",
     "FCNConfig",
     "SemGCNConfig",
+    "MGCNConfig",
     "TCNConfig",
     "ModelConfig",
     "LifterModel",
     "SkeletalGNN",
     "FCN",
     "SemGCN",
+    "MGCN",
     "TCN",
     "PRESETS",
     "build_model",

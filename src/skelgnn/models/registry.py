@@ -9,6 +9,7 @@ from torch import nn
 
 from skelgnn.models.base import LifterModel
 from skelgnn.models.fcn import FCN, FCNConfig
+from skelgnn.models.mgcn import MGCN, MGCNConfig
 from skelgnn.models.semgcn import SemGCN, SemGCNConfig
 from skelgnn.models.skelgnn import SkeletalGNN, SkeletalGNNConfig
 from skelgnn.models.tcn import TCN, TCNConfig
@@ -16,14 +17,19 @@ from skelgnn.models.tcn import TCN, TCNConfig
 __all__ = ["ModelConfig", "PRESETS", "build_model", "config_to_dict", "config_from_dict",
            "count_parameters", "macs_per_frame", "for_skeleton"]
 
-ModelConfig = Union[SkeletalGNNConfig, FCNConfig, SemGCNConfig, TCNConfig]
+ModelConfig = Union[SkeletalGNNConfig, FCNConfig, SemGCNConfig, TCNConfig, MGCNConfig]
 _CONFIG_TYPES: dict[str, type] = {"skelgnn": SkeletalGNNConfig, "fcn": FCNConfig,
-                                  "semgcn": SemGCNConfig, "tcn": TCNConfig}
+                                  "semgcn": SemGCNConfig, "tcn": TCNConfig,
+                                  "mgcn": MGCNConfig}
 
 
 # options that older checkpoints carry but that no longer exist (they never changed the model:
 # SkeletalGNNConfig.window was validated but never read)
 _RETIRED: dict[str, tuple[str, ...]] = {"skelgnn": ("window",)}
+
+# options added after checkpoints were saved whose default is not the behaviour those checkpoints
+# were trained with: a config dict without the key gets this value instead of the new default
+_ADDED: dict[str, dict[str, Any]] = {"semgcn": {"norm": "channel"}}
 
 
 def config_to_dict(config: ModelConfig) -> dict[str, Any]:
@@ -45,6 +51,8 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
     cls = _CONFIG_TYPES[arch]
     for key in _RETIRED.get(arch, ()):
         data.pop(key, None)
+    for key, old in _ADDED.get(arch, {}).items():
+        data.setdefault(key, old)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -54,7 +62,7 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
 
 
 _MODEL_TYPES: dict[str, type] = {"skelgnn": SkeletalGNN, "fcn": FCN, "semgcn": SemGCN,
-                                 "tcn": TCN}
+                                 "tcn": TCN, "mgcn": MGCN}
 
 # The paper's layer and network as PAPER.md describes them, with the choices it leaves open
 # settled on val (pairwise short range, head_init): kept so users can measure the paper's design.
@@ -94,6 +102,7 @@ PRESETS: dict[str, ModelConfig] = {
     # Baselines
     "fcn-1f": FCNConfig(),
     "semgcn-1f": SemGCNConfig(),
+    "mgcn-1f": MGCNConfig(),
     "tcn-1f": TCNConfig(filter_widths=(1, 1, 1)),
     "tcn-9f": TCNConfig(filter_widths=(3, 3)),
     "tcn-27f": TCNConfig(filter_widths=(3, 3, 3)),

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from skelgnn.models.base import (SingleFrameModel, activation,
-                                 check_blocks_dropout, check_positive,
-                                 scale_init)
+from skelgnn.models.base import (SingleFrameModel, check_blocks_dropout,
+                                 check_positive, scale_init)
+from skelgnn.models.bn import norm_activation
 from skelgnn.skeleton import H36M17
 
 __all__ = ["SemGCNConfig", "SemGraphConv", "SemGCN"]
@@ -29,6 +30,13 @@ class SemGCNConfig:
     """Residual blocks of two graph convolutions."""
     dropout: float = 0.0
     """Dropout after every layer (SemGCN uses none)."""
+    norm: Literal["channel", "joint"] = "joint"
+    """Batch norm statistics: 'joint' per (joint, channel) (``J * C`` features), 'channel' per
+    channel pooled over joints (SemGCN's own: one mean and variance for joints whose features
+    differ a lot). Either way the running statistics lagged the weights on val (eval-mode P1 far
+    above train-mode), which ``train.precise_bn_batches`` fixes (configs/semgcn-1f.toml). Configs
+    saved before this option existed load as 'channel', the behaviour they were trained with
+    (models/registry.py)."""
     head_init: float = 0.01
     """Scale of the output layer's initial weights and bias (1 = the layer's default init, which
     starts predictions about 2 m from the targets; 0.01 starts them near the root). Chosen on
@@ -43,6 +51,8 @@ class SemGCNConfig:
         object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
         check_positive(self, "channels", self.channels)
         check_blocks_dropout(self)
+        if self.norm not in ("channel", "joint"):
+            raise ValueError(f"SemGCNConfig.norm must be 'channel' or 'joint', got {self.norm!r}")
         if len(self.parents) != self.num_joints:
             raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
                              f"{self.num_joints}")
@@ -105,12 +115,15 @@ class SemGCN(SingleFrameModel):
     def __init__(self, config: SemGCNConfig) -> None:
         super().__init__()
         self.config = config
-        c, p = config.channels, config.parents
+        c, p, d = config.channels, config.parents, config.dropout
+
+        def act() -> nn.Module:
+            return norm_activation(config.norm, config.num_joints, c, d)
+
         self.inp = SemGraphConv(2, c, p)
-        self.inp_act = activation(c, config.dropout)
-        d = config.dropout
-        self.blocks = nn.ModuleList(nn.ModuleList([SemGraphConv(c, c, p), activation(c, d),
-                                                   SemGraphConv(c, c, p), activation(c, d)])
+        self.inp_act = act()
+        self.blocks = nn.ModuleList(nn.ModuleList([SemGraphConv(c, c, p), act(),
+                                                   SemGraphConv(c, c, p), act()])
                                     for _ in range(config.blocks))
         self.out = SemGraphConv(c, 3, p)
         scale_init(self.out, config.head_init)

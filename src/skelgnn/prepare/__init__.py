@@ -4,12 +4,14 @@
   ``data_2d_*_gt.npz`` (and optionally a synthetic-detector ``data_2d_*_det.npz``);
 * :mod:`skelgnn.prepare.h36m` -- Human3.6M ``D3_Positions`` CDF files -> ``data_3d_h36m.npz`` and
   ``data_2d_h36m_gt.npz``;
-* :mod:`skelgnn.prepare.mpi3dhp` -- the MPI-INF-3DHP test set reader and evaluator.
+* :mod:`skelgnn.prepare.mpi3dhp` -- the MPI-INF-3DHP test set reader (scored by
+  :mod:`skelgnn.evaluate_3dhp`).
 
 This module holds what they share: the writers of VideoPose3D's npz format (a pickled dict in a 0-d
 object array under ``positions_3d`` / ``positions_2d``, plus ``metadata``), which the readers of
 :mod:`skelgnn.data` accept, written atomically; the 17-joint metadata; the projection of world
-poses through a subject's cameras; and a ``cameras.json`` writer.
+poses through a subject's cameras; a ``cameras.json`` writer; and the camera table a converter
+uses.
 
 Shape letters: ``F`` frames, ``J`` joints, ``C`` cameras.
 """
@@ -23,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from skelgnn.data.readers import h36m_cameras, read_cameras
 from skelgnn.fileio import usual_mode
 from skelgnn.geometry import Camera
 from skelgnn.skeleton import H36M17
@@ -33,6 +36,7 @@ __all__ = [
     "write_positions_2d",
     "project_views",
     "write_camera_table",
+    "camera_table",
 ]
 
 H36M17_METADATA: dict[str, Any] = {
@@ -119,3 +123,17 @@ def write_camera_table(path: str | Path, cameras: Mapping[str, Sequence[Camera]]
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def camera_table(cameras: str | Path | Mapping[str, Sequence[Camera]] | None
+                 ) -> tuple[Mapping[str, Sequence[Camera]], str]:
+    """The camera table a converter was given, and where it came from (for ``cameras.json``).
+
+    ``None`` gives the built-in Human3.6M table; a mapping is used as it is; a path is read with
+    :func:`skelgnn.data.read_cameras`.
+    """
+    if cameras is None:
+        return h36m_cameras(), "Human3.6M camera calibration (skelgnn built-in table)"
+    if isinstance(cameras, Mapping):
+        return cameras, "camera table given in code"
+    return read_cameras(cameras), f"camera table {cameras}"

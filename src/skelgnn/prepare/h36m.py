@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from skelgnn.geometry import Camera
+from skelgnn.prepare import camera_table, project_views, write_camera_table, write_positions_2d, write_positions_3d
 from skelgnn.skeleton import H36M32, H36M32_KEEP
 
 __all__ = [
@@ -189,15 +190,7 @@ def prepare_h36m(root: str | Path, out_dir: str | Path, *, subjects: Sequence[st
         FileNotFoundError: missing directories or files.
         ValueError: unreadable CDF, a subject without cameras.
     """
-    from skelgnn.data import h36m_cameras, read_cameras
-    from skelgnn.prepare import project_views, write_camera_table, write_positions_2d, write_positions_3d
-
-    if cameras is None:
-        table, origin = h36m_cameras(), "Human3.6M camera calibration (skelgnn built-in table)"
-    elif isinstance(cameras, Mapping):
-        table, origin = cameras, "camera table given in code"
-    else:
-        table, origin = read_cameras(cameras), f"camera table {cameras}"
+    table, origin = camera_table(cameras)
     poses = read_h36m_3d(root, subjects, exclude, progress)
     missing = sorted(s for s in poses if s not in table)
     if missing:

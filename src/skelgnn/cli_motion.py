@@ -1,0 +1,157 @@
+"""Command-line pieces of the video-to-motion path, kept out of :mod:`skelgnn.cli` so that its
+verb table stays small: the options ``--focal``, ``--smooth``, ``--export``, ``--threads`` shared
+by ``skelgnn infer`` and ``skelgnn video``, what they do after lifting, and the ``skelgnn
+convert`` verb (poses npz -> BVH / JSON / CSV)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is built
+    import numpy as np
+
+__all__ = ["add_motion_arguments", "apply_threads", "place_prediction", "write_exports",
+           "cmd_infer_tracks", "add_convert_parser", "cmd_convert"]
+
+EXPORT_FORMATS = ("bvh", "json", "csv")
+
+
+def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--focal``, ``--smooth``, ``--export``, ``--threads``."""
+    parser.add_argument("--focal", metavar="PX", type=float, default=None,
+                        help="the camera's focal length in pixels, for the root trajectory "
+                             "(default: the image diagonal, i.e. a 53 degree diagonal field of view)")
+    parser.add_argument("--smooth", action="store_true",
+                        help="One-Euro filter on the poses and the trajectory (off by default: "
+                             "the temporal models are already smooth)")
+    parser.add_argument("--export", metavar="FMT", nargs="+", choices=EXPORT_FORMATS, default=[],
+                        help="also write the motion as BVH / JSON / CSV next to the npz "
+                             "(same name, other suffix)")
+    parser.add_argument("--threads", metavar="N", type=int, default=1,
+                        help="torch CPU threads (default 1: fastest for one clip, see README)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's intra-op thread count from ``--threads``."""
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, found {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def place_prediction(pred: Any, image_size: tuple[float, float], fps: Optional[float],
+                     args: argparse.Namespace) -> tuple[Any, dict[str, np.ndarray]]:
+    """Trajectory + world frame (+ smoothing) of a :class:`skelgnn.inference.Prediction`:
+    returns the prediction (with smoothed ``poses_3d`` under ``--smooth``) and the npz entries
+    to add (:meth:`skelgnn.motion.Motion.arrays`)."""
+    from skelgnn.motion import build_motion
+
+    if args.focal is not None and not args.focal > 0:
+        raise ValueError(f"--focal must be a positive number of pixels, found {args.focal}")
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores,
+                          args.focal, args.smooth)
+    return dataclasses.replace(pred, poses_3d=motion.poses_3d), motion.arrays()
+
+
+def write_exports(npz: Path, formats: list[str]) -> list[Path]:
+    """Write ``npz``'s motion as ``npz.with_suffix(.FMT)`` for every format."""
+    from skelgnn.animation import export_motion, load_motion_npz
+
+    if not formats:
+        return []
+    positions, fps, frame = load_motion_npz(npz)
+    return [export_motion(positions, Path(npz).with_suffix(f".{fmt}"), fps, frame)
+            for fmt in dict.fromkeys(formats)]
+
+
+def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
+    """The ``skelgnn convert`` sub-parser."""
+    cv = subparsers.add_parser(
+        "convert", help="write a poses npz as BVH, JSON or CSV",
+        description="Read poses_3d.npz (from `skelgnn infer` or `skelgnn video`) and write its "
+                    "motion -- poses_world when present (y up, metres), else poses_3d (+ "
+                    "trajectory) turned y-up -- as BVH (fixed median bone lengths, joint "
+                    "rotations, centimetres), JSON or CSV (joint positions in metres, with "
+                    "names), chosen by OUT's suffix.")
+    cv.add_argument("input", metavar="IN", help="npz with poses_world or poses_3d")
+    cv.add_argument("output", metavar="OUT", help="FILE.bvh, FILE.json or FILE.csv")
+    cv.add_argument("--fps", type=float, default=None, help="frame rate (default: the npz's, else 30)")
+    cv.set_defaults(command="convert", handler=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``skelgnn convert``."""
+    from skelgnn.animation import export_motion, load_motion_npz
+
+    positions, fps, frame = load_motion_npz(args.input)
+    if args.fps is not None:
+        fps = args.fps
+    out = export_motion(positions, args.output, fps, frame)
+    print(f"wrote {out} ({len(positions)} frames at {fps:g} fps, {frame} frame)")
+    return 0
+
+
+def _lifter(args: argparse.Namespace) -> Any:
+    """The lifter ``skelgnn infer``'s options name (backend, checkpoint, ONNX file, TTA)."""
+    from skelgnn.inference import Lifter, default_checkpoint
+
+    flip = not args.no_tta
+    if args.backend == "onnxruntime":
+        from skelgnn.export import OnnxLifter
+
+        return OnnxLifter.from_onnx(args.onnx, flip) if args.onnx else \
+            OnnxLifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+    if args.onnx:
+        raise ValueError("--onnx needs --backend onnxruntime")
+    return Lifter.from_checkpoint(args.checkpoint or default_checkpoint(), flip)
+
+
+def cmd_infer_tracks(args: argparse.Namespace) -> int:
+    """``skelgnn infer --person all|ID``: track every person of a JSON keypoints file
+    (:func:`skelgnn.tracking.track_people`) and lift each track. ``all`` writes
+    ``OUT_STEM.track<ID>.npz`` per track; an id writes that track to ``--out``."""
+    from skelgnn.keypoints_io import check_image_size, read_json_detections
+    from skelgnn.layouts import resolve_layout
+    from skelgnn.tracking import track_people
+
+    person = str(args.person)
+    if person != "all" and not person.isdigit():
+        raise ValueError(f"--person must be score, track, all or a track id (0, 1, ...), found "
+                         f"{person!r}")
+    if Path(args.keypoints).suffix.lower() != ".json":
+        raise ValueError(f"--person {person} needs a JSON keypoints file with several people per "
+                         f"frame (COCO results or mmpose predictions); {args.keypoints} holds one")
+    apply_threads(args)
+    by_frame, joints, info = read_json_detections(args.keypoints)
+    tracks = track_people({f: [kp for kp, _ in people] for f, people in by_frame.items()},
+                          min_score=args.min_score)
+    if person != "all":
+        tracks = [t for t in tracks if t.id == int(person)]
+        if not tracks:
+            raise ValueError(f"{args.keypoints}: no track {person}; `--person all` lists them")
+    layout = resolve_layout(args.layout, joints, info.layout)
+    if args.image_size is not None:
+        image_size = check_image_size(args.image_size)
+    elif info.image_size is not None:
+        image_size = info.image_size
+    else:
+        raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H")
+    lifter = _lifter(args)
+    out = Path(args.out)
+    for track in tracks:
+        pred = lifter.predict_full(track.keypoints, image_size, layout, args.min_score,
+                                   reframe=args.reframe)
+        pred, motion = place_prediction(pred, image_size, info.fps, args)
+        path = out if person != "all" else out.with_name(f"{out.stem}.track{track.id}{out.suffix}")
+        saved = pred.save(path, fps=info.fps, frames=track.frames, image_size=image_size,
+                          layout=layout, checkpoint=lifter.info.get("checkpoint", ""),
+                          track_id=track.id, **motion)
+        print(f"track {track.id}: frames {track.frames[0]}-{track.frames[-1]} "
+              f"({track.num_detections} detected), wrote {saved}")
+        for extra in write_exports(saved, args.export):
+            print(f"  wrote {extra}")
+    print(f"{len(tracks)} track(s) from {args.keypoints}")
+    return 0

@@ -1,0 +1,133 @@
+"""Safe reading of VideoPose3D's npz files, with numpy alone.
+
+The npz files hold a pickled dict inside a 0-d object array. They are read with
+:func:`load_npz_object`, which never calls ``np.load(allow_pickle=True)``: it parses the ``.npy``
+header itself and unpickles with a restricted unpickler that can only rebuild numpy arrays, dtypes
+and plain containers, so a crafted file cannot run code.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skelgnn.fileio import ZIP_READ_ERRORS, check_npy_size, read_npy_header
+
+__all__ = ["load_npz_object", "npz_keys", "require_file", "DATA_ENV", "DEFAULT_DATA_DIR", "DATA_HINT"]
+
+DATA_ENV = "SKELGNN_DATA"
+DEFAULT_DATA_DIR = Path("..") / "shared" / "data" / "cmu"
+DATA_HINT = (f"pass --data DIR (the directory holding data_3d_cmu.npz, e.g. {DEFAULT_DATA_DIR}) "
+             f"or set {DATA_ENV}")
+"""What a missing-file message suggests: these files live in the benchmark directory."""
+
+_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
+_NUMPY_NUMERIC = ("numpy.core.numeric", "numpy._core.numeric")
+_SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    [(m, "_reconstruct") for m in _NUMPY_CORE]
+    + [(m, "scalar") for m in _NUMPY_CORE]
+    + [(m, "_frombuffer") for m in _NUMPY_NUMERIC]  # protocol-5 array pickles
+    + [("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict")]
+    + [(b, name) for b in ("builtins", "__builtin__")
+       for name in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray",
+                    "int", "float", "complex", "bool")]
+)
+
+
+class _ForbiddenGlobal(ValueError):
+    """A pickle asked for a global outside the allow-list."""
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals numpy arrays and plain containers need."""
+
+    def __init__(self, file: io.BufferedIOBase, origin: str) -> None:
+        # latin1 lets Python 2 numpy pickles (byte strings holding array data) load.
+        super().__init__(file, encoding="latin1")
+        self._origin = origin
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _SAFE_GLOBALS:
+            raise _ForbiddenGlobal(
+                f"{self._origin}: refusing to unpickle {module}.{name}; only numpy arrays, dtypes "
+                "and plain containers are allowed in data files")
+        if module == "__builtin__":
+            module = "builtins"
+        return super().find_class(module, name)
+
+
+def require_file(path: Path, what: str) -> Path:
+    """``path`` when it is a file; otherwise ``FileNotFoundError`` naming ``what`` and the hint."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}; {DATA_HINT}")
+    return path
+
+
+def npz_keys(path: str | Path) -> list[str]:
+    """The array names stored in an npz archive."""
+    path = require_file(Path(path), "npz file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not an npz (zip) archive ({type(exc).__name__}: {exc})") from None
+
+
+def load_npz_object(path: str | Path, key: str) -> Any:
+    """Read array ``key`` of an npz archive without ``allow_pickle=True``.
+
+    Object arrays (VideoPose3D's pickled dicts) are read by opening the ``key.npy`` member of the
+    zip, parsing its ``.npy`` header (``numpy.lib.format.read_magic`` /
+    ``read_array_header_1_0`` / ``read_array_header_2_0``) and unpickling the rest with a
+    restricted unpickler whose ``find_class`` resolves only numpy's array / dtype / scalar
+    reconstructors, ``collections.OrderedDict`` and builtin containers and scalars; any other
+    global (``os.system``, ``builtins.eval``, a class with ``__reduce__``...) raises ``ValueError``
+    naming the file before anything is called. Plain (non-object) arrays are read with
+    ``np.load(allow_pickle=False)``.
+
+    Returns:
+        The stored object: for a 0-d object array its single item (the dict), otherwise the array.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: not an npz archive or a damaged one, ``key`` missing (the message lists the
+            keys present), an unsupported header or one declaring more data than the member
+            holds, a corrupt pickle, or a forbidden global.
+    """
+    path = require_file(Path(path), "npz file")
+    member = f"{key}.npy"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            if member not in names:
+                present = [n[:-4] for n in names if n.endswith(".npy")]
+                raise ValueError(f"{path}: no key {key!r}; keys present: {present}")
+            stored = zf.getinfo(member).file_size
+            with zf.open(member) as f:
+                origin = f"{path}: key {key!r}"
+                shape, dtype = read_npy_header(f, origin)
+                check_npy_size(shape, dtype, stored - f.tell(), origin)
+                payload = f.read() if dtype.hasobject else None
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not an npz (zip) archive, or a damaged one "
+                         f"({type(exc).__name__}: {exc})") from None
+    if payload is None:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return npz[key]
+        except (ValueError, *ZIP_READ_ERRORS) as exc:
+            raise ValueError(f"{path}: key {key!r} could not be read ({type(exc).__name__}: "
+                             f"{exc})") from None
+    try:
+        obj = _RestrictedUnpickler(io.BytesIO(payload), str(path)).load()
+    except _ForbiddenGlobal as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # corrupt pickle: UnpicklingError, EOFError, ValueError, MemoryError...
+        raise ValueError(f"{path}: key {key!r} could not be unpickled ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(obj, np.ndarray):
+        raise ValueError(f"{path}: key {key!r} should unpickle to a numpy array, found {type(obj).__name__}")
+    return obj.item() if obj.ndim == 0 else obj

@@ -1,0 +1,144 @@
+"""Batch normalisation helpers: per-(joint, channel) batch norm and precise BN statistics.
+
+Shape legend: ``N`` samples (batch times frames), ``J`` joints, ``C`` channels, ``B`` batch,
+``R`` receptive field.
+
+* :class:`JointBatchNorm` normalises every (joint, channel) feature with its own statistics.
+  Batch norm over channels only (:class:`~skelgnn.nn.GroupBatchNorm`) pools all joints into one
+  mean and variance per channel; in a graph network whose joints carry very different features
+  (a wrist moves far more than a hip) those pooled statistics fit no joint, and a network trained
+  with them can be good in train mode (batch statistics) and bad in eval mode (running ones).
+* :func:`recompute_bn_stats` ("precise BN", Wu & Johnson 2021): after training, replace every
+  batch norm's running statistics by their average over ``N`` training batches computed with the
+  final weights. A small momentum late in a schedule leaves the running statistics an average
+  over weights of several epochs ago; this removes that lag.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["JointBatchNorm", "norm_activation", "recompute_bn_stats", "bn_input_batches"]
+
+
+class JointBatchNorm(nn.Module):
+    r"""Batch norm with statistics per (joint, channel): ``BatchNorm1d`` over ``J * C`` features.
+
+    .. math:: y_{njc} = \gamma_{jc}\,\frac{x_{njc} - \mu_{jc}}{\sqrt{\sigma^2_{jc} + \epsilon}}
+        + \beta_{jc}
+
+    with ``mu`` and ``sigma`` taken over the ``N`` samples only. The inner layer is a plain
+    ``BatchNorm1d``, so distributed training synchronises it like any other.
+
+    Shapes:
+        input ``(..., J, C)``, output the same.
+    """
+
+    def __init__(self, num_joints: int, channels: int) -> None:
+        super().__init__()
+        self.num_joints = num_joints
+        self.channels = channels
+        self.bn = nn.BatchNorm1d(num_joints * channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        return self.bn(x.reshape(-1, self.num_joints * self.channels)).reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"joints={self.num_joints}, channels={self.channels}"
+
+
+NORMS = ("channel", "joint")
+
+
+def norm_activation(norm: str, num_joints: int, channels: int, dropout: float) -> nn.Module:
+    """Batch norm (``norm``: 'channel', pooled over joints, or 'joint', per (joint, channel)),
+    ReLU, dropout.
+
+    Shapes: ``(N, J, C)`` in and out."""
+    if norm == "channel":
+        from skelgnn.models.base import activation
+
+        return activation(channels, dropout)
+    if norm != "joint":
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    return nn.Sequential(JointBatchNorm(num_joints, channels), nn.ReLU(inplace=True),
+                         nn.Dropout(dropout))
+
+
+def _batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            and m.track_running_stats]
+
+
+@torch.no_grad()
+def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
+    r"""Re-estimate every batch norm's running mean and variance from ``batches`` ("precise BN").
+
+    Every batch norm layer's running statistics are reset, then the model runs over ``batches``
+    (inputs ``(B, R, J, 2)``, without gradient) with its batch norm layers in train mode and every
+    other layer in eval mode (dropout off, so the statistics describe the features the eval-mode
+    network sees); each layer's running statistics become the plain average over the batches of
+    the per-batch statistics:
+
+    .. math:: \hat\mu = \frac1N \sum_{b=1}^N \mu_b, \qquad
+        \hat\sigma^2 = \frac1N \sum_{b=1}^N \tfrac{n_b}{n_b - 1}\,\sigma^2_b
+
+    (``BatchNorm``'s cumulative average, ``momentum=None``). With equal batch sizes this is the
+    mean of the batch means, i.e. the mean over all samples. Layer momenta and the model's
+    train/eval mode are restored afterwards.
+
+    Returns:
+        the number of batches used (0: nothing changed).
+    """
+    bns = _batch_norms(model)
+    if not bns:
+        return 0
+    modes = {m: m.training for m in model.modules()}
+    momenta = [m.momentum for m in bns]
+    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
+             for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    model.eval()
+    for m in bns:
+        m.train()
+    n = 0
+    try:
+        for x in batches:
+            model(x)
+            n += 1
+    finally:
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        for m, mode in modes.items():
+            m.train(mode)
+        if n == 0:  # nothing seen: keep the old statistics
+            for m, (mean, var, count) in zip(bns, saved):
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
+    return n
+
+
+def bn_input_batches(dataset, order: Sequence[int], batch_size: int, count: int,
+                     flips: Optional[Tensor] = None,
+                     device: Optional[torch.device] = None) -> Iterator[Tensor]:
+    """The inputs of the first ``count`` training batches of an epoch's sample ``order``
+    (``dataset.batch(idx) -> (x, y)``), mirrored where ``flips`` (one flag per position in
+    ``order``) says so, as in training. Yields ``(B, R, J, 2)``; batches under two samples are
+    skipped."""
+    from skelgnn.geometry import flip_2d
+
+    for step in range(count):
+        lo, hi = step * batch_size, min((step + 1) * batch_size, len(order))
+        if hi - lo < 2:
+            break
+        x, _ = dataset.batch(order[lo:hi])
+        if flips is not None:
+            f = flips[lo:hi]
+            x = torch.where(f.view(-1, 1, 1, 1), flip_2d(x), x)
+        yield x if device is None else x.to(device)
