@@ -50,6 +50,13 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
             ("pose-readout", _S, ["model.embedding=pose", "model.readout=global"], "gt"),
         ]
     },
+    # squeeze ratio d: the flagship's 0.5 against the ratios `skelgnn analyze hops` derives
+    # (benchmarks/results/hops/det/hops.json: target-aware 0.79 fitted on k = 1..5, 0.57 on
+    # k = 1..8) and no squeezing (issue 19)
+    "r4-squeeze": {
+        f"d{d}-det": (_S, ["data.source=det", f"model.squeeze={d}"])
+        for d in ("0.5", "0.79", "0.57", "1.0")
+    },
 }
 
 

@@ -46,6 +46,7 @@ MINIMAL_ARGS = {
     "video": ["x", "--out", "x"],
     "prepare bvh": ["--bvh", "x", "--out", "x"],
     "prepare h36m": ["--h36m", "x", "--out", "x"],
+    "analyze hops": ["--out", "x"],
     "action train": ["--out", "x"],
     "action evaluate": ["x"],
     "convert": ["x", "y.bvh"],

@@ -166,7 +166,7 @@ def test_missing_file_and_missing_key(tmp_path, bench):
 
 def test_wrong_joint_count(tmp_path):
     write_benchmark(tmp_path, mutate_3d=lambda p3: p3["S02"].__setitem__("Walk 02_01", np.zeros((5, 16, 3))))
-    with pytest.raises(ValueError, match=r"data_3d_cmu\.npz.*'S02'.*'Walk 02_01'.*17 or 32.*found 16"):
+    with pytest.raises(ValueError, match=r"data_3d_cmu\.npz.*'S02'.*'Walk 02_01'.*17 joints.*or 32, found 16"):
         read_positions_3d(tmp_path / "data_3d_cmu.npz")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
+from skelgnn.cli_data import add_analyze_parser, add_prepare_parser
 from skelgnn.cli_motion import add_convert_parser, cmd_convert
 from skelgnn.tables import format_table
 from skelgnn.fileio import atomic_write_text, check_output_path
@@ -400,95 +401,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --------------------------------------------------------------------------------------------
-# prepare
-# --------------------------------------------------------------------------------------------
-
-def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
-    prep = subparsers.add_parser("prepare", help="build benchmark npz files from original data",
-                                 description="Build benchmark npz files (VideoPose3D format) from "
-                                             "original motion-capture files.")
-    verbs = prep.add_subparsers(title="prepare commands", metavar="VERB", dest="prepare_verb")
-    verbs.required = True
-    bvh = verbs.add_parser(
-        "bvh", help="BVH motion capture -> data_3d_<name>.npz and data_2d_<name>_gt.npz",
-        description="Read .bvh / .bvh.gz files, run forward kinematics, map to the 17 joints "
-                    "through a joint map (the CMU map is built in), resample, place each sequence, "
-                    "project it through the cameras and write data_3d_<name>.npz, "
-                    "data_2d_<name>_gt.npz (and _det.npz), cameras.json and actions.csv.")
-    bvh.add_argument("--bvh", metavar="DIR", required=True, help="directory searched for BVH files")
-    bvh.add_argument("--out", metavar="DIR", required=True, help="output directory")
-    bvh.add_argument("--fps", type=float, default=60.0,
-                     help="output frame rate; must divide the files' rate (default 60)")
-    bvh.add_argument("--cameras", metavar="JSON", default=None,
-                     help="cameras.json; subjects it lacks get its subjects in turn "
-                          "(default: the built-in Human3.6M cameras)")
-    bvh.add_argument("--joint-map", metavar="TOML", default=None,
-                     help="joint map (default: the built-in CMU map)")
-    bvh.add_argument("--index", metavar="MD", default=None,
-                     help="CMU-INDEX.md with the trial descriptions (default: <bvh>/CMU-INDEX.md)")
-    bvh.add_argument("--name", default="cmu", help="dataset name in the file names (default cmu)")
-    bvh.add_argument("--detector-noise", action="store_true",
-                     help="also write data_2d_<name>_det.npz with the synthetic detector")
-    bvh.add_argument("--seed", type=int, default=None,
-                     help="detector random seed (default 20211011, the benchmark's)")
-    bvh.add_argument("--no-progress", action="store_true", help="no progress bar")
-    bvh.set_defaults(command="prepare bvh", handler=cmd_prepare_bvh)
-    h36m = verbs.add_parser(
-        "h36m", help="Human3.6M D3_Positions CDF files -> data_3d_h36m.npz and data_2d_h36m_gt.npz",
-        description="Read <root>/<subject>/MyPoseFeatures/D3_Positions/*.cdf (cdflib) and write "
-                    "data_3d_<name>.npz (32 joints, world metres) and data_2d_<name>_gt.npz (17 "
-                    "joints projected through each subject's 4 cameras), as VideoPose3D does.")
-    h36m.add_argument("--h36m", metavar="DIR", required=True, help="Human3.6M root directory")
-    h36m.add_argument("--out", metavar="DIR", required=True, help="output directory")
-    h36m.add_argument("--subjects", nargs="+", metavar="S", default=None,
-                      help="subjects (default: those of S1 S5 S6 S7 S8 S9 S11 present)")
-    h36m.add_argument("--cameras", metavar="JSON", default=None,
-                      help="cameras.json keyed by S1..S11 (default: the built-in table)")
-    h36m.add_argument("--keep-all", action="store_true",
-                      help="keep S11 Directions (left out by default, like VideoPose3D)")
-    h36m.add_argument("--name", default="h36m", help="dataset name in the file names (default h36m)")
-    h36m.add_argument("--no-progress", action="store_true", help="no progress bar")
-    h36m.set_defaults(command="prepare h36m", handler=cmd_prepare_h36m)
-
-
-def cmd_prepare_bvh(args: argparse.Namespace) -> int:
-    """``skelgnn prepare bvh``."""
-    from skelgnn.prepare.bvh import DetectorModel, prepare_bvh
-
-    detector = None
-    if args.detector_noise:
-        detector = DetectorModel() if args.seed is None else DetectorModel(seed=args.seed)
-    elif args.seed is not None:
-        raise ValueError("--seed only applies with --detector-noise")
-    start = time.perf_counter()
-    result = prepare_bvh(args.bvh, args.out, fps=args.fps, cameras=args.cameras,
-                         joint_map=args.joint_map, name=args.name, index=args.index,
-                         detector=detector, progress=sys.stderr.isatty() and not args.no_progress)
-    subjects = sorted({s.subject for s in result.sequences})
-    print(f"{len(result.sequences)} sequences, {len(subjects)} subjects, {result.num_frames} frames "
-          f"at {args.fps:g} fps in {time.perf_counter() - start:.1f} s")
-    print("cameras: " + ", ".join(f"{s}<-{o}" for s, o in sorted(result.camera_sources.items())))
-    for path in result.files:
-        print(f"wrote {path}")
-    return EXIT_OK
-
-
-def cmd_prepare_h36m(args: argparse.Namespace) -> int:
-    """``skelgnn prepare h36m``."""
-    from skelgnn.prepare.h36m import DEFAULT_EXCLUDE, prepare_h36m
-
-    start = time.perf_counter()
-    result = prepare_h36m(args.h36m, args.out, subjects=args.subjects, cameras=args.cameras,
-                          exclude=() if args.keep_all else DEFAULT_EXCLUDE, name=args.name,
-                          progress=sys.stderr.isatty() and not args.no_progress)
-    print(f"{result.sequences} sequences of {' '.join(result.subjects)}, {result.frames} frames "
-          f"in {time.perf_counter() - start:.1f} s")
-    for path in result.files:
-        print(f"wrote {path}")
-    return EXIT_OK
-
-
 def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
     vd = subparsers.add_parser(
         "video", help="detect, lift and render the person in a video",
@@ -564,7 +476,8 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_export_parser,
     _add_render_parser,
     _add_video_parser,
-    _add_prepare_parser,
+    add_prepare_parser,  # skelgnn.cli_data
+    add_analyze_parser,  # skelgnn.cli_data
     add_convert_parser,  # skelgnn.cli_motion
 ]
 """The verb table: one function per top-level verb, each adding its sub-parser with

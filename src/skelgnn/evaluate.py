@@ -20,7 +20,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from skelgnn.checkpoint import load_model
-from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
+from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
+                          resolve_data_dir)
 from skelgnn.metrics import group_mean, mpjpe, p_mpjpe
 from skelgnn.predict import predict_sequences
 
@@ -102,7 +103,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
         subjects = test
     records = load_benchmark(root, src, subjects=subjects)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
-    pred, target = predict_sequences(model, dataset, flip_test, progress=progress)
+    skeleton = read_skeleton(root, src, num_joints=model.num_joints)
+    pred, target = predict_sequences(model, dataset, flip_test, progress=progress,
+                                     skeleton=skeleton)
     hard = {}
     # the fixed hard subsets list test samples: they mean something on the test subjects only
     on_test = sorted(subjects) == sorted(test)

@@ -19,6 +19,7 @@ import torch
 from skelgnn.codec import root_relative
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.models import LifterModel
+from skelgnn.skeleton import H36M17, Skeleton
 
 if TYPE_CHECKING:  # pragma: no cover
     from skelgnn.data import WindowDataset
@@ -28,7 +29,7 @@ __all__ = ["predict_sequence", "predict_sequences"]
 
 @torch.no_grad()
 def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool = True,
-                     chunk: int = 8192) -> torch.Tensor:
+                     chunk: int = 8192, skeleton: Skeleton = H36M17) -> torch.Tensor:
     """Lift one padded sequence.
 
     Args:
@@ -36,6 +37,7 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
         inputs: ``(F + R - 1, J, 2)`` normalised 2D, ends already padded.
         flip_test: average with the prediction for the mirrored input.
         chunk: output frames per forward pass (bounds memory on long clips).
+        skeleton: the data's skeleton (its left / right joints mirror the flip test).
 
     Returns:
         ``(F, J, 3)`` root-relative 3D (root joint exactly zero).
@@ -47,9 +49,9 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
         hi = min(f, lo + chunk)
         x = inputs[lo: hi + r - 1].unsqueeze(0)  # (1, T + R - 1, J, 2)
         if flip_test:
-            x = torch.cat([x, flip_2d(x)], 0)  # (2, T + R - 1, J, 2)
+            x = torch.cat([x, flip_2d(x, skeleton)], 0)  # (2, T + R - 1, J, 2)
             y = model.forward_sequence(x)  # (2, T, J, 3)
-            y = 0.5 * (y[0] + flip_3d(y[1]))
+            y = 0.5 * (y[0] + flip_3d(y[1], skeleton))
         else:
             y = model.forward_sequence(x)[0]
         outs.append(y)
@@ -58,7 +60,8 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
 
 @torch.no_grad()
 def predict_sequences(model: LifterModel, dataset: "WindowDataset", flip_test: bool = True,
-                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      progress: bool = False, skeleton: Skeleton = H36M17
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Predict every frame of every sequence of a stride-1 dataset.
 
     Returns:
@@ -79,7 +82,7 @@ def predict_sequences(model: LifterModel, dataset: "WindowDataset", flip_test: b
         seqs = tqdm(seqs, total=dataset.num_sequences, desc="evaluate", unit="seq", leave=False)
     try:
         for _, inputs, target in seqs:
-            preds.append(predict_sequence(model, inputs, flip_test).numpy())
+            preds.append(predict_sequence(model, inputs, flip_test, skeleton=skeleton).numpy())
             targets.append(target.numpy())
     finally:
         model.train(was_training)

@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Skeleton", "H36M17", "H36M32", "H36M32_KEEP", "reduce_h36m32_to_17"]
+__all__ = ["Skeleton", "H36M17", "H36M32", "H36M32_KEEP", "reduce_h36m32_to_17",
+           "skeleton_from_metadata", "skeleton_metadata"]
 
 
 @dataclass(frozen=True)
@@ -163,3 +164,37 @@ def reduce_h36m32_to_17() -> Skeleton:
     thorax = reduced.names.index("Thorax")
     return reduced.with_parents({reduced.names.index("LShoulder"): thorax,
                                  reduced.names.index("RShoulder"): thorax})
+
+
+def skeleton_metadata(skeleton: Skeleton, layout_name: str) -> dict[str, object]:
+    """The ``metadata`` of a 2D npz file for ``skeleton``: VideoPose3D's keys (``num_joints``,
+    ``keypoints_symmetry``) plus ``layout_name``, ``parents`` and ``joint_names``, so readers can
+    rebuild the skeleton of any layout (:func:`skeleton_from_metadata`)."""
+    return {"num_joints": skeleton.num_joints,
+            "keypoints_symmetry": [list(skeleton.joints_left), list(skeleton.joints_right)],
+            "layout_name": layout_name, "parents": list(skeleton.parents),
+            "joint_names": list(skeleton.names)}
+
+
+def skeleton_from_metadata(metadata: dict, num_joints: int | None = None) -> Skeleton:
+    """The skeleton a 2D file's ``metadata`` describes: from its ``parents`` (with
+    ``joint_names`` and ``keypoints_symmetry`` when present); without ``parents``, the 17-joint
+    layout (the benchmark's files predate the key).
+
+    Raises:
+        ValueError: the metadata's joint count differs from ``num_joints``, or a 17-joint
+            default is asked for another joint count.
+    """
+    meta = dict(metadata or {})
+    if "parents" in meta:
+        parents = [int(p) for p in meta["parents"]]
+        names = meta.get("joint_names") or [f"joint{j}" for j in range(len(parents))]
+        sym = meta.get("keypoints_symmetry") or [[], []]
+        skel = Skeleton(tuple(names), tuple(parents), tuple(sym[0]), tuple(sym[1]))
+    else:
+        skel = H36M17
+    if num_joints is not None and skel.num_joints != int(num_joints):
+        raise ValueError(f"the data have {num_joints} joints but their metadata describe "
+                         f"{skel.num_joints} (write 'parents' in the 2D file's metadata for a "
+                         "layout other than Human3.6M-17)")
+    return skel

@@ -31,13 +31,15 @@ import torch
 from skelgnn.checkpoint import build_payload, load_resume_state, save_rotating
 from skelgnn.codec import PoseCodec, root_relative
 from skelgnn.config import ExperimentConfig, experiment_from_dict
-from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
+from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
+                          resolve_data_dir)
 from skelgnn.evaluate import score
 from skelgnn.fileio import atomic_write_text
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.distributed import DistContext, convert_sync_batchnorm, distributed_context
-from skelgnn.models import LifterModel, build_model, count_parameters
+from skelgnn.models import LifterModel, build_model, count_parameters, for_skeleton
 from skelgnn.predict import predict_sequences
+from skelgnn.skeleton import H36M17, Skeleton
 
 __all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "release_freed_memory"]
 
@@ -90,13 +92,13 @@ def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.linalg.vector_norm(pred - target, dim=-1).mean()
 
 
-def _flip_batch(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def _flip_batch(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+                skeleton: Skeleton = H36M17) -> tuple[torch.Tensor, torch.Tensor]:
     """Mirror the samples selected by ``mask`` (B,) -- inputs (B, R, J, 2), targets (B, J, 3)."""
     if not bool(mask.any()):
         return x, y
-    x = torch.where(mask.view(-1, 1, 1, 1), flip_2d(x), x)
-    y = torch.where(mask.view(-1, 1, 1), flip_3d(y), y)
+    x = torch.where(mask.view(-1, 1, 1, 1), flip_2d(x, skeleton), x)
+    y = torch.where(mask.view(-1, 1, 1), flip_3d(y, skeleton), y)
     return x, y
 
 
@@ -216,6 +218,7 @@ class _Run:
     codec: PoseCodec
     last: Path
     progress: bool
+    skeleton: Skeleton = H36M17  # the data's skeleton: flips in training and the flip test
 
 
 def _resume_state(cfg: ExperimentConfig, last: Path, resume: bool
@@ -312,7 +315,7 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
             continue  # batch norm needs two samples per process
         x, y = train_set.batch(idx)  # (B, R, J, 2), (B, J, 3)
         if flips is not None:
-            x, y = _flip_batch(x, y, flips[lo:hi])
+            x, y = _flip_batch(x, y, flips[lo:hi], run.skeleton)
         if pin:
             x = x.pin_memory().to(device, non_blocking=True)
             y = y.pin_memory().to(device, non_blocking=True)
@@ -344,7 +347,8 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
 
 def _validate(run: _Run, val_set: WindowDataset) -> dict[str, float]:
     """Validation figures (``val_p1``, ``val_p2``, ...) of the model on the CPU, in mm."""
-    pred, target = predict_sequences(run.model.cpu(), val_set, run.cfg.train.flip_test)
+    pred, target = predict_sequences(run.model.cpu(), val_set, run.cfg.train.flip_test,
+                                     skeleton=run.skeleton)
     run.model.to(run.ctx.device)
     v = score(pred, target, val_set)
     return {f"val_{k}": v[k] for k in ("p1", "p2", "p1_action", "p2_action",
@@ -368,7 +372,9 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
         atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     codec = PoseCodec(mode=cfg.data.normalization)
     torch.manual_seed(t_cfg.seed)
-    model: LifterModel = build_model(cfg.model)
+    root = resolve_data_dir(data_dir if data_dir is not None else cfg.data.root)
+    skeleton = read_skeleton(root, cfg.data.source)  # any layout: the model follows the data
+    model: LifterModel = build_model(for_skeleton(cfg.model, skeleton.parents))
     r = model.receptive_field
     log.info("model %s: %d parameters, receptive field %d", cfg.preset, count_parameters(model), r)
     train_set, val_set = _build_data(cfg, data_dir, r, codec)
@@ -377,7 +383,7 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     if state is not None:
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         log.info("resumed from %s after epoch %d", source, start_epoch)
-    run = _Run(cfg, ctx, model, net, opt, codec, last, progress)
+    run = _Run(cfg, ctx, model, net, opt, codec, last, progress, skeleton)
     t_run = time.perf_counter() - sum(h.get("seconds", 0.0) for h in history)
     writer = _tensorboard_writer(run_dir) if t_cfg.tensorboard and ctx.is_main else None
     for epoch in range(start_epoch, t_cfg.epochs):

@@ -7,7 +7,7 @@ written by Pillow. Colours follow the person's side: left blue, right red, centr
 
 Needs the optional packages ``pillow``, ``imageio`` and, for mp4, ``imageio-ffmpeg``; they are
 imported when a function here is first called. This is the only module allowed to use matplotlib;
-it does not need it.
+only :func:`plot_hop_information` needs it.
 
 Coordinates: 3D poses are root-relative camera-frame metres (``x`` right, ``y`` down, ``z`` away
 from the camera), as :class:`skelgnn.inference.Lifter` returns them. The view maps them to "up" =
@@ -38,6 +38,7 @@ __all__ = [
     "load_poses",
     "write_animation",
     "draw_skeleton_2d",
+    "plot_hop_information",
     "draw_confusion_matrix",
 ]
 
@@ -348,6 +349,42 @@ def draw_skeleton_2d(image: np.ndarray, keypoints: np.ndarray, min_score: float 
         x, y = kp[i, :2]
         draw.ellipse([x - lw, y - lw, x + lw, y + lw], fill=colours[i])
     return np.asarray(canvas)
+
+
+def plot_hop_information(analysis: Any, out: str | Path) -> Path:
+    """Plot the information gain per hop of a :class:`skelgnn.hops.HopAnalysis` with its fits
+    ``a exp(-b k)`` (log scale; one panel per measure) and write a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("plotting needs matplotlib; install it with `pip install skelgnn[viz]`") \
+            from None
+    ks = np.asarray(analysis.hops, dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    panels = [("target-aware (Gaussian, nats/joint)", analysis.target_ig, analysis.target_fit),
+              ("LookHops (KL of entropy histograms)", analysis.lookhops_ig, analysis.lookhops_fit)]
+    for ax, (title, ig, fit) in zip(axes, panels):
+        ig = np.asarray([np.nan if v is None else v for v in ig], dtype=float)
+        ok = np.isfinite(ig) & (ig > 0)
+        ax.semilogy(ks[ok], ig[ok], "o", color="k", label="measured")
+        kk = np.linspace(min(fit.ks), max(fit.ks), 50)
+        ax.semilogy(kk, fit.a * np.exp(-fit.b * kk), "-", color="tab:red",
+                    label=f"a exp(-bk), d = {fit.d:.2f}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("hop k")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("IG(k)")
+    fig.suptitle(f"information gain per hop ({analysis.source}, {analysis.num_samples} samples)",
+                 fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

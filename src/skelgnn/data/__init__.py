@@ -23,6 +23,7 @@ from skelgnn.data.benchmark import (
     positions_2d_path,
     positions_3d_path,
     read_actions,
+    read_skeleton,
     read_split,
     resolve_data_dir,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "BenchmarkReport",
     "check_benchmark",
     "format_benchmark_report",
+    "read_skeleton",
 ]
 
 _TORCH_NAMES = ("SampleLabels", "WindowDataset")

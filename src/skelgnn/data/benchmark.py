@@ -15,18 +15,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from skelgnn.data.npz import DATA_ENV, DATA_HINT, DEFAULT_DATA_DIR, require_file
+from skelgnn.data.npz import DATA_ENV, DATA_HINT, DEFAULT_DATA_DIR, load_npz_object, npz_keys, require_file
 from skelgnn.data.readers import (as_mapping, h36m_cameras, read_cameras, read_json_file,
                                   read_positions_2d, read_positions_3d)
 from skelgnn.geometry import Camera
+from skelgnn.skeleton import Skeleton
 
 __all__ = ["read_split", "ActionInfo", "read_actions", "resolve_data_dir", "positions_3d_path",
            "positions_2d_path", "available_sources", "action_category", "Sequence2D3D",
-           "load_benchmark", "camera_table", "cameras_for", "views_for"]
+           "load_benchmark", "read_skeleton", "camera_table", "cameras_for", "views_for"]
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,21 @@ def cameras_for(cameras: Mapping[str, list[Camera]], subject: str, origin: str) 
 # --------------------------------------------------------------------------------------------
 # Sequence records
 # --------------------------------------------------------------------------------------------
+
+def read_skeleton(data_dir: str | Path | None, source: str = "gt", dataset: str = "cmu",
+                  num_joints: int | None = None) -> Skeleton:
+    """The skeleton of a benchmark: from the ``parents`` (``joint_names``, ``keypoints_symmetry``)
+    of its 2D file's metadata (:func:`skelgnn.prepare.bvh.prepare_bvh` writes them for maps other
+    than Human3.6M-17), else :data:`~skelgnn.skeleton.H36M17`."""
+    from skelgnn.skeleton import skeleton_from_metadata
+
+    path = require_file(positions_2d_path(resolve_data_dir(data_dir), source, dataset),
+                         f"2D keypoints file for source {source!r}")
+    meta: dict[str, Any] = {}
+    if "metadata" in npz_keys(path):
+        meta = dict(as_mapping(load_npz_object(path, "metadata"), f"{path}: metadata"))
+    return skeleton_from_metadata(meta, num_joints)
+
 
 def action_category(action_key: str) -> str:
     """The action category of an action key: its first word (``'Walk 07_03'`` -> ``'Walk'``)."""

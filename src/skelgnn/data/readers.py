@@ -76,18 +76,20 @@ def _coordinates(value: Any, where: str, shape: str, last: int) -> np.ndarray:
 
 
 def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """Read a ``data_3d_*.npz`` file: ``subject -> action -> (F, 17, 3)`` float32 world metres.
+    """Read a ``data_3d_*.npz`` file: ``subject -> action -> (F, J, 3)`` float32 world metres.
 
-    32-joint Human3.6M arrays are reduced to 17 joints (indices ``H36M32_KEEP``).
+    Any joint count ``J`` (one per file); 32-joint Human3.6M arrays are reduced to 17 joints
+    (indices ``H36M32_KEEP``).
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: missing ``positions_3d`` key, a joint count other than 17 or 32, a wrong
+        ValueError: missing ``positions_3d`` key, joint counts differing within the file, a wrong
             shape, no frames, or NaN/inf (messages name the file, subject and action).
     """
     path = require_file(Path(path), "3D poses file")
     raw = as_mapping(load_npz_object(path, "positions_3d"), f"{path}: positions_3d")
     out: dict[str, dict[str, np.ndarray]] = {}
+    num_joints = 0
     for subject in sorted(raw, key=str):
         actions = as_mapping(raw[subject], f"{path}: positions_3d[{subject!r}]")
         out[str(subject)] = {}
@@ -96,8 +98,10 @@ def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
             arr = _coordinates(actions[action], where, "(F, 17 or 32, 3)", 3)
             if arr.shape[1] == 32:
                 arr = arr[:, list(H36M32_KEEP)]  # (F, 17, 3)
-            elif arr.shape[1] != NUM_JOINTS:
-                raise ValueError(f"{where}: expected 17 or 32 joints, found {arr.shape[1]}")
+            num_joints = num_joints or arr.shape[1]  # any skeleton; one per file
+            if arr.shape[1] != num_joints:
+                raise ValueError(f"{where}: expected {num_joints} joints (as the file's first "
+                                 f"sequence) or 32, found {arr.shape[1]}")
             if arr.shape[0] == 0:
                 raise ValueError(f"{where}: expected at least one frame, found 0")
             out[str(subject)][str(action)] = np.ascontiguousarray(arr)
@@ -112,8 +116,9 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
 
     Returns:
         ``(positions, metadata)``: ``positions[subject][action]`` is a list with one
-        ``(F, 17, 2)`` float32 pixel array per camera; ``metadata`` is the file's ``metadata``
-        dict (empty when the key is absent).
+        ``(F, J, 2)`` float32 pixel array per camera (any ``J``, the metadata's ``num_joints``
+        or else the first array's, the same in the whole file); ``metadata`` is the file's
+        ``metadata`` dict (empty when the key is absent).
 
     Raises:
         FileNotFoundError: missing file.
@@ -125,6 +130,7 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
     if "metadata" in npz_keys(path):
         metadata = dict(as_mapping(load_npz_object(path, "metadata"), f"{path}: metadata"))
     out: dict[str, dict[str, list[np.ndarray]]] = {}
+    num_joints = int(metadata.get("num_joints", 0) or 0)
     for subject in sorted(raw, key=str):
         actions = as_mapping(raw[subject], f"{path}: positions_2d[{subject!r}]")
         out[str(subject)] = {}
@@ -140,8 +146,9 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
             for cam, view in enumerate(views):
                 cwhere = f"{where}, camera {cam}"
                 arr = _coordinates(view, cwhere, "(F, 17, 2)", 2)
-                if arr.shape[1] != NUM_JOINTS:
-                    raise ValueError(f"{cwhere}: expected 17 joints, found {arr.shape[1]}")
+                num_joints = num_joints or arr.shape[1]  # any skeleton; one per file
+                if arr.shape[1] != num_joints:
+                    raise ValueError(f"{cwhere}: expected {num_joints} joints, found {arr.shape[1]}")
                 if arr.shape[0] == 0:
                     raise ValueError(f"{cwhere}: expected at least one frame, found 0")
                 arrays.append(arr)

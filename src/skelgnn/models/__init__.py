@@ -20,7 +20,8 @@ from skelgnn.models.base import LifterModel
 from skelgnn.models.fcn import FCN, FCNConfig
 from skelgnn.models.mgcn import MGCN, MGCNConfig
 from skelgnn.models.registry import (PRESETS, ModelConfig, build_model, config_from_dict,
-                                     config_to_dict, count_parameters, macs_per_frame)
+                                     config_to_dict, count_parameters, for_skeleton,
+                                     macs_per_frame)
 from skelgnn.models.semgcn import SemGCN, SemGCNConfig
 from skelgnn.models.skelgnn import SkeletalGNN, SkeletalGNNConfig
 from skelgnn.models.tcn import TCN, TCNConfig
@@ -44,4 +45,5 @@ __all__ = [
     "config_from_dict",
     "count_parameters",
     "macs_per_frame",
+    "for_skeleton",
 ]

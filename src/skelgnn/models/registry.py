@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 import torch
 from torch import nn
@@ -15,7 +15,7 @@ from skelgnn.models.skelgnn import SkeletalGNN, SkeletalGNNConfig
 from skelgnn.models.tcn import TCN, TCNConfig
 
 __all__ = ["ModelConfig", "PRESETS", "build_model", "config_to_dict", "config_from_dict",
-           "count_parameters", "macs_per_frame"]
+           "count_parameters", "macs_per_frame", "for_skeleton"]
 
 ModelConfig = Union[SkeletalGNNConfig, FCNConfig, SemGCNConfig, TCNConfig, MGCNConfig]
 _CONFIG_TYPES: dict[str, type] = {"skelgnn": SkeletalGNNConfig, "fcn": FCNConfig,
@@ -126,6 +126,19 @@ def build_model(spec: Union[str, ModelConfig, dict[str, Any]]) -> LifterModel:
     if not dataclasses.is_dataclass(spec) or getattr(spec, "arch", None) not in _MODEL_TYPES:
         raise ValueError(f"cannot build a model from {spec!r}")
     return _MODEL_TYPES[spec.arch](spec)
+
+
+def for_skeleton(config: ModelConfig, parents: Sequence[int]) -> ModelConfig:
+    """``config`` for another skeleton: ``num_joints`` (and ``parents``, for the graph models,
+    whose hop masks, short / long-range groups and squeezed widths all follow from them) set
+    from ``parents``; unchanged when they already match."""
+    parents = tuple(int(p) for p in parents)
+    changes: dict[str, Any] = {}
+    if config.num_joints != len(parents):
+        changes["num_joints"] = len(parents)
+    if hasattr(config, "parents") and tuple(config.parents) != parents:
+        changes["parents"] = parents
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -40,7 +40,7 @@ from skelgnn.prepare.bvh_reader import BvhMotion, euler_to_matrix, forward_kinem
 from skelgnn.prepare.detector import DetectorModel, add_detector_noise
 from skelgnn.prepare.joint_map import (JointMap, fast_joint_frames, leading_rest_frames, load_joint_map,
                                        motion_to_joints, place_sequence)
-from skelgnn.skeleton import H36M17
+from skelgnn.skeleton import H36M17, skeleton_metadata
 
 __all__ = [
     "BvhMotion",
@@ -263,7 +263,11 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
         index = bvh_dir / "CMU-INDEX.md"
     descriptions = read_cmu_index(index) if index is not None else {}
     table, table_origin = camera_table(cameras)
-    feet = (H36M17.names.index("RFoot"), H36M17.names.index("LFoot"))
+    target = jmap.target
+    feet = tuple(target.names.index(f) for f in jmap.floor_joints)
+    metadata = None if target == H36M17 else skeleton_metadata(target, jmap.name)
+    if detector is not None and len(detector.sigma) != target.num_joints:
+        detector = detector.for_skeleton(target)
 
     iterator: Iterable[Path] = files
     if progress:
@@ -277,7 +281,7 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
         subject, trial = sequence_keys(stem, path.parent.name)
         motion = read_bvh(path)
         world, start, _ = motion_to_joints(motion, jmap, fps)
-        world = place_sequence(world, floor_height, root=0, feet=feet)
+        world = place_sequence(world, floor_height, root=target.root, feet=feet)
         description = descriptions.get(trial, "Unknown")
         category = cmu_category(description) if trial in descriptions else "Unknown"
         action = f"{category} {trial}"
@@ -297,9 +301,10 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_positions_3d(out / f"data_3d_{name}.npz", poses),
-               write_positions_2d(out / f"data_2d_{name}_gt.npz", gt)]
+               write_positions_2d(out / f"data_2d_{name}_gt.npz", gt, metadata)]
     if detector is not None:
-        written.append(write_positions_2d(out / f"data_2d_{name}_det.npz", add_detector_noise(gt, detector)))
+        written.append(write_positions_2d(out / f"data_2d_{name}_det.npz", add_detector_noise(gt, detector),
+                                          metadata))
     mapping = ", ".join(f"{s}->{o}" for s, o in sorted(cam_origin.items()))
     written.append(write_camera_table(out / "cameras.json", cams,
                                       f"{table_origin}; subject -> camera subject: {mapping}"))

@@ -26,7 +26,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class BvhMotion:
     """A parsed BVH file.
 
     Attributes:
-        names: joint names in file order (``End Site`` s are not joints and are not kept).
+        names: joint names in file order (``End Site`` s are not joints; see ``end_sites``).
         parents: parent index of every joint, ``-1`` for the root; parents precede children.
         offsets: ``(J, 3)`` float64 rest offsets from the parent, in file units.
         channels: channel names of every joint (``Xposition``, ``Zrotation``, ...).
@@ -56,6 +56,9 @@ class BvhMotion:
     frame_time: float
     motion: np.ndarray
     source: str = ""
+    end_sites: tuple[tuple[str, int, tuple[float, float, float]], ...] = ()
+    """``(name, parent joint, offset)`` of every ``End Site``, named ``"<parent>/End"``; joint
+    maps and :func:`forward_kinematics` may name them like joints (hand and toe tips)."""
 
     @property
     def num_frames(self) -> int:
@@ -113,9 +116,10 @@ def _open_text(path: Path) -> str:
         raise ValueError(f"{path}: could not be read ({exc})") from exc
 
 
-def _parse_hierarchy(tokens: list[str], where: str
+def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None = None
                      ) -> tuple[list[str], list[int], list[list[float]], list[tuple[str, ...]]]:
-    """Names, parents, offsets and channels of the joints of a tokenised HIERARCHY section."""
+    """Names, parents, offsets and channels of the joints of a tokenised HIERARCHY section;
+    ``(name, parent, offset)`` of every End Site is appended to ``end_sites`` when given."""
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -168,6 +172,12 @@ def _parse_hierarchy(tokens: list[str], where: str
             expect(values is not None, "three numbers after OFFSET")
             if stack[-1] >= 0:
                 offsets[stack[-1]] = values
+            elif end_sites is not None:  # an End Site: its parent is the nearest open joint
+                parent = next(j for j in reversed(stack) if j >= 0)
+                site = f"{names[parent]}/End"
+                if any(e[0] == site for e in end_sites):
+                    site = f"{site}{sum(e[1] == parent for e in end_sites) + 1}"
+                end_sites.append((site, parent, tuple(values)))
             i += 4
         elif tok == "CHANNELS":
             expect(bool(stack) and stack[-1] >= 0 and i + 1 < len(tokens) and tokens[i + 1].isdigit(),
@@ -202,7 +212,8 @@ def read_bvh(path: str | Path) -> BvhMotion:
     head, sep, body = text.partition("MOTION")
     if not sep:
         raise ValueError(f"{path}: no MOTION section; expected a BVH file (HIERARCHY ... MOTION ...)")
-    names, parents, offsets, channels = _parse_hierarchy(head.split(), str(path))
+    end_sites: list[Any] = []
+    names, parents, offsets, channels = _parse_hierarchy(head.split(), str(path), end_sites)
 
     m = re.match(r"\s*Frames:\s*(\d+)\s*Frame\s+Time:\s*(\S+)\s*\n", body)
     if m is None:
@@ -230,7 +241,7 @@ def read_bvh(path: str | Path) -> BvhMotion:
     return BvhMotion(names=tuple(names), parents=tuple(parents),
                      offsets=np.asarray(offsets, dtype=np.float64), channels=tuple(channels),
                      frame_time=frame_time, motion=values.reshape(num_frames, num_channels),
-                     source=str(path))
+                     source=str(path), end_sites=tuple(end_sites))
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,14 +286,16 @@ def forward_kinematics(motion: BvhMotion, joints: Sequence[str] | None = None,
 
     Args:
         motion: a parsed file.
-        joints: joint names (default: all joints, in file order).
+        joints: joint names (default: all joints, in file order); End Sites as ``"<parent>/End"``
+            (``motion.end_sites``).
         frames: which frames (index array or slice; default all).
 
     Returns:
         ``(F, len(joints), 3)`` float64 positions.
     """
     wanted = list(motion.names) if joints is None else [str(j) for j in joints]
-    idx = [motion.index(j) for j in wanted]
+    sites = {name: (parent, np.asarray(off)) for name, parent, off in motion.end_sites}
+    idx = [sites[j][0] if j in sites else motion.index(j) for j in wanted]
     needed: set[int] = set()
     for j in idx:
         while j != -1 and j not in needed:
@@ -303,4 +316,6 @@ def forward_kinematics(motion: BvhMotion, joints: Sequence[str] | None = None,
         else:
             pos[j] = pos[p] + np.einsum("fij,fj->fi", rot[p], local_t)  # (F, 3)
             rot[j] = rot[p] @ local_r  # (F, 3, 3)
-    return np.stack([pos[j] for j in idx], axis=1)  # (F, J, 3)
+    out = [pos[j] + rot[j] @ sites[name][1] if name in sites else pos[j]
+           for name, j in zip(wanted, idx)]  # End Site: parent + R_parent offset
+    return np.stack(out, axis=1)  # (F, J, 3)

@@ -4,11 +4,14 @@ Shape letters: ``F`` frames, ``J`` joints.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from skelgnn.skeleton import H36M17, Skeleton
 
 __all__ = ["DetectorModel", "add_detector_noise"]
 
@@ -46,6 +49,38 @@ class DetectorModel:
     swap_pairs: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (((5, 6), (2, 3)), ((12, 13), (15, 16)))
     """(left joints, right joints) of each limb pair: knee + ankle, elbow + wrist."""
     seed: int = 20211011
+
+    def for_skeleton(self, skeleton: Skeleton) -> "DetectorModel":
+        """This detector for another layout whose first joints are not necessarily
+        :data:`H36M17`'s: a joint named like an H36M17 joint keeps that joint's jitter, any other
+        takes its nearest such ancestor's (hand tips a wrist's, toes an ankle's); each limb swap
+        pair also swaps the descendants of its joints that mirror each other (skeleton's left /
+        right pairs). The 17-joint layout gives back an equal model."""
+        by_name = dict(zip(H36M17.names, self.sigma))
+        sigma, remap = [], {}
+        for j in range(skeleton.num_joints):
+            k = j
+            while skeleton.names[k] not in by_name and skeleton.parents[k] != -1:
+                k = skeleton.parents[k]
+            sigma.append(by_name.get(skeleton.names[k], max(self.sigma)))
+        for j, n in enumerate(H36M17.names):
+            if n in skeleton.names:
+                remap[j] = skeleton.names.index(n)
+        flip = skeleton.flip_permutation()
+        children = skeleton.children()
+        pairs = []
+        for left, right in self.swap_pairs:
+            lj = [remap[j] for j in left if j in remap]
+            rj = [remap[j] for j in right if j in remap]
+            stack = list(lj)
+            while stack:  # descendants of the left joints whose mirror is a descendant on the right
+                for c in children[stack.pop()]:
+                    if flip[c] != c and c not in lj:
+                        lj.append(c)
+                        rj.append(int(flip[c]))
+                        stack.append(c)
+            pairs.append((tuple(lj), tuple(rj)))
+        return dataclasses.replace(self, sigma=tuple(sigma), swap_pairs=tuple(pairs))
 
     def apply(self, gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Detections ``(F, J, 2)`` float64 for one view's GT ``(F, J, 2)`` pixels, drawing from

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from skelgnn.prepare.bvh_reader import BvhMotion, forward_kinematics
-from skelgnn.skeleton import H36M17
+from skelgnn.skeleton import H36M17, Skeleton
 
 __all__ = ["JointMap", "load_joint_map", "leading_rest_frames", "motion_to_joints", "place_sequence",
            "fast_joint_frames"]
@@ -31,16 +31,20 @@ _AXIS_RE = re.compile(r"^([+-]?)([xyz])$")
 
 @dataclass(frozen=True)
 class JointMap:
-    """How one family of BVH files becomes the 17 benchmark joints (see ``cmu_joint_map.toml``).
+    """How one family of BVH files becomes the benchmark joints (see ``cmu_joint_map.toml``, and
+    ``cmu23_joint_map.toml`` for a 23-joint layout).
 
     Attributes:
         name: short name (``"cmu"``).
-        joints: per target joint (:data:`H36M17` order) the BVH joints whose mean position it takes.
+        joints: per target joint (``target`` order) the BVH joints (or End Sites,
+            ``"<joint>/End"``) whose mean position it takes.
         scale: file units -> metres.
         axes: world X, Y, Z as signed BVH axes, e.g. ``("x", "-z", "y")``.
         drop_rest_frames: drop the leading frames whose root rotation channels are all exactly 0.
         settle_frames: frames dropped after those (only when there were rest frames).
         description: free text.
+        skeleton: the target layout (``None``: :data:`H36M17`); any tree (``[skeleton]`` table).
+        floor_joints: target joints placed above the floor (:func:`place_sequence`).
     """
 
     name: str
@@ -50,11 +54,23 @@ class JointMap:
     drop_rest_frames: bool = False
     settle_frames: int = 0
     description: str = ""
+    skeleton: Skeleton | None = None
+    floor_joints: tuple[str, ...] = ("RFoot", "LFoot")
+
+    @property
+    def target(self) -> Skeleton:
+        """The target skeleton (:data:`H36M17` unless the map declares one)."""
+        return self.skeleton or H36M17
 
     def __post_init__(self) -> None:
-        if len(self.joints) != H36M17.num_joints or any(not j for j in self.joints):
-            raise ValueError(f"joint map {self.name!r}: expected {H36M17.num_joints} targets, each "
+        n = self.target.num_joints
+        if len(self.joints) != n or any(not j for j in self.joints):
+            raise ValueError(f"joint map {self.name!r}: expected {n} targets, each "
                              f"with at least one BVH joint; found {len(self.joints)}")
+        missing_floor = [f for f in self.floor_joints if f not in self.target.names]
+        if not self.floor_joints or missing_floor:
+            raise ValueError(f"joint map {self.name!r}: floor_joints {list(self.floor_joints)} must "
+                             f"name target joints; unknown {missing_floor}")
         if not (math.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"joint map {self.name!r}: scale must be positive, found {self.scale}")
         letters = []
@@ -71,21 +87,26 @@ class JointMap:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], origin: str = "joint map") -> "JointMap":
         """Build from the parsed TOML (keys ``name, scale, axes, drop_rest_frames, settle_frames,
-        description`` and a ``[joints]`` table keyed by :data:`H36M17` joint names)."""
-        known = {"name", "scale", "axes", "drop_rest_frames", "settle_frames", "description", "joints"}
+        description, floor_joints``, a ``[joints]`` table keyed by the target joint names, and an
+        optional ``[skeleton]`` table ``names, parents, joints_left, joints_right`` for a target
+        layout other than :data:`H36M17`)."""
+        known = {"name", "scale", "axes", "drop_rest_frames", "settle_frames", "description", "joints",
+                 "skeleton", "floor_joints"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"{origin}: unknown keys {unknown}; expected some of {sorted(known)}")
         table = raw.get("joints")
         if not isinstance(table, Mapping):
             raise ValueError(f"{origin}: missing [joints] table (target joint -> BVH joint or list)")
-        missing = [n for n in H36M17.names if n not in table]
-        extra = sorted(set(table) - set(H36M17.names))
+        skeleton = _skeleton_table(raw["skeleton"], origin) if "skeleton" in raw else None
+        target = skeleton or H36M17
+        missing = [n for n in target.names if n not in table]
+        extra = sorted(set(table) - set(target.names))
         if missing or extra:
-            raise ValueError(f"{origin}: [joints] must name exactly the 17 targets {list(H36M17.names)}; "
-                             f"missing {missing}, unknown {extra}")
+            raise ValueError(f"{origin}: [joints] must name exactly the {target.num_joints} targets "
+                             f"{list(target.names)}; missing {missing}, unknown {extra}")
         joints = []
-        for n in H36M17.names:
+        for n in target.names:
             v = table[n]
             src = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, list) else None
             if not src or not all(isinstance(s, str) for s in src):
@@ -99,7 +120,8 @@ class JointMap:
                        scale=float(raw.get("scale", 1.0)), axes=tuple(str(a) for a in axes),  # type: ignore[arg-type]
                        drop_rest_frames=bool(raw.get("drop_rest_frames", False)),
                        settle_frames=int(raw.get("settle_frames", 0)),
-                       description=str(raw.get("description", "")))
+                       description=str(raw.get("description", "")), skeleton=skeleton,
+                       floor_joints=tuple(raw.get("floor_joints", ("RFoot", "LFoot"))))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{origin}: {exc}") from exc
 
@@ -116,6 +138,21 @@ class JointMap:
             assert m is not None  # checked in __post_init__
             out[row, "xyz".index(m.group(2))] = -1.0 if m.group(1) == "-" else 1.0
         return out
+
+
+def _skeleton_table(raw: Any, origin: str) -> Skeleton:
+    """The ``[skeleton]`` table of a joint map: ``names``, ``parents`` (``-1`` for the root), and
+    optionally ``joints_left`` / ``joints_right`` (names or indices, paired)."""
+    if not isinstance(raw, Mapping) or "names" not in raw or "parents" not in raw:
+        raise ValueError(f"{origin}: [skeleton] needs 'names' and 'parents' lists")
+    names = [str(n) for n in raw["names"]]
+    side = {k: [names.index(v) if isinstance(v, str) and v in names else v
+                for v in raw.get(k, [])] for k in ("joints_left", "joints_right")}
+    try:
+        return Skeleton(tuple(names), tuple(raw["parents"]), tuple(side["joints_left"]),
+                        tuple(side["joints_right"]))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{origin}: [skeleton]: {exc}") from exc
 
 
 def load_joint_map(path: str | Path | None = None) -> JointMap:
@@ -164,7 +201,7 @@ def _frame_step(source_fps: float, fps: float | None, where: str) -> int:
 
 
 def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None = 60.0) -> tuple[np.ndarray, int, int]:
-    """The 17 target joints of one file, in world metres (not yet placed).
+    """The target joints of one file (``joint_map.target`` order), in world metres (not yet placed).
 
     Drops the leading rest and settle frames the map asks for, keeps every ``step``-th frame
     after the first kept one (``step = source fps / fps``; ``fps=None`` keeps all), runs forward
@@ -172,7 +209,7 @@ def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None =
     rotates into the world axes. All in float64.
 
     Returns:
-        ``(poses (F, 17, 3) float64, first kept original frame s, step)``.
+        ``(poses (F, J, 3) float64, first kept original frame s, step)``.
 
     Raises:
         ValueError: a BVH joint of the map is missing, the frame rate cannot be reached, or no
@@ -191,8 +228,8 @@ def motion_to_joints(motion: BvhMotion, joint_map: JointMap, fps: float | None =
     raw = forward_kinematics(motion, names, frames)  # (F, B, 3)
     col = {n: i for i, n in enumerate(names)}
     joints = np.stack([raw[:, [col[n] for n in group]].mean(axis=1)
-                       for group in joint_map.joints], axis=1)  # (F, 17, 3)
-    world = joints @ (joint_map.scale * joint_map.axes_matrix()).T  # (F, 17, 3)
+                       for group in joint_map.joints], axis=1)  # (F, J, 3)
+    world = joints @ (joint_map.scale * joint_map.axes_matrix()).T  # (F, J, 3)
     return world, int(start), step
 
 
