@@ -169,3 +169,32 @@ def test_written_file_is_complete_before_it_appears(tmp_path, monkeypatch):
     src, dst, size = seen[0]
     assert dst == "last.pt" and src != "last.pt" and src.endswith(".tmp")
     assert size == path.stat().st_size > 0
+
+
+def test_half_precision_export_halves_the_file_and_keeps_outputs(tmp_path):
+    """export_weights(half=True): float16 weights on disk, float32 model after loading, outputs
+    within float16 rounding of the float32 checkpoint's (shipped weights, issue 14 item 4)."""
+    from skelgnn.checkpoint import build_payload, export_weights, load_model
+    from skelgnn.codec import PoseCodec
+    from skelgnn.config import ExperimentConfig
+    from skelgnn.models import build_model
+
+    cfg = ExperimentConfig(preset="skelgnn-1f")
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    for p in model.parameters():  # trained-like weights, not the tiny head initialisation
+        p.data.normal_(0.0, 0.05)
+    full = save_checkpoint(build_payload(cfg, model, PoseCodec(), 1, [], None), tmp_path / "full.pt")
+    half = export_weights(full, tmp_path / "half.pt", half=True)
+    stored = load_checkpoint(half)
+    assert stored["weights_dtype"] == "float16"
+    assert all(v.dtype == torch.float16 for v in stored["model"].values() if v.is_floating_point())
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    m_full, _, _ = load_model(full)
+    m_half, _, _ = load_model(half)
+    assert all(p.dtype == torch.float32 for p in m_half.parameters())
+    x = torch.randn(64, 1, 17, 2) * 0.3
+    with torch.no_grad():
+        y_full, y_half = m_full(x), m_half(x)
+    diff = (y_full - y_half).abs().max().item()
+    assert 0.0 < diff < 1e-2 * max(1.0, y_full.abs().max().item())

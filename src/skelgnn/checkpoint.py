@@ -146,8 +146,20 @@ def load_resume_state(last: Path) -> tuple[dict[str, Any], Path]:
         return load_checkpoint(prev), prev
 
 
-def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write a slim copy of a checkpoint (weights, config, codec; no optimiser state)."""
+def export_weights(checkpoint: str | Path, out: str | Path, half: bool = False) -> Path:
+    """Write a slim copy of a checkpoint (weights, config, codec; no optimiser state).
+
+    Args:
+        half: store floating-point weights and buffers as float16 (half the size). They are
+            cast back to the model's float32 when loaded (``load_state_dict`` copies across
+            dtypes), so inference still runs in float32; only the stored values are rounded
+            (relative error <= 2^-11). Check the outputs against the float32 checkpoint
+            (``benchmarks/half_precision.py``) before shipping.
+    """
     state = load_checkpoint(checkpoint)
     slim = {k: v for k, v in state.items() if k not in ("optimizer", "rng")}
+    if half:
+        slim["model"] = {k: v.half() if torch.is_floating_point(v) else v
+                         for k, v in state["model"].items()}
+        slim["weights_dtype"] = "float16"
     return save_checkpoint(slim, out)
