@@ -234,7 +234,7 @@ def test_3d_object_array_of_numbers_is_read():
 
 @pytest.mark.parametrize("views, match", [
     # a 0-d object array raised TypeError (len() of unsized object)
-    (np.array(None, dtype=object), r"camera 0: expected shape \(F, 17, 2\), found \(\)"),
+    (np.array(None, dtype=object), r"camera 0: expected shape \(F, J, 2\), found \(\)"),
     ([np.zeros((0, 17, 2), np.float32)], "expected at least one frame, found 0"),
     ([np.ones((4, 17, 2), dtype=bool)], "found dtype bool"),
 ])

@@ -95,7 +95,9 @@ def read_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
         out[str(subject)] = {}
         for action in sorted(actions, key=str):
             where = f"{path}: subject {subject!r}, action {action!r}"
-            arr = _coordinates(actions[action], where, "(F, 17 or 32, 3)", 3)
+            arr = _coordinates(actions[action], where, "(F, J, 3)", 3)
+            if arr.shape[1] == 0:
+                raise ValueError(f"{where}: expected (F, J, 3) with J >= 1 joints, found {arr.shape}")
             if arr.shape[1] == 32:
                 arr = arr[:, list(H36M32_KEEP)]  # (F, 17, 3)
             num_joints = num_joints or arr.shape[1]  # any skeleton; one per file
@@ -145,7 +147,10 @@ def read_positions_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.nda
             arrays = []
             for cam, view in enumerate(views):
                 cwhere = f"{where}, camera {cam}"
-                arr = _coordinates(view, cwhere, "(F, 17, 2)", 2)
+                arr = _coordinates(view, cwhere, "(F, J, 2)", 2)
+                if arr.shape[1] == 0:
+                    raise ValueError(f"{cwhere}: expected (F, J, 2) with J >= 1 joints, found "
+                                     f"{arr.shape}")
                 num_joints = num_joints or arr.shape[1]  # any skeleton; one per file
                 if arr.shape[1] != num_joints:
                     raise ValueError(f"{cwhere}: expected {num_joints} joints, found {arr.shape[1]}")
