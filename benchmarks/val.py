@@ -9,7 +9,8 @@ frame of the val subject with flip test-time augmentation. The short protocol co
 benchmark's learning-rate schedule: ``EPOCHS`` epochs with the per-epoch decay chosen so that the
 last epoch's learning rate equals the 20-epoch schedule's (``0.95 ** 19``), so a short run ends
 annealed instead of mid-descent, on ``SAMPLES`` random training samples per epoch (about 2.8
-passes over the set in all: a comparison, not a converged model). Runs resume from their run directory; results are written to
+passes over the set in all: a comparison, not a converged model). Runs resume from their run
+directory; results are written to
 ``benchmarks/results/val/<round>.json`` with each variant's config and history. The test
 subjects are never read.
 """

@@ -14,7 +14,6 @@ import functools
 import io
 import json
 import os
-import pickle
 import subprocess
 import tempfile
 import zipfile

@@ -19,7 +19,7 @@ from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
 from skelgnn.cli_data import add_analyze_parser, add_prepare_parser
-from skelgnn.cli_motion import add_convert_parser, cmd_convert
+from skelgnn.cli_motion import add_convert_parser
 from skelgnn.tables import format_table
 from skelgnn.fileio import atomic_write_text, check_output_path
 from skelgnn.options import Device, Source, choices

@@ -14,8 +14,8 @@ from typing import IO, Iterator
 
 import numpy as np
 
-__all__ = ["usual_mode", "check_output_path", "atomic_path", "atomic_open", "atomic_write_text", "ZIP_READ_ERRORS", "read_npy_header",
-           "check_npy_size", "check_npz_members"]
+__all__ = ["usual_mode", "check_output_path", "atomic_path", "atomic_open", "atomic_write_text",
+           "ZIP_READ_ERRORS", "read_npy_header", "check_npy_size", "check_npz_members"]
 
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
