@@ -21,7 +21,7 @@ from skelgnn import __version__
 from skelgnn.cli_data import add_analyze_parser, add_prepare_parser
 from skelgnn.cli_motion import add_convert_parser
 from skelgnn.tables import format_table
-from skelgnn.fileio import atomic_write_text, check_output_path
+from skelgnn.fileio import atomic_write_text, check_output_path, refuse_overwriting_inputs
 from skelgnn.options import Device, Source, choices
 
 BACKENDS = ("torch", "onnxruntime")
@@ -188,6 +188,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
     if args.json:
         check_output_path(args.json)  # refuse a directory or device before minutes of scoring
+        refuse_overwriting_inputs([args.json], [args.checkpoint])
     if args.dataset == "3dhp":
         return _evaluate_3dhp(args)
     from skelgnn.evaluate import evaluate_checkpoint, format_report
@@ -308,6 +309,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
     from skelgnn.cli_motion import apply_threads, cmd_infer_tracks, place_prediction, write_exports
 
+    outputs = [Path(args.out)] + [Path(args.out).with_suffix(f".{fmt}") for fmt in args.export]
+    refuse_overwriting_inputs(outputs, [args.keypoints, args.checkpoint, args.onnx])
     if args.person not in ("score", "track"):  # several people: one output per track
         return cmd_infer_tracks(args)
     if args.onnx and args.backend != "onnxruntime":
@@ -361,6 +364,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from skelgnn.inference import default_checkpoint
 
     checkpoint = args.checkpoint or default_checkpoint()
+    refuse_overwriting_inputs([args.onnx], [checkpoint])
     out = export_onnx(checkpoint, args.onnx, opset=args.opset)
     print(f"exported {checkpoint} to {out}")
     return EXIT_OK

@@ -86,6 +86,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """``skelgnn convert``."""
     from skelgnn.animation import export_motion, load_motion_npz
 
+    from skelgnn.fileio import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs([args.output], [args.input])
     positions, fps, frame = load_motion_npz(args.input)
     if args.fps is not None:
         fps = args.fps
@@ -133,11 +136,16 @@ def cmd_infer_tracks(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H")
     lifter = _lifter(args)
     out = Path(args.out)
-    for track in tracks:
+    paths = [out if person != "all" else out.with_name(f"{out.stem}.track{t.id}{out.suffix}")
+             for t in tracks]
+    from skelgnn.fileio import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs([q.with_suffix(s) for q in paths for s in (q.suffix, *(
+        f".{fmt}" for fmt in args.export))], [args.keypoints, args.checkpoint, args.onnx])
+    for track, path in zip(tracks, paths):
         pred = lifter.predict_full(track.keypoints, image_size, layout, args.min_score,
                                    reframe=args.reframe)
         pred, motion = place_prediction(pred, image_size, info.fps, args)
-        path = out if person != "all" else out.with_name(f"{out.stem}.track{track.id}{out.suffix}")
         saved = pred.save(path, fps=info.fps, frames=track.frames, image_size=image_size,
                           layout=layout, checkpoint=lifter.info.get("checkpoint", ""),
                           track_id=track.id, **motion)

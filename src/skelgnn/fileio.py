@@ -10,11 +10,12 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["usual_mode", "check_output_path", "atomic_path", "atomic_open", "atomic_write_text",
+__all__ = ["usual_mode", "check_output_path", "refuse_overwriting_inputs", "atomic_path",
+           "atomic_open", "atomic_write_text",
            "ZIP_READ_ERRORS", "read_npy_header", "check_npy_size", "check_npz_members"]
 
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -47,6 +48,35 @@ def check_output_path(path: str | os.PathLike) -> Path:
         kind = "a directory" if path.is_dir() else "not a regular file"
         raise ValueError(f"cannot write {path}: it is {kind}; give the path of a file to write")
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same inode when both exist (through symbolic
+    and hard links), else the same fully resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
+def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike | None],
+                              inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse before any work when an output of a command is one of its inputs -- the same
+    path, or the same file reached through a symbolic or hard link -- which the atomic rename
+    would replace. ``None`` entries (options not given) are skipped.
+
+    Raises:
+        ValueError: naming the output and the input it would overwrite.
+    """
+    ins = [Path(p) for p in inputs if p is not None]
+    for out in outputs:
+        if out is None:
+            continue
+        for src in ins:
+            if _same_file(Path(out), src):
+                same = "" if Path(out) == src else f" (the same file as input {src})"
+                raise ValueError(f"refusing to write {out}{same}: it is an input of this command "
+                                 "and would be overwritten; choose another output path")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,104 @@
+"""Issue 17 (a subset): outputs never overwrite inputs, resuming needs a resumable checkpoint and
+honours a new epoch count, a checkpoint cannot ask for an absurd model, and the ONNX opset is
+checked before exporting."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skelgnn.checkpoint import build_payload, save_checkpoint
+from skelgnn.cli import main
+from skelgnn.codec import PoseCodec
+from skelgnn.config import load_config
+from skelgnn.fileio import refuse_overwriting_inputs
+from skelgnn.models import build_model
+
+
+def _tiny_checkpoint(path: Path) -> Path:
+    cfg = load_config(None, ["model.preset=skelgnn-1f", "model.channels=16", "model.blocks=1"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+                           path)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return _tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+# --------------------------------------------------------------------------------------------
+# 1. an output that is an input is refused
+# --------------------------------------------------------------------------------------------
+
+def test_refuse_overwriting_inputs_same_path_and_links(tmp_path):
+    src = tmp_path / "in.npz"
+    src.write_bytes(b"data")
+    sym = tmp_path / "sym.npz"
+    sym.symlink_to(src)
+    hard = tmp_path / "hard.npz"
+    os.link(src, hard)
+    for out in (src, sym, hard, tmp_path / "sub" / ".." / "in.npz"):
+        with pytest.raises(ValueError, match="refusing to write .* input of this command"):
+            refuse_overwriting_inputs([out], [src])
+    refuse_overwriting_inputs([tmp_path / "other.npz", None], [src, None])  # distinct: fine
+    refuse_overwriting_inputs([tmp_path / "new.npz"], [tmp_path / "missing.npz"])
+
+
+def _assert_refused(capsys, code: int, path: Path, content: bytes) -> None:
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "refusing to write" in err, err
+    assert path.read_bytes() == content
+
+
+def test_infer_out_equal_to_keypoints_is_refused(ckpt, tmp_path, capsys):
+    src = tmp_path / "kp.npz"
+    np.savez(src, keypoints=np.zeros((4, 17, 2)) + 5, layout=np.array("h36m17"),
+             image_size=np.array([640.0, 480.0]))
+    before = src.read_bytes()
+    link = tmp_path / "link.npz"
+    link.symlink_to(src)
+    for out in (src, link):
+        code = main(["infer", "--keypoints", str(src), "--checkpoint", str(ckpt), "--out", str(out)])
+        _assert_refused(capsys, code, src, before)
+    code = main(["infer", "--keypoints", str(src), "--checkpoint", str(ckpt), "--out", str(ckpt)])
+    _assert_refused(capsys, code, src, before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kp.npz", "link.npz"]
+
+
+def test_infer_export_onto_the_keypoints_is_refused(ckpt, tmp_path, capsys):
+    src = tmp_path / "kp.json"
+    src.write_text("[]")
+    code = main(["infer", "--keypoints", str(src), "--checkpoint", str(ckpt),
+                 "--out", str(tmp_path / "kp.npz"), "--export", "json"])
+    _assert_refused(capsys, code, src, b"[]")
+    assert not (tmp_path / "kp.npz").exists()
+
+
+def test_export_onnx_onto_the_checkpoint_is_refused(tmp_path, capsys):
+    pt = _tiny_checkpoint(tmp_path / "m.pt")
+    before = pt.read_bytes()
+    hard = tmp_path / "m.onnx"
+    os.link(pt, hard)
+    for out in (pt, hard):
+        code = main(["export", "--checkpoint", str(pt), "--onnx", str(out)])
+        _assert_refused(capsys, code, pt, before)
+
+
+def test_evaluate_json_onto_the_checkpoint_is_refused(tmp_path, capsys):
+    pt = _tiny_checkpoint(tmp_path / "m.pt")
+    before = pt.read_bytes()
+    code = main(["evaluate", "--checkpoint", str(pt), "--json", str(pt),
+                 "--data", str(tmp_path / "nowhere")])
+    _assert_refused(capsys, code, pt, before)
+
+
+def test_convert_onto_its_input_is_refused(tmp_path, capsys):
+    src = tmp_path / "poses.csv"
+    src.write_bytes(b"not touched")
+    code = main(["convert", str(src), str(src)])
+    _assert_refused(capsys, code, src, b"not touched")
