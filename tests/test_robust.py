@@ -102,3 +102,51 @@ def test_convert_onto_its_input_is_refused(tmp_path, capsys):
     src.write_bytes(b"not touched")
     code = main(["convert", str(src), str(src)])
     _assert_refused(capsys, code, src, b"not touched")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. --resume: weights-only checkpoints, a new epoch count
+# --------------------------------------------------------------------------------------------
+
+RESUME_TINY = ["model.channels=16", "model.blocks=1", "data.split=test", "data.frame_stride=1",
+               "train.batch_size=64", "train.max_samples=128", "train.threads=1"]
+
+
+def test_resume_from_a_weights_only_checkpoint_is_a_clear_error(mini_dir, tmp_path, capsys):
+    from skelgnn.train import train
+
+    cfg = load_config(None, RESUME_TINY + ["train.epochs=2"])
+    run = tmp_path / "run"
+    run.mkdir()
+    model = build_model(cfg.model)
+    save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+                    run / "last.pt")  # no optimiser state, as shipped
+    with pytest.raises(ValueError, match="holds weights only"):
+        train(cfg, run, resume=True, progress=False, data_dir=mini_dir)
+    args = ["train", "--data", str(mini_dir), "--run-dir", str(run), "--resume", "--no-progress"]
+    code = main(args + [a for o in RESUME_TINY for a in ("--set", o)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: --resume: ") and "weights only" in err, err
+    assert "KeyError" not in err
+
+
+def test_resume_honours_a_new_epoch_count(mini_dir, tmp_path, capsys):
+    from skelgnn.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    sets = [a for o in RESUME_TINY for a in ("--set", o)]
+    base = ["train", "--data", str(mini_dir), "--run-dir", str(run), "--no-progress"] + sets
+    assert main(base + ["--set", "train.epochs=1", "--set", "train.lr=5e-4"]) == 0
+    capsys.readouterr()
+    # resumed without the lr override: the saved lr is kept, the new epoch count honoured
+    assert main(base + ["--resume", "--set", "train.epochs=2"]) == 0
+    assert "for 2 epochs" in capsys.readouterr().out
+    state = load_checkpoint(run / "last.pt")
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert state["config"]["train"]["epochs"] == 2 and state["config"]["train"]["lr"] == 5e-4
+    log = (run / "train.log").read_text()
+    assert "training to train.epochs=2 (the saved run asked for 1)" in log
+    assert "epoch 2/2" in log
+    # fewer epochs than already done: refused
+    assert main(base + ["--resume", "--set", "train.epochs=1"]) == 2
+    assert "has already done 2 epochs" in capsys.readouterr().err

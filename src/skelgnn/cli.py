@@ -134,9 +134,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     logging.getLogger("skelgnn").setLevel(min(logging.getLogger().level, logging.INFO))
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
     cfg = load_config(args.config, overrides)
+    # --resume keeps the saved config, but a --set train.epochs=N given now is honoured
+    epochs_set = any(o.split("=", 1)[0].strip() == "train.epochs" for o in args.overrides)
     try:
         result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress,
-                       data_dir=args.data)
+                       data_dir=args.data, epochs=cfg.train.epochs if epochs_set else None)
     except FileExistsError as exc:
         raise ValueError(str(exc)) from None
     except TrainingDiverged as exc:

@@ -16,6 +16,7 @@ one (on the same machine and thread count).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -120,7 +121,8 @@ def _setup_logging(run_dir: Path) -> logging.Handler:
 
 
 def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
-          progress: bool = True, data_dir: Optional[str | Path] = None) -> TrainResult:
+          progress: bool = True, data_dir: Optional[str | Path] = None,
+          epochs: Optional[int] = None) -> TrainResult:
     """Train ``cfg`` into ``run_dir``.
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) the run is data-parallel
@@ -135,14 +137,19 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
             directory is refused (an OS file lock, released when a process dies, so a killed run
             never blocks ``--resume``).
         resume: continue from ``run_dir/last.pt`` (falling back to ``prev.pt``, the checkpoint
-            before it, when ``last.pt`` is damaged).
+            before it, when ``last.pt`` is damaged) with the config saved there; only the epoch
+            count may change (see ``epochs``).
         progress: show progress bars.
         data_dir: benchmark directory overriding ``cfg.data.root``.
+        epochs: with ``resume``, train to this many epochs in total instead of the saved
+            ``train.epochs`` (``--set train.epochs=N``). Without it, ``cfg.train.epochs`` is
+            honoured when ``cfg`` differs from the saved config in nothing else.
 
     Raises:
         TrainingDiverged: NaN / infinite loss (message names epoch and step).
         FileExistsError: ``run_dir`` already holds a run and ``resume`` is off.
-        ValueError: another live run holds ``run_dir``, or a checkpoint cannot be written.
+        ValueError: another live run holds ``run_dir``, a checkpoint cannot be written, or
+            ``resume`` finds a weights-only checkpoint or an epoch count below the epochs done.
     """
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
@@ -160,7 +167,8 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
             lock = _lock_run_dir(run_dir)
             handler = _setup_logging(run_dir)
         try:
-            return _train(cfg, run_dir, last, resume, progress and ctx.is_main, data_dir, ctx)
+            return _train(cfg, run_dir, last, resume, progress and ctx.is_main, data_dir, ctx,
+                          epochs)
         finally:
             if handler is not None:
                 logging.getLogger("skelgnn").removeHandler(handler)
@@ -221,17 +229,38 @@ class _Run:
     skeleton: Skeleton = H36M17  # the data's skeleton: flips in training and the flip test
 
 
-def _resume_state(cfg: ExperimentConfig, last: Path, resume: bool
+def _resume_state(cfg: ExperimentConfig, last: Path, resume: bool, epochs: Optional[int] = None
                   ) -> tuple[ExperimentConfig, Optional[dict[str, Any]], Optional[Path]]:
-    """The config to run (the saved one when resuming) and the checkpoint resumed from."""
+    """The config to run (the saved one when resuming, with the epoch count of ``epochs``, or of
+    ``cfg`` when only that differs) and the checkpoint resumed from.
+
+    Raises:
+        ValueError: the checkpoint holds no optimiser state (a shipped, weights-only one), or
+            the epoch count asked for is below the epochs already done.
+    """
     if not resume:
         return cfg, None, None
     state, source = load_resume_state(last)
+    if "optimizer" not in state:
+        raise ValueError(f"--resume: {source} holds weights only (no optimiser state, like a "
+                         "shipped or exported checkpoint), so the run cannot be continued; train "
+                         "a new run in another --run-dir")
     saved = experiment_from_dict(state["config"])
+    if epochs is None:
+        only_epochs = dataclasses.replace(saved, train=dataclasses.replace(
+            saved.train, epochs=cfg.train.epochs))
+        epochs = cfg.train.epochs if only_epochs.to_dict() == cfg.to_dict() else saved.train.epochs
+    if epochs != saved.train.epochs:
+        done = int(state.get("epoch", 0))
+        if epochs < done:
+            raise ValueError(f"--resume: train.epochs={epochs} but {source} has already done "
+                             f"{done} epochs")
+        log.info("--resume: training to train.epochs=%d (the saved run asked for %d)", epochs,
+                 saved.train.epochs)
+        saved = dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=epochs))
     if saved.to_dict() != cfg.to_dict():
         log.warning("--resume: using the config saved in %s (the given one differs)", source)
-        cfg = saved
-    return cfg, state, source
+    return saved, state, source
 
 
 def _build_data(cfg: ExperimentConfig, data_dir: Optional[str | Path], receptive_field: int,
@@ -364,9 +393,10 @@ def _epoch_message(row: dict[str, Any], epochs: int) -> str:
 
 
 def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progress: bool,
-           data_dir: Optional[str | Path], ctx: DistContext) -> TrainResult:
+           data_dir: Optional[str | Path], ctx: DistContext, epochs: Optional[int] = None
+           ) -> TrainResult:
     torch.set_num_threads(cfg.train.threads)
-    cfg, state, source = _resume_state(cfg, last, resume)
+    cfg, state, source = _resume_state(cfg, last, resume, epochs)
     t_cfg = cfg.train
     if ctx.is_main:
         atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
