@@ -150,3 +150,48 @@ def test_resume_honours_a_new_epoch_count(mini_dir, tmp_path, capsys):
     # fewer epochs than already done: refused
     assert main(base + ["--resume", "--set", "train.epochs=1"]) == 2
     assert "has already done 2 epochs" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# 3. a checkpoint cannot ask for an absurd model
+# --------------------------------------------------------------------------------------------
+
+def _with_model_config(src: Path, dst: Path, **changes) -> Path:
+    from skelgnn.checkpoint import load_checkpoint
+
+    state = load_checkpoint(src)
+    state["model_config"] = {**state["model_config"], **changes}
+    return save_checkpoint(state, dst)
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(channels=8192, blocks=16), "parameters, over the bound of 100,000,000"),  # 21 GB
+    (dict(blocks=100000), "blocks=100000 exceeds the bound 64"),
+    (dict(channels=32), "do not match the stored model config .*the config gives"),
+])
+def test_absurd_or_mismatched_model_config_is_refused_before_building(ckpt, tmp_path, monkeypatch,
+                                                                      changes, match):
+    import skelgnn.checkpoint as checkpoint_mod
+
+    bad = _with_model_config(ckpt, tmp_path / "bad.pt", **changes)
+    built = []
+    real_build = checkpoint_mod.build_model
+
+    def spy(config):
+        if torch.get_default_device().type != "meta":
+            built.append(config)
+        return real_build(config)
+
+    monkeypatch.setattr(checkpoint_mod, "build_model", spy)
+    with pytest.raises(ValueError, match=f"{bad}: .*{match}"):
+        checkpoint_mod.load_model(bad)
+    assert built == []  # refused before any real model was allocated
+
+
+def test_every_preset_passes_the_meta_check():
+    from skelgnn.checkpoint import check_model_fits
+    from skelgnn.models import PRESETS
+
+    for name, config in PRESETS.items():
+        model = build_model(config)
+        check_model_fits(config, model.state_dict(), name)

@@ -25,18 +25,27 @@ import torch
 
 from skelgnn.codec import PoseCodec
 from skelgnn.fileio import atomic_open
-from skelgnn.models import LifterModel, build_model, config_from_dict, config_to_dict
+from skelgnn.models import (LifterModel, ModelConfig, build_model, config_from_dict, config_to_dict,
+                            count_parameters)
 
 if TYPE_CHECKING:  # pragma: no cover
     from skelgnn.config import ExperimentConfig
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "build_payload",
-           "save_rotating", "load_resume_state", "export_weights"]
+           "save_rotating", "load_resume_state", "export_weights", "check_model_fits",
+           "MAX_PARAMETERS", "MAX_STRUCTURE"]
 
 log = logging.getLogger(__name__)
 
 FORMAT = "skelgnn-checkpoint/1"
 _REQUIRED = ("format", "model_config", "codec", "model")
+
+MAX_PARAMETERS = 100_000_000
+"""The largest model a checkpoint may ask for (the biggest preset has a few million)."""
+
+MAX_STRUCTURE = {"blocks": 64, "num_joints": 1024, "filter_widths": 8}
+"""Bounds on the config fields that set how many modules are built (``filter_widths``: how many
+temporal stages), checked before even an empty model is built."""
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
@@ -75,17 +84,56 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> None:
+    """Refuse a checkpoint whose model config would build something absurd, or whose stored
+    weights do not have the shapes that config gives, before a real model is allocated: the
+    structure is bounded by :data:`MAX_STRUCTURE`, then the model is built on torch's ``meta``
+    device (shapes only, no memory), its parameters counted against :data:`MAX_PARAMETERS`
+    and the shape of every ``state_dict`` entry compared with the stored one of that name.
+
+    Raises:
+        ValueError: naming ``origin`` and what is wrong.
+    """
+    for field, bound in MAX_STRUCTURE.items():
+        value = getattr(config, field, None)
+        size = len(value) if isinstance(value, tuple) else value
+        if isinstance(size, int) and size > bound:
+            raise ValueError(f"{origin}: model config {field}={value!r} exceeds the bound {bound}; "
+                             "the file is corrupt or not meant for this package")
+    with torch.device("meta"):
+        shell = build_model(config)
+    params = count_parameters(shell)
+    if params > MAX_PARAMETERS:
+        raise ValueError(f"{origin}: the model config asks for {params:,} parameters, over the "
+                         f"bound of {MAX_PARAMETERS:,}; the file is corrupt or not meant for this "
+                         "package")
+    if not isinstance(weights, dict):
+        raise ValueError(f"{origin}: the stored weights are not a dict of tensors")
+    expected = {k: tuple(v.shape) for k, v in shell.state_dict().items()}
+    stored = {k: tuple(getattr(v, "shape", ())) for k, v in weights.items()}
+    # names alone may differ (models rename legacy keys when loading); load_state_dict checks
+    # them once the model, now known to be of a sane size, is built
+    wrong = [k for k in expected if k in stored and stored[k] != expected[k]]
+    if wrong:
+        parts = [f"{k} is {stored[k]}, the config gives {expected[k]}" for k in wrong[:3]]
+        raise ValueError(f"{origin}: the stored weights do not match the stored model config "
+                         f"({'; '.join(parts)})")
+
+
 def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:
     """Model (eval mode, CPU), codec and a small info dict (``preset``, ``source``, ``arch``,
     ``epoch``, ``config``) from a checkpoint read with ``weights_only=True``.
 
     Raises:
         FileNotFoundError: no file at ``checkpoint``.
-        ValueError: an unreadable checkpoint, or weights that do not fit the stored config.
+        ValueError: an unreadable checkpoint, a config asking for an absurd model, or weights
+            that do not fit the stored config (:func:`check_model_fits`, before building).
     """
     state = load_checkpoint(checkpoint)
     try:
-        model = build_model(config_from_dict(state["model_config"]))
+        config = config_from_dict(state["model_config"])
+        check_model_fits(config, state["model"], checkpoint)
+        model = build_model(config)
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{checkpoint}: weights do not match the stored model config: {exc}") \

@@ -36,12 +36,12 @@ def adjacency(parents: Sequence[int], self_loops: bool = False) -> torch.Tensor:
     """Symmetric 0/1 bone adjacency ``(J, J)``; with ``self_loops`` the identity is added."""
     parents = _check_parents(parents)
     n = len(parents)
-    a = torch.zeros(n, n)
+    a = torch.zeros(n, n, device="cpu")  # explicit: the graph stays real under a meta device
     for j, p in enumerate(parents):
         if p >= 0:
             a[j, p] = a[p, j] = 1.0
     if self_loops:
-        a += torch.eye(n)
+        a += torch.eye(n, device="cpu")
     return a
 
 
@@ -57,7 +57,7 @@ def hop_distances(parents: Sequence[int]) -> torch.Tensor:
         if p >= 0:
             nbrs[j].append(p)
             nbrs[p].append(j)
-    dist = torch.full((n, n), -1, dtype=torch.long)
+    dist = torch.full((n, n), -1, dtype=torch.long, device="cpu")
     for src in range(n):  # breadth-first search from every joint; J is tiny
         dist[src, src] = 0
         frontier = [src]
@@ -80,7 +80,7 @@ def hop_masks(parents: Sequence[int], max_hop: int) -> torch.Tensor:
     if max_hop < 0:
         raise ValueError(f"max_hop must be >= 0, got {max_hop}")
     dist = hop_distances(parents)
-    ks = torch.arange(max_hop + 1).view(-1, 1, 1)
+    ks = torch.arange(max_hop + 1, device="cpu").view(-1, 1, 1)
     return (dist.unsqueeze(0) == ks).float()  # (K+1, J, J)
 
 
