@@ -195,3 +195,27 @@ def test_every_preset_passes_the_meta_check():
     for name, config in PRESETS.items():
         model = build_model(config)
         check_model_fits(config, model.state_dict(), name)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. an unsupported ONNX opset is refused up front
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("opset", ["3", "8", "12", "21", "-1"])
+def test_export_refuses_an_unsupported_opset_in_one_line(ckpt, tmp_path, capsys, opset):
+    out = tmp_path / "m.onnx"
+    code = main(["export", "--checkpoint", str(ckpt), "--onnx", str(out), "--opset", opset])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: ONNX opset {opset} is not supported; choose 13 to 20 " \
+                                "(default 17)\n", err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_check_opset_accepts_the_documented_range():
+    from skelgnn.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_opset
+
+    assert MIN_OPSET <= DEFAULT_OPSET <= MAX_OPSET
+    assert [check_opset(o) for o in range(MIN_OPSET, MAX_OPSET + 1)] == list(range(13, 21))
+    for bad in (True, 17.0, "17"):
+        with pytest.raises(ValueError):
+            check_opset(bad)

@@ -356,7 +356,7 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
     ex.add_argument("--checkpoint", metavar="PT", default=None,
                     help="checkpoint (default: as for `skelgnn infer`)")
     ex.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
-    ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
     ex.set_defaults(command="export", handler=cmd_export)
 
 

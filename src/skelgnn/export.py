@@ -34,7 +34,7 @@ from skelgnn.inference import Lifter
 from skelgnn.models import LifterModel
 
 __all__ = ["build_lifter", "export_onnx", "export_model_onnx", "OnnxLifter", "INPUT_NAME", "OUTPUT_NAME",
-           "DEFAULT_OPSET"]
+           "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET", "check_opset"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,23 @@ OUTPUT_NAME = "poses_3d"
 """Name of the ONNX graph output, ``(B, J, 3)`` float32."""
 DEFAULT_OPSET = 17
 """ONNX opset written by default (supported by every onnxruntime release since 1.11)."""
+
+MIN_OPSET, MAX_OPSET = 13, 20
+"""The opsets :func:`export_model_onnx` accepts: every model of the package exports from 13
+(``einsum`` needs 12, ``diagonal`` 13; checked for every architecture) up to 20, the newest the
+TorchScript exporter of torch writes."""
+
+
+def check_opset(opset: int) -> int:
+    """``opset`` when it is in ``MIN_OPSET .. MAX_OPSET``.
+
+    Raises:
+        ValueError: another value (else the exporter fails deep inside with pages of its IR).
+    """
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"ONNX opset {opset!r} is not supported; choose {MIN_OPSET} to {MAX_OPSET} "
+                         f"(default {DEFAULT_OPSET})")
+    return opset
 
 _META_PREFIX = "skelgnn."
 
@@ -73,6 +90,7 @@ def export_model_onnx(model: LifterModel, codec: PoseCodec, out: str | Path,
     Returns:
         ``out`` as a Path.
     """
+    check_opset(opset)
     onnx = _require("onnx")
     out = Path(out)
     r = model.receptive_field
@@ -115,8 +133,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OP
 
     Raises:
         FileNotFoundError: no checkpoint at ``checkpoint``.
-        ValueError: an unreadable checkpoint, or ``onnx`` not installed.
+        ValueError: an unreadable checkpoint, an unsupported ``opset`` (checked first), or
+            ``onnx`` not installed.
     """
+    check_opset(opset)
     model, codec, info = load_model(checkpoint)
     info = {"preset": info.get("preset"), "source": info.get("source"), "arch": info.get("arch"),
             "epoch": info.get("epoch"), "checkpoint": Path(checkpoint).name}
