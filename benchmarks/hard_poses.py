@@ -15,7 +15,7 @@ then grouped, and each group described by three things that make a pose hard:
 
 Groups: the 5% of samples where ``a`` beats ``b`` most, the 5% where it beats ``b`` least (or
 loses most), and all samples; and the mean gain in deciles of 2D noise, of rarity and of
-``b``'s own error. Writes ``<out>/hard_poses.json`` and ``<out>/hard_poses.png`` and prints a
+``b``'s own error. Writes ``<out>/pose_gain.json`` and ``<out>/pose_gain.png`` and prints a
 table. Test subjects only, scored once; nothing here is used to choose a setting.
 """
 from __future__ import annotations
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-poses", type=int, default=20000,
                     help="training poses sampled for the rarity measure (default 20000)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "hard_poses"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "pose_gain"))
     args = ap.parse_args(argv)
 
     from skelgnn.data import load_benchmark, read_split, resolve_data_dir
@@ -180,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "hard_poses.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "pose_gain.json").write_text(json.dumps(result, indent=2) + "\n")
     if result["by_noise"]:
-        plot(result, out / "hard_poses.png")
+        plot(result, out / "pose_gain.png")
 
     print(f"{name_a} (a) vs {name_b} (b), {args.source} 2D, {len(gain)} test samples; "
           f"a better on {100 * result['a_better_fraction']:.1f}% of samples")
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (("by_noise", "2D noise px"), ("by_rarity", "rarity mm"), ("by_b_error", "P1 b mm")):
         if result[key]:
             print(f"gain by decile of {label}: " + " ".join(f"{r['mean']:+.1f}" for r in result[key]))
-    print(f"wrote {out / 'hard_poses.json'}")
+    print(f"wrote {out / 'pose_gain.json'}")
     return 0
 
 
