@@ -42,6 +42,35 @@ def test_shapes_window_and_sequence(name, change):
     torch.testing.assert_close(seq[:, 2], win)
 
 
+# State-dict names of the graph baselines as checkpoints store them (models/graph_baseline.py):
+# the shared scaffolding must keep them, or saved SemGCN / MGCN runs stop loading.
+_BN = ["bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
+
+
+def _keys(conv_names):
+    conv = lambda pre: [f"{pre}.{n}" for n in conv_names]  # noqa: E731
+    act = lambda pre: [f"{pre}.0.{n}" for n in _BN]  # noqa: E731
+    return (conv("inp") + act("inp_act") + conv("blocks.0.0") + act("blocks.0.1")
+            + conv("blocks.0.2") + act("blocks.0.3") + conv("out"))
+
+
+@pytest.mark.parametrize("config, conv_names", [
+    (SemGCNConfig(channels=8, blocks=1), ["weight", "edge_logits", "bias", "support"]),
+    (MGCNConfig(channels=8, blocks=1), ["weight", "modulation", "affinity", "bias", "adj"]),
+])
+def test_state_dict_keys_are_the_checkpoint_layout(config, conv_names):
+    model = build_model(config)
+    assert list(model.state_dict()) == _keys(conv_names)
+    # a state dict in that layout (another model's weights) loads strictly and gives its outputs
+    other = build_model(config)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.load_state_dict(other.state_dict())
+    x = torch.randn(2, 1, J, 2)
+    torch.testing.assert_close(model.eval()(x), other.eval()(x))
+
+
 def test_parameter_counts():
     n_mgcn = count_parameters(build_model("mgcn-1f"))
     assert 0.3e6 <= n_mgcn <= 1.2e6, n_mgcn

@@ -46,7 +46,8 @@ _Array = TypeVar("_Array")
 def root_relative(x: _Array, root: int = ROOT) -> _Array:
     """Centre poses on their root joint: ``(..., J, D)`` -> ``(..., J, D)`` with joint ``root``
     exactly zero. Works on numpy arrays and torch tensors (same type and dtype out)."""
-    return x - x[..., root:root + 1, :]
+    a: Any = x  # ndarray or Tensor: both subtract and slice alike
+    return a - a[..., root:root + 1, :]
 
 
 def pad_sequence(x: np.ndarray, receptive_field: int) -> np.ndarray:

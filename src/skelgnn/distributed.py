@@ -29,7 +29,7 @@ class DistributedBatchNorm(GroupBatchNorm):
     through ``torch.distributed.nn.functional.all_reduce`` so gradients flow across processes;
     the result equals one batch norm over the global batch."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         import torch.distributed as dist
 
         if not (self.training and dist.is_available() and dist.is_initialized()
@@ -46,12 +46,15 @@ class DistributedBatchNorm(GroupBatchNorm):
         mean = stats[:c] / total
         var = (stats[c:2 * c] / total - mean * mean).clamp_min(0.0)
         if self.track_running_stats:
+            # tracked statistics are buffers, never None here
+            assert self.running_mean is not None and self.running_var is not None
+            assert self.num_batches_tracked is not None
             with torch.no_grad():
                 m = self.momentum if self.momentum is not None else 0.1
                 self.running_mean.mul_(1 - m).add_(m * mean.detach())
                 unbiased = var.detach() * total / (total - 1).clamp_min(1.0)
                 self.running_var.mul_(1 - m).add_(m * unbiased)
-                self.num_batches_tracked += 1
+                self.num_batches_tracked.add_(1)
         y = (h - mean) * torch.rsqrt(var + self.eps)
         if self.affine:
             y = y * self.weight + self.bias

@@ -308,7 +308,8 @@ def root_relative(x: np.ndarray, root: int = 0) -> np.ndarray:
     return x - x[..., root:root + 1, :]
 
 
-def _flip(x: ArrayT, skeleton: Skeleton, channels: int, name: str) -> ArrayT:
+def _flip(x_in: ArrayT, skeleton: Skeleton, channels: int, name: str) -> ArrayT:
+    x: Any = x_in
     if not hasattr(x, "new_tensor"):  # numpy (or array-like); torch tensors pass through
         x = np.asarray(x)
     shape = tuple(x.shape)

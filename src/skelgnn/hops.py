@@ -204,17 +204,17 @@ def lookhops_information_gain(x: np.ndarray, parents: Sequence[int], max_hop: in
     return out
 
 
-def fit_exponential(ig: Sequence[float], ks: Sequence[int] | None = None) -> HopFit:
+def fit_exponential(ig: Sequence[float] | np.ndarray, ks: Sequence[int] | None = None) -> HopFit:
     """Least squares of ``log IG(k) = log a - b k`` over ``ks`` (default every ``k >= 1``),
     skipping non-positive and non-finite values. Needs two usable points."""
-    ig = np.asarray(ig, dtype=np.float64)
-    ks = list(range(1, len(ig))) if ks is None else [int(k) for k in ks]
-    use = [k for k in ks if 0 <= k < len(ig) and np.isfinite(ig[k]) and ig[k] > 0]
+    y = np.asarray(ig, dtype=np.float64)
+    hops = list(range(1, len(y))) if ks is None else [int(k) for k in ks]
+    use = [k for k in hops if 0 <= k < len(y) and np.isfinite(y[k]) and y[k] > 0]
     if len(use) < 2:
         raise ValueError(f"fit_exponential: need two positive IG values, found {len(use)} "
-                         f"(IG = {ig.tolist()})")
+                         f"(IG = {y.tolist()})")
     kk = np.asarray(use, dtype=np.float64)
-    ly = np.log(ig[use])
+    ly = np.log(y[use])
     slope, intercept = np.polyfit(kk, ly, 1)
     pred = intercept + slope * kk
     ss_tot = float(((ly - ly.mean()) ** 2).sum())
@@ -223,7 +223,7 @@ def fit_exponential(ig: Sequence[float], ks: Sequence[int] | None = None) -> Hop
     return HopFit(a=float(math.exp(intercept)), b=b, d=float(math.exp(-b)), ks=tuple(use), r2=r2)
 
 
-def derive_squeeze(ig: Sequence[float], ks: Sequence[int] | None = None,
+def derive_squeeze(ig: Sequence[float] | np.ndarray, ks: Sequence[int] | None = None,
                    lo: float = 0.05) -> float:
     """The squeeze ratio ``d = exp(-b)`` of the fit, clipped to ``[lo, 1]`` (the range
     :class:`~skelgnn.models.skelgnn.SkeletalGNNConfig` accepts)."""

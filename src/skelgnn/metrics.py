@@ -62,7 +62,7 @@ def _as_tensor(x: object, name: str) -> tuple[torch.Tensor, bool]:
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
         return x, False
-    if np.iscomplexobj(x):
+    if np.iscomplexobj(x):  # type: ignore[arg-type]  # any array-like; the stubs want ArrayLike
         raise ValueError(f"{name} must be real-valued, got a complex array")
     try:
         arr = np.asarray(x, dtype=np.float64)

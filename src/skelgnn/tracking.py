@@ -95,7 +95,7 @@ def track_people(detections: Mapping[int, Sequence[np.ndarray]], iou_threshold: 
     active: list[_Active] = []
     done: list[_Active] = []
     next_id = 0
-    joints = None
+    joints: int | None = None
     for frame in sorted(detections):
         people = [np.asarray(p, dtype=np.float64) for p in detections[frame]]
         for p in people:
@@ -141,6 +141,7 @@ def track_people(detections: Mapping[int, Sequence[np.ndarray]], iou_threshold: 
                 next_id += 1
     tracks = []
     for t in sorted(done + active, key=lambda t: t.id):
+        assert joints is not None  # a track holds people, so J was read from them
         if len(t.items) < min_length:
             continue
         first, last = min(t.items), max(t.items)

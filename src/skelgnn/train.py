@@ -330,7 +330,7 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
     run.model.train()
     loss_sum, seen = 0.0, 0
     t0 = time.perf_counter()
-    bar = range(steps)
+    bar: Any = range(steps)  # a tqdm bar with run.progress
     if run.progress:
         from tqdm import tqdm
 
@@ -370,8 +370,8 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
 
         recompute_bn_stats(run.model, bn_input_batches(train_set, order, t_cfg.batch_size,
                                                        t_cfg.precise_bn_batches, flips, device))
-    loss_sum, seen = ctx.all_sum(loss_sum, seen)
-    return loss_sum, int(seen)
+    total_loss, total_seen = ctx.all_sum(loss_sum, seen)
+    return total_loss, int(total_seen)
 
 
 def _validate(run: _Run, val_set: WindowDataset) -> dict[str, float]:

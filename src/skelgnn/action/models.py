@@ -56,6 +56,8 @@ class SpatialGraphConv(nn.Module):
     r"""``Y = \sum_p (\hat A_p \odot M_p) X W_p + b`` over the partitions of
     :func:`spatial_partitions`. Shapes: ``(B, T, J, C_in) -> (B, T, J, C_out)``."""
 
+    partitions: Tensor  # buffer, (P, J, J)
+
     def __init__(self, in_channels: int, out_channels: int, parents: Sequence[int]) -> None:
         super().__init__()
         parts = spatial_partitions(parents)

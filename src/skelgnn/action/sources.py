@@ -87,7 +87,7 @@ def lifted_sequences(data_dir: str | Path | None, subjects: Sequence[str], check
     records = load_benchmark(data_dir, source=source_2d, subjects=missing) if missing else []
     out: list[PoseSequence] = []
     for subject, cache in cache_of.items():
-        if subject not in missing:
+        if cache is not None and subject not in missing:  # cached
             with np.load(cache) as z:
                 for key in sorted(z.files):
                     cam, action = key.split("|", 1)

@@ -206,11 +206,11 @@ def check_benchmark(data_dir: str | Path | None, dataset: str = "cmu",
         extra = sorted(set(p2) - set(subjects))
         if extra:
             log.warning("%s: subjects %s have no 3D and are ignored", path, extra)
-        row = SourceSummary(source, str(path), sequences, truncated, total / count, worst)
-        source_rows.append(row)
-        if source == "gt" and row.max_error_px >= gt_tolerance_px:
+        summary = SourceSummary(source, str(path), sequences, truncated, total / count, worst)
+        source_rows.append(summary)
+        if source == "gt" and summary.max_error_px >= gt_tolerance_px:
             problems.append(f"{path}: GT 2D differs from the projection of the 3D by up to "
-                            f"{row.max_error_px:.4f} px; expected < {gt_tolerance_px} px")
+                            f"{summary.max_error_px:.4f} px; expected < {gt_tolerance_px} px")
 
     hard = []
     test_subjects = set(split["test"]) if split is not None else set(subjects)

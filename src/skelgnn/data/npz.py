@@ -119,7 +119,7 @@ def load_npz_object(path: str | Path, key: str) -> Any:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 return npz[key]
-        except (ValueError, *ZIP_READ_ERRORS) as exc:
+        except (ValueError,) + ZIP_READ_ERRORS as exc:
             raise ValueError(f"{path}: key {key!r} could not be read ({type(exc).__name__}: "
                              f"{exc})") from None
     try:

@@ -72,7 +72,7 @@ class WindowDataset(torch.utils.data.Dataset):
         self.codec = codec if codec is not None else PoseCodec()
         self.pad = (receptive_field - 1) // 2
         self.keys: list[tuple[str, str, int]] = [(r.subject, r.action, r.camera) for r in records]
-        self.image_sizes: list[tuple[int, int]] = [tuple(r.image_size) for r in records]
+        self.image_sizes: list[tuple[int, int]] = [(r.image_size[0], r.image_size[1]) for r in records]
 
         lengths = np.array([r.num_frames for r in records], dtype=np.int64)
         padded = lengths + 2 * self.pad
@@ -166,7 +166,7 @@ class WindowDataset(torch.utils.data.Dataset):
         for n, key in enumerate(keys):
             subject, action, camera, frame = key
             s = where.get((str(subject), str(action), int(camera)))
-            length = None if s is None else int(self.target_offsets[s + 1] - self.target_offsets[s])
+            length = 0 if s is None else int(self.target_offsets[s + 1] - self.target_offsets[s])
             if s is None or not 0 <= int(frame) < length or int(frame) % self.stride:
                 raise ValueError(f"sample {list(key)} is not in this dataset "
                                  f"({self.num_sequences} sequences, stride {self.stride})")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -73,6 +74,13 @@ def _batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
             and m.track_running_stats]
 
 
+def _running_stats(m: nn.modules.batchnorm._BatchNorm) -> tuple[Tensor, Tensor, Tensor]:
+    """Running mean, running variance and batch count of a batch norm that tracks them."""
+    assert m.running_mean is not None and m.running_var is not None
+    assert m.num_batches_tracked is not None  # track_running_stats: all three are buffers
+    return m.running_mean, m.running_var, m.num_batches_tracked
+
+
 @torch.no_grad()
 def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
     r"""Re-estimate every batch norm's running mean and variance from ``batches`` ("precise BN").
@@ -98,8 +106,7 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
         return 0
     modes = {m: m.training for m in model.modules()}
     momenta = [m.momentum for m in bns]
-    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
-             for m in bns]
+    saved = [tuple(s.clone() for s in _running_stats(m)) for m in bns]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average
@@ -114,17 +121,16 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom
-        for m, mode in modes.items():
-            m.train(mode)
+        for module, mode in modes.items():
+            module.train(mode)
         if n == 0:  # nothing seen: keep the old statistics
-            for m, (mean, var, count) in zip(bns, saved):
-                m.running_mean.copy_(mean)
-                m.running_var.copy_(var)
-                m.num_batches_tracked.copy_(count)
+            for m, old in zip(bns, saved):
+                for stat, value in zip(_running_stats(m), old):
+                    stat.copy_(value)
     return n
 
 
-def bn_input_batches(dataset, order: Sequence[int], batch_size: int, count: int,
+def bn_input_batches(dataset, order: Sequence[int] | np.ndarray, batch_size: int, count: int,
                      flips: Optional[Tensor] = None,
                      device: Optional[torch.device] = None) -> Iterator[Tensor]:
     """The inputs of the first ``count`` training batches of an epoch's sample ``order``

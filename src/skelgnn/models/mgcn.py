@@ -22,8 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from skelgnn.models.base import SingleFrameModel, check_blocks_dropout, check_positive
-from skelgnn.models.bn import NORMS, norm_activation
+from skelgnn.models.graph_baseline import ResidualGraphNet, check_graph_config
 from skelgnn.skeleton import H36M17
 
 __all__ = ["MGCNConfig", "ModulatedGraphConv", "MGCN"]
@@ -57,13 +56,7 @@ class MGCNConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
-        check_positive(self, "channels", self.channels)
-        check_blocks_dropout(self)
-        if self.norm not in NORMS:
-            raise ValueError(f"MGCNConfig.norm must be one of {NORMS}, got {self.norm!r}")
-        if len(self.parents) != self.num_joints:
-            raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
-                             f"{self.num_joints}")
+        check_graph_config(self)
 
     @property
     def receptive_field(self) -> int:
@@ -88,6 +81,8 @@ class ModulatedGraphConv(nn.Module):
     Shapes:
         input ``(N, J, C_in)``, output ``(N, J, C_out)``.
     """
+
+    adj: Tensor  # buffer, normalised skeleton adjacency (J, J)
 
     def __init__(self, in_channels: int, out_channels: int, parents: tuple[int, ...],
                  decouple: bool = True, q_init: float = 1e-6) -> None:
@@ -132,37 +127,23 @@ class ModulatedGraphConv(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, decouple={self.decouple}"
 
 
-class MGCN(SingleFrameModel):
+class MGCN(ResidualGraphNet):
     """Modulated-GCN lifter: input modulated graph conv 2 -> C, ``blocks`` residual blocks of two
-    modulated graph convolutions (batch norm, ReLU, dropout), output modulated graph conv C -> 3.
+    modulated graph convolutions (batch norm, ReLU, dropout), output modulated graph conv C -> 3
+    (:class:`~skelgnn.models.graph_baseline.ResidualGraphNet`).
 
     Shapes: as :class:`LifterModel`.
     """
 
-    def __init__(self, config: MGCNConfig) -> None:
-        super().__init__()
-        self.config = config
-        c, p, d = config.channels, config.parents, config.dropout
+    out: ModulatedGraphConv
 
+    def __init__(self, config: MGCNConfig) -> None:
         def conv(cin: int, cout: int) -> ModulatedGraphConv:
-            return ModulatedGraphConv(cin, cout, p, decouple=config.decouple,
+            return ModulatedGraphConv(cin, cout, config.parents, decouple=config.decouple,
                                       q_init=config.q_init)
 
-        def act() -> nn.Module:
-            return norm_activation(config.norm, config.num_joints, c, d)
-
-        self.inp = conv(2, c)
-        self.inp_act = act()
-        self.blocks = nn.ModuleList(nn.ModuleList([conv(c, c), act(), conv(c, c), act()])
-                                    for _ in range(config.blocks))
-        self.out = conv(c, 3)
+        super().__init__(config, conv)
         # only the output transform and bias are shrunk: m and Q keep their meaning
         with torch.no_grad():
             self.out.weight.mul_(config.head_init)
             self.out.bias.mul_(config.head_init)
-
-    def lift_frames(self, x: Tensor) -> Tensor:
-        h = self.inp_act(self.inp(x))  # (N, J, C)
-        for g1, a1, g2, a2 in self.blocks:
-            h = h + a2(g2(a1(g1(h))))
-        return self.out(h)

@@ -73,7 +73,7 @@ _PAPER_1F = SkeletalGNNConfig()
 _PAPER_27F = SkeletalGNNConfig(filter_widths=(3, 3, 3), blocks=1, channels=64)
 # The flagship adds what val showed the paper's network lacks (docs/DESIGN.md): a whole-pose
 # input embedding, so joints mix before the first non-linearity.
-_FLAGSHIP = dict(embedding="pose")
+_FLAGSHIP: dict[str, Any] = dict(embedding="pose")
 _SKEL_1F = dataclasses.replace(_PAPER_1F, **_FLAGSHIP)
 _SKEL_27F = dataclasses.replace(_PAPER_27F, **_FLAGSHIP)
 

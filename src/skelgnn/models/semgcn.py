@@ -12,9 +12,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from skelgnn.models.base import (SingleFrameModel, check_blocks_dropout,
-                                 check_positive, scale_init)
-from skelgnn.models.bn import norm_activation
+from skelgnn.models.base import scale_init
+from skelgnn.models.graph_baseline import ResidualGraphNet, check_graph_config
 from skelgnn.skeleton import H36M17
 
 __all__ = ["SemGCNConfig", "SemGraphConv", "SemGCN"]
@@ -49,13 +48,7 @@ class SemGCNConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
-        check_positive(self, "channels", self.channels)
-        check_blocks_dropout(self)
-        if self.norm not in ("channel", "joint"):
-            raise ValueError(f"SemGCNConfig.norm must be 'channel' or 'joint', got {self.norm!r}")
-        if len(self.parents) != self.num_joints:
-            raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
-                             f"{self.num_joints}")
+        check_graph_config(self)
 
     @property
     def receptive_field(self) -> int:
@@ -73,6 +66,8 @@ class SemGraphConv(nn.Module):
     Shapes:
         input ``(N, J, C_in)``, output ``(N, J, C_out)``.
     """
+
+    support: Tensor  # buffer, bool (J, J): the 1-hop support with self loops
 
     def __init__(self, in_channels: int, out_channels: int, parents: tuple[int, ...]) -> None:
         super().__init__()
@@ -105,31 +100,14 @@ class SemGraphConv(nn.Module):
         return f"{self.in_channels}, {self.out_channels}"
 
 
-class SemGCN(SingleFrameModel):
+class SemGCN(ResidualGraphNet):
     """SemGCN-style lifter: input graph conv 2 -> C, ``blocks`` residual blocks of two graph
-    convolutions (batch norm, ReLU), output graph conv C -> 3. No non-local layers.
+    convolutions (batch norm, ReLU), output graph conv C -> 3. No non-local layers
+    (:class:`~skelgnn.models.graph_baseline.ResidualGraphNet`).
 
     Shapes: as :class:`LifterModel`.
     """
 
     def __init__(self, config: SemGCNConfig) -> None:
-        super().__init__()
-        self.config = config
-        c, p, d = config.channels, config.parents, config.dropout
-
-        def act() -> nn.Module:
-            return norm_activation(config.norm, config.num_joints, c, d)
-
-        self.inp = SemGraphConv(2, c, p)
-        self.inp_act = act()
-        self.blocks = nn.ModuleList(nn.ModuleList([SemGraphConv(c, c, p), act(),
-                                                   SemGraphConv(c, c, p), act()])
-                                    for _ in range(config.blocks))
-        self.out = SemGraphConv(c, 3, p)
+        super().__init__(config, lambda cin, cout: SemGraphConv(cin, cout, config.parents))
         scale_init(self.out, config.head_init)
-
-    def lift_frames(self, x: Tensor) -> Tensor:
-        h = self.inp_act(self.inp(x))  # (N, J, C)
-        for g1, a1, g2, a2 in self.blocks:
-            h = h + a2(g2(a1(g1(h))))
-        return self.out(h)

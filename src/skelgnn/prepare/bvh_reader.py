@@ -154,6 +154,7 @@ def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None 
             i += 2
         elif tok == "{":
             expect(pending is not None, "ROOT, JOINT or End Site before '{'")
+            assert pending is not None  # for the type checker: expect raised otherwise
             stack.append(pending)
             pending = None
             i += 1
@@ -170,6 +171,7 @@ def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None 
             except ValueError:
                 values = None
             expect(values is not None, "three numbers after OFFSET")
+            assert values is not None  # for the type checker: expect raised otherwise
             if stack[-1] >= 0:
                 offsets[stack[-1]] = values
             elif end_sites is not None:  # an End Site: its parent is the nearest open joint
@@ -190,7 +192,7 @@ def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None 
             i += 2 + n
         else:
             expect(False, "ROOT, JOINT, End Site, OFFSET, CHANNELS or a brace")
-    expect(not stack and names, "a closed hierarchy with at least one joint")
+    expect(not stack and bool(names), "a closed hierarchy with at least one joint")
     return names, parents, offsets, channels
 
 

@@ -118,8 +118,9 @@ class DetectorModel:
             swapped[t0: t0 + swap_len[t0, k], k] = True
         for k, (left, right) in enumerate(self.swap_pairs):
             rows = swapped[:, k]
-            det[np.ix_(rows, list(left))] = gt[np.ix_(rows, list(right))]
-            det[np.ix_(rows, list(right))] = gt[np.ix_(rows, list(left))]
+            lj, rj = np.asarray(left, dtype=np.intp), np.asarray(right, dtype=np.intp)
+            det[np.ix_(rows, lj)] = gt[np.ix_(rows, rj)]
+            det[np.ix_(rows, rj)] = gt[np.ix_(rows, lj)]
         return det + jitter + offset
 
 
