@@ -33,6 +33,7 @@ data-check: $(STAMP)
 ## default test suite (< 10 minutes on 2 cores)
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 ## every test, slow ones included
