@@ -48,6 +48,79 @@ def require_path(path: Path, what: str) -> Path:
     pytest.skip(msg)
 
 
+def mini_samples(mini_dir: Path, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` seeded (2D input ``(n, 1, J, 2)``, 3D target ``(n, J, 3)`` metres) pairs from the
+    mini fixture's GT, encoded by the codec (for the tiny overfit tests)."""
+    import numpy as np
+
+    from skelgnn.codec import PoseCodec
+    from skelgnn.data import load_benchmark
+
+    records = load_benchmark(mini_dir, source="gt")
+    codec = PoseCodec()
+    rng = np.random.default_rng(0)
+    xs, ys = [], []
+    for i in range(n):
+        rec = records[i % len(records)]
+        f = int(rng.integers(rec.num_frames))
+        xs.append(codec.encode_2d(rec.keypoints_2d[f:f + 1], rec.image_size))  # (1, J, 2)
+        ys.append(codec.encode_3d(rec.poses_3d[f]))  # (J, 3)
+    return torch.from_numpy(np.stack(xs)).float(), torch.from_numpy(np.stack(ys)).float()
+
+
+def mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean per-joint position error of ``(..., J, 3)`` poses, differentiable (a loss)."""
+    return (pred - target).norm(dim=-1).mean()
+
+
+# A two-bone chain: root (6 channels, Z Y X), a child with Z X Y rotations, an end site.
+TINY_BVH_HIERARCHY = """HIERARCHY
+ROOT hip
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
+  JOINT knee
+  {
+    OFFSET 0 -10 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    JOINT foot
+    {
+      OFFSET 0 -5 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      End Site
+      {
+        OFFSET 0 0 2
+      }
+    }
+  }
+}
+"""
+
+
+def tiny_bvh(*frames: str, frame_time: float = 0.0083333) -> str:
+    """A BVH file of :data:`TINY_BVH_HIERARCHY` with one MOTION line per frame (12 channels:
+    root position, root Z Y X, knee Z X Y, foot Z X Y)."""
+    motion = "".join(f"{line}\n" for line in frames)
+    return (f"{TINY_BVH_HIERARCHY}MOTION\nFrames: {len(frames)}\nFrame Time: {frame_time}\n"
+            f"{motion}")
+
+
+def interrupt_training_at_epoch(monkeypatch, epoch: int, exc: BaseException | type[BaseException]) -> None:
+    """Make ``skelgnn.train`` raise ``exc`` as epoch ``epoch`` (1-based) starts: the moment it
+    sets that epoch's batch-norm momentum, so the previous epoch's checkpoint is written."""
+    import skelgnn.train as train_mod
+
+    real, calls = train_mod._set_bn_momentum, []
+
+    def interrupt(model, momentum):
+        calls.append(momentum)
+        if len(calls) == epoch:
+            raise exc
+        return real(model, momentum)
+
+    monkeypatch.setattr(train_mod, "_set_bn_momentum", interrupt)
+
+
 @pytest.fixture(scope="session")
 def cmu_dir() -> Path:
     """The full CMU benchmark directory."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_bvh
 from skelgnn.graph import cumulative_mask, hop_distances, hop_masks
 from skelgnn.models import FCNConfig, SkeletalGNNConfig, build_model, for_skeleton
 from skelgnn.models.skelgnn import SkeletalGNN
@@ -83,36 +84,12 @@ def test_skeleton_metadata_round_trip():
         skeleton_from_metadata({"num_joints": 23}, 23)
 
 
-TINY_BVH = """HIERARCHY
-ROOT hip
-{
-  OFFSET 0 0 0
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
-  JOINT knee
-  {
-    OFFSET 0 -10 0
-    CHANNELS 3 Zrotation Xrotation Yrotation
-    JOINT foot
-    {
-      OFFSET 0 -5 0
-      CHANNELS 3 Zrotation Xrotation Yrotation
-      End Site
-      {
-        OFFSET 0 0 2
-      }
-    }
-  }
-}
-MOTION
-Frames: 6
-Frame Time: 0.0083333
-0 100 300 0 0 0 0 0 0 0 0 0
-0 100 300 90 0 0 0 0 0 0 0 0
-0 100 300 0 0 0 0 0 0 90 0 0
-5 100 300 10 0 0 0 5 0 0 0 0
-0 110 300 0 20 0 0 0 0 0 30 0
-0 100 310 0 0 5 0 0 10 0 0 0
-"""
+TINY_BVH = tiny_bvh("0 100 300 0 0 0 0 0 0 0 0 0",
+                    "0 100 300 90 0 0 0 0 0 0 0 0",
+                    "0 100 300 0 0 0 0 0 0 90 0 0",
+                    "5 100 300 10 0 0 0 5 0 0 0 0",
+                    "0 110 300 0 20 0 0 0 0 0 30 0",
+                    "0 100 310 0 0 5 0 0 10 0 0 0")
 
 
 def test_end_sites_are_read_and_posed(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import skelgnn.train as train_mod
+from conftest import interrupt_training_at_epoch
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.cli import main
 
@@ -96,15 +96,7 @@ def test_resume_finishes_an_interrupted_run(mini_dir, tmp_path, monkeypatch, cap
     run = tmp_path / "run"
     args = _train_args(mini_dir, run, "--set", "train.epochs=2", "--set", "train.max_samples=128",
                        "--set", "model.channels=16")
-    real, calls = train_mod._set_bn_momentum, []
-
-    def interrupt_in_epoch_2(model, momentum):
-        calls.append(momentum)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(model, momentum)
-
-    monkeypatch.setattr(train_mod, "_set_bn_momentum", interrupt_in_epoch_2)
+    interrupt_training_at_epoch(monkeypatch, 2, KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         main(args)
     monkeypatch.undo()

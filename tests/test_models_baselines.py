@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import mini_samples, mpjpe
 from skelgnn.graph import adjacency
 from skelgnn.models import (PRESETS, MGCNConfig, SemGCNConfig, build_model, config_from_dict,
                             config_to_dict, count_parameters)
@@ -234,8 +235,8 @@ def test_recompute_bn_stats_sets_the_batch_statistics():
 
 
 def test_recompute_bn_stats_makes_eval_match_train_on_that_batch():
-    model = build_model("semgcn-1f")
-    x = torch.randn(2048, 1, J, 2) * 0.3
+    model = build_model(SemGCNConfig(channels=32, blocks=2))  # small: the check is per layer
+    x = torch.randn(512, 1, J, 2) * 0.3
     model.train()
     with torch.no_grad():
         model(x[:8])  # running statistics of a different, tiny batch
@@ -308,35 +309,19 @@ def test_precise_bn_in_training_changes_only_the_statistics(mini_dir, tmp_path):
 # Tiny overfit: low loss, and eval mode as good as train mode
 # ---------------------------------------------------------------------------------------------
 
-def _mini_samples(mini_dir, n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    from skelgnn.codec import PoseCodec
-    from skelgnn.data import load_benchmark
-
-    records = load_benchmark(mini_dir, source="gt")
-    codec = PoseCodec()
-    rng = np.random.default_rng(0)
-    xs, ys = [], []
-    for i in range(n):
-        rec = records[i % len(records)]
-        f = int(rng.integers(rec.num_frames))
-        xs.append(codec.encode_2d(rec.keypoints_2d[f:f + 1], rec.image_size))  # (1, J, 2)
-        ys.append(codec.encode_3d(rec.poses_3d[f]))  # (J, 3)
-    return torch.from_numpy(np.stack(xs)).float(), torch.from_numpy(np.stack(ys)).float()
 
 
-def _mpjpe(pred: torch.Tensor, target: torch.Tensor) -> float:
-    return float((pred - target).norm(dim=-1).mean())
-
-
-@pytest.mark.parametrize("name", ["mgcn-1f", "semgcn-1f"])
-def test_tiny_overfit_and_eval_matches_train(mini_dir, name):
+# width: the smallest that fits with a wide margin (MGCN at 32 ends near 0.16 of the mean-pose
+# error, SemGCN at 32 misses the bar, at 64 ends near 0.24)
+@pytest.mark.parametrize("name, width", [("mgcn-1f", 32), ("semgcn-1f", 64)])
+def test_tiny_overfit_and_eval_matches_train(mini_dir, name, width):
     """Fit 64 poses with an annealed learning rate (as a real schedule ends): low loss, and the
     eval-mode network (running statistics) fits them as well as the train-mode one (batch
     statistics)."""
-    x, y = _mini_samples(mini_dir)  # (64, 1, J, 2), (64, J, 3) metres
-    mean_pose = _mpjpe(y.mean(0, keepdim=True).expand_as(y), y)
+    x, y = mini_samples(mini_dir, 64)  # (64, 1, J, 2), (64, J, 3) metres
+    mean_pose = float(mpjpe(y.mean(0, keepdim=True).expand_as(y), y))
     torch.manual_seed(0)
-    model = build_model(dataclasses.replace(PRESETS[name], channels=64, blocks=2))
+    model = build_model(dataclasses.replace(PRESETS[name], channels=width, blocks=2))
     assert model.config.norm == "joint"
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.0, 1 - i / 130))
@@ -349,8 +334,8 @@ def test_tiny_overfit_and_eval_matches_train(mini_dir, name):
         sched.step()
 
     with torch.no_grad():
-        train_loss = _mpjpe(model(x), y)
+        train_loss = float(mpjpe(model(x), y))
         model.eval()
-        eval_loss = _mpjpe(model(x), y)
+        eval_loss = float(mpjpe(model(x), y))
     assert train_loss < 0.4 * mean_pose, (train_loss, mean_pose)
     assert abs(eval_loss - train_loss) < 0.1 * train_loss + 2e-3, (eval_loss, train_loss)

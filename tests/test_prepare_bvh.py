@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_path
+from conftest import require_path, tiny_bvh
 
 from skelgnn.cli import main
 from skelgnn.data import read_actions, read_cameras, read_positions_2d, read_positions_3d
@@ -34,34 +34,10 @@ from skelgnn.prepare.bvh import (
 )
 from skelgnn.skeleton import H36M17
 
-# A two-bone chain: root (6 channels, Z Y X), a child with Z X Y rotations, an end site.
-TINY_BVH = """HIERARCHY
-ROOT hip
-{
-  OFFSET 0 0 0
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
-  JOINT knee
-  {
-    OFFSET 0 -10 0
-    CHANNELS 3 Zrotation Xrotation Yrotation
-    JOINT foot
-    {
-      OFFSET 0 -5 0
-      CHANNELS 3 Zrotation Xrotation Yrotation
-      End Site
-      {
-        OFFSET 0 0 2
-      }
-    }
-  }
-}
-MOTION
-Frames: 3
-Frame Time: 0.0083333
-1 2 3 0 0 0 0 0 0 0 0 0
-1 2 3 90 0 0 0 0 0 0 0 0
-0 0 0 0 0 0 90 0 0 0 0 0
-"""
+# The two-bone chain of conftest.TINY_BVH_HIERARCHY, three frames.
+TINY_BVH = tiny_bvh("1 2 3 0 0 0 0 0 0 0 0 0",
+                    "1 2 3 90 0 0 0 0 0 0 0 0",
+                    "0 0 0 0 0 0 90 0 0 0 0 0")
 
 
 def _rz(deg: float) -> np.ndarray:

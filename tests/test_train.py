@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import skelgnn.train as train_mod
+from conftest import interrupt_training_at_epoch
 from skelgnn.checkpoint import load_checkpoint
 from skelgnn.config import load_config
 from skelgnn.geometry import flip_2d, flip_3d
@@ -117,16 +118,7 @@ def test_resume_reaches_the_same_weights(mini_dir, tmp_path, monkeypatch):
     train(cfg, run_a, progress=False, data_dir=mini_dir)
 
     # Run B: interrupted at the start of epoch 3, after epoch 2's checkpoint was written.
-    real = train_mod._set_bn_momentum
-    calls = []
-
-    def crash_at_epoch_3(model, momentum):
-        calls.append(momentum)
-        if len(calls) == 3:
-            raise Interrupted
-        return real(model, momentum)
-
-    monkeypatch.setattr(train_mod, "_set_bn_momentum", crash_at_epoch_3)
+    interrupt_training_at_epoch(monkeypatch, 3, Interrupted)
     with pytest.raises(Interrupted):
         train(cfg, run_b, progress=False, data_dir=mini_dir)
     monkeypatch.undo()
