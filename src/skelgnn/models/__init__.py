@@ -12,6 +12,8 @@ One module per architecture, each with its frozen config dataclass:
 * :mod:`skelgnn.models.fcn`, :mod:`~skelgnn.models.semgcn`, :mod:`~skelgnn.models.mgcn`,
   :mod:`~skelgnn.models.tcn` -- the baselines (Martinez et al., SemGCN, Modulated GCN,
   VideoPose3D);
+* :mod:`skelgnn.models.graph_baseline` -- the residual graph network and config checks SemGCN
+  and Modulated GCN share (each brings its own graph convolution);
 * :mod:`skelgnn.models.bn` -- per-(joint, channel) batch norm and precise BN statistics;
 * :mod:`skelgnn.models.registry` -- :data:`PRESETS` (the named variants of the benchmark),
   :func:`build_model` from a preset name, a config or a config dict, and config <-> dict.
