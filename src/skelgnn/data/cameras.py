@@ -43,10 +43,12 @@ DEVICE_KINDS: dict[str, dict] = {
     "phone_portrait": {"sizes": ((1080, 1920), (720, 1280), (2160, 3840)), "hfov": (62.0, 78.0)},
     "webcam": {"sizes": ((640, 480), (1280, 720), (1920, 1080)), "hfov": (55.0, 90.0)},
     "action": {"sizes": ((1920, 1080), (2704, 1520), (1920, 1440)), "hfov": (90.0, 120.0)},
+    "tele": {"sizes": ((1920, 1080), (3840, 2160)), "hfov": (18.0, 28.0)},
 }
 """Device kinds of :class:`CameraSampler`: phone main cameras (26-28 mm equivalent, ~65-75
 degrees across the long side), webcams (55-90 degrees), action cameras in their rectified
-("linear") modes (90-120 degrees)."""
+("linear") modes (90-120 degrees) and phone telephoto cameras (18-28 degrees, 3-5x; not drawn
+by the default training sampler, only by the cross-camera test)."""
 
 
 def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
@@ -145,7 +147,9 @@ class CameraSampler:
         elevation: range of the line of sight's angle below the horizontal.
         roll_std, roll_max: roll ~ N(0, roll_std) clipped to +-roll_max.
         principal_offset: principal point ~ image centre + U(-p, p) x side.
-        edge: the person's centre is drawn within +-edge of the half image from the centre.
+        edge: the person's centre is drawn within +-edge of the half image from the centre
+            (horizontally at least ``edge_min`` from it, on a random side).
+        edge_y: the vertical limit of the person's centre (None: ``edge``).
         target_jitter: the looked-at point is the sequence's mean pelvis + U(-j, j) in height.
         min_depth: every joint at least this far in front of the camera.
     """
@@ -158,6 +162,8 @@ class CameraSampler:
     roll_max: float = 8.0
     principal_offset: float = 0.03
     edge: float = 0.6
+    edge_min: float = 0.0
+    edge_y: float | None = None
     target_jitter: float = 0.3
     min_depth: float = 0.5
 
@@ -205,7 +211,9 @@ class CameraSampler:
             dist *= 1.0 + 0.1 * max(0, attempt - 40)  # last attempts: step back
             az = rng.uniform(0.0, 2.0 * math.pi)
             roll = float(np.clip(rng.normal(0.0, self.roll_std), -self.roll_max, self.roll_max))
-            ox, oy = rng.uniform(-self.edge, self.edge, size=2)
+            ox = rng.choice((-1.0, 1.0)) * rng.uniform(self.edge_min, self.edge)
+            ey = self.edge if self.edge_y is None else self.edge_y
+            oy = rng.uniform(-ey, ey)
             target = np.array([centre_xy[0], centre_xy[1], tz])
             e = math.radians(el)
             centre = target + dist * np.array([math.cos(e) * math.cos(az), math.cos(e) * math.sin(az),
