@@ -114,10 +114,11 @@ def virtual_camera(cid: str, size: tuple[int, int], focal: float, principal: tup
                    centre: np.ndarray, rotation: np.ndarray) -> Camera:
     """A distortion-free :class:`Camera` from its image size, focal length (pixels, ``fx = fy``),
     principal point (pixels), centre (world metres) and camera-to-world rotation."""
+    qw, qx, qy, qz = (float(v) for v in matrix_to_quaternion(rotation))
+    tx, ty, tz = (float(v) for v in centre)
     return Camera(id=cid, res_w=int(size[0]), res_h=int(size[1]), fx=float(focal), fy=float(focal),
                   cx=float(principal[0]), cy=float(principal[1]), k=(0.0, 0.0, 0.0), p=(0.0, 0.0),
-                  orientation=tuple(float(v) for v in matrix_to_quaternion(rotation)),
-                  translation=tuple(float(v) for v in centre))
+                  orientation=(qw, qx, qy, qz), translation=(tx, ty, tz))
 
 
 def project_pixels(camera: Camera, x_cam: np.ndarray) -> np.ndarray:
