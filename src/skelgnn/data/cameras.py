@@ -35,7 +35,7 @@ import numpy as np
 from skelgnn.geometry import Camera
 
 __all__ = ["DEVICE_KINDS", "CameraSampler", "look_at", "matrix_to_quaternion", "project_pixels",
-           "rotation_between", "virtual_camera", "depth_ok"]
+           "rotation_between", "virtual_camera", "depth_ok", "camera_summary"]
 
 DEVICE_KINDS: dict[str, dict] = {
     # image sizes (w, h) and the horizontal field of view of the long side, degrees
