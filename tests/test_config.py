@@ -223,7 +223,8 @@ def test_the_default_schedule_is_the_benchmark_recipe():
     assert (t.epochs, t.batch_size, t.lr, t.lr_decay, t.bn_momentum_end) == (20, 256, 1e-3, 0.95,
                                                                              0.01)
     assert (d.source, d.split, d.frame_stride) == ("det", "val", 2)
-    rows = [p for p in CONFIGS if p.name != "mini.toml"]
+    # the footage (video) configs add virtual cameras and detector noise on purpose (issue 16)
+    rows = [p for p in CONFIGS if p.name != "mini.toml" and not p.name.endswith("-video.toml")]
     assert len(rows) >= 12
     # A benchmark row differs from the recipe in its model only, and in the per-model fields
     # chosen on val that do not change the budget (batch-norm statistics re-estimated after the

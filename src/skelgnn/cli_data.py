@@ -128,6 +128,51 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> None:
     hops.add_argument("--frame-stride", type=int, default=2, help="every n-th frame (default 2)")
     hops.add_argument("--no-plot", action="store_true", help="write no PNG")
     hops.set_defaults(command="analyze hops", handler=cmd_analyze_hops)
+    _add_cameras_parser(verbs)
+
+
+def _add_cameras_parser(verbs: argparse._SubParsersAction) -> None:
+    cams = verbs.add_parser(
+        "cameras", help="score a checkpoint on novel cameras (the cross-camera test)",
+        description="Project the test subjects' world 3D into a fixed, seeded set of novel cameras "
+                    "(phone portrait, low and high viewpoints, wide and long lenses, person near "
+                    "the image edge), add detector noise, and print P1 / P2 (mm) per camera kind "
+                    "(skelgnn.cross_camera).")
+    cams.add_argument("--checkpoint", metavar="PT", required=True, help="checkpoint file")
+    cams.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
+    cams.add_argument("--noise", choices=("benchmark", "detector", "none"), default="benchmark",
+                      help="2D noise: the benchmark's synthetic detector scaled to the person "
+                           "(default), the training augmentation's detector noise, or none")
+    cams.add_argument("--seed", type=int, default=16, help="camera and noise seed (default 16)")
+    cams.add_argument("--max-frames", type=int, default=0,
+                      help="score the first N frames of every test sequence (default 0: all)")
+    cams.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    cams.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    cams.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
+    cams.set_defaults(command="analyze cameras", handler=cmd_analyze_cameras)
+
+
+def cmd_analyze_cameras(args: argparse.Namespace) -> int:
+    """``skelgnn analyze cameras``."""
+    import json
+
+    from skelgnn.fileio import atomic_write_text, check_output_path
+
+    if args.max_frames < 0 or args.threads < 1:
+        raise ValueError("--max-frames must be >= 0 and --threads >= 1")
+    if args.json:
+        check_output_path(args.json)
+    import torch
+
+    from skelgnn.cross_camera import evaluate_cross_camera, format_cross_camera
+
+    torch.set_num_threads(args.threads)
+    result = evaluate_cross_camera(args.checkpoint, args.data, noise=args.noise, seed=args.seed,
+                                   max_frames=args.max_frames, flip_test=not args.no_tta)
+    print(format_cross_camera(result))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    return EXIT_OK
 
 
 def cmd_analyze_hops(args: argparse.Namespace) -> int:

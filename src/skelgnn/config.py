@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from skelgnn.models import PRESETS, ModelConfig, config_from_dict, config_to_dict
-from skelgnn.options import Device, Loss, Normalization, Source, Split, check_choice
+from skelgnn.options import DetNoise, Device, Loss, Normalization, Source, Split, check_choice
 
 __all__ = ["DataConfig", "TrainConfig", "ExperimentConfig", "load_config", "apply_overrides",
            "experiment_from_dict", "max_threads"]
@@ -56,6 +56,17 @@ class DataConfig:
     """Use every n-th training frame (the benchmark protocol allows 1 or 2)."""
     normalization: Normalization = "screen"
     """2D normalisation of the codec: 'screen' or 'box'."""
+    virtual_cameras: int = 0
+    """Virtual-camera views added per training sequence (0: off; data/cameras.py): phone
+    (portrait / landscape), webcam and action cameras at 0.3-2.5 m height, 2-8 m away, elevation
+    -10..60 degrees; the 2D is the 3D projected into them, the target in their frame. Drawn once
+    per run from ``train.seed`` (a cached set, like the fixed views)."""
+    fixed_cameras: bool = True
+    """Keep the benchmark's fixed (Human3.6M) views in training; false: virtual views only."""
+    det_noise: DetNoise = "none"
+    """'detector': detector-like noise (data/detnoise.py: keypoint biases, AR(1) jitter,
+    left/right swaps, dropped joints) on the virtual views and, with source 'gt', on the fixed
+    views; 'none': projected 2D as it is."""
 
     def __post_init__(self) -> None:
         if self.root is not None and not isinstance(self.root, str):
@@ -65,6 +76,11 @@ class DataConfig:
         if self.frame_stride < 1:
             raise ValueError(f"data.frame_stride must be >= 1, got {self.frame_stride}")
         check_choice(self.normalization, Normalization, "data.normalization")
+        if self.virtual_cameras < 0:
+            raise ValueError(f"data.virtual_cameras must be >= 0, got {self.virtual_cameras}")
+        if not self.fixed_cameras and self.virtual_cameras == 0:
+            raise ValueError("data.fixed_cameras = false needs data.virtual_cameras > 0")
+        check_choice(self.det_noise, DetNoise, "data.det_noise")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 __all__ = ["Source", "Split", "Normalization", "Device", "Loss", "Fusion", "WeightSharing",
-           "Dynamic", "choices", "check_choice"]
+           "Dynamic", "DetNoise", "choices", "check_choice"]
 
 Source = Literal["det", "gt"]
 """2D source: the synthetic detector's keypoints or the projected ground truth."""
@@ -17,6 +17,8 @@ Split = Literal["val", "test"]
 """'val': train on train minus val, validate on val; 'test': train on every train subject."""
 Normalization = Literal["screen", "box"]
 """2D normalisation of :class:`skelgnn.codec.PoseCodec`."""
+DetNoise = Literal["none", "detector"]
+"""Detector-like 2D noise added to the training views a run projects itself (data/detnoise.py)."""
 Device = Literal["auto", "cpu", "cuda"]
 """Training device ('auto': CUDA when available)."""
 Loss = Literal["mpjpe", "l1"]

@@ -269,8 +269,15 @@ def _build_data(cfg: ExperimentConfig, data_dir: Optional[str | Path], receptive
     the stride-1 validation windows."""
     root = resolve_data_dir(data_dir if data_dir is not None else cfg.data.root)
     train_subjects, val_subjects = subjects_for(root / "split.json", cfg.data.split)
-    train_set = WindowDataset(load_benchmark(root, cfg.data.source, subjects=train_subjects),
-                              receptive_field, stride=cfg.data.frame_stride, codec=codec)
+    d = cfg.data
+    if d.virtual_cameras or d.det_noise != "none" or not d.fixed_cameras:  # issue 16
+        from skelgnn.data.virtual import training_records
+
+        records = training_records(root, d.source, train_subjects, d.virtual_cameras,
+                                   d.det_noise, d.fixed_cameras, seed=cfg.train.seed)
+    else:
+        records = load_benchmark(root, d.source, subjects=train_subjects)
+    train_set = WindowDataset(records, receptive_field, stride=d.frame_stride, codec=codec)
     val_set = None
     if val_subjects and cfg.train.validate_every > 0:
         val_set = WindowDataset(load_benchmark(root, cfg.data.source, subjects=val_subjects),
