@@ -45,6 +45,7 @@ __all__ = [
     "read_video_info",
     "iter_frames",
     "detect_keypoints",
+    "lift_detections",
     "process_video",
 ]
 
@@ -317,6 +318,36 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     return out, png, seconds
 
 
+def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
+                    layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
+                    focal: Optional[float] = None, smooth: bool = False
+                    ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
+    """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
+    :meth:`~skelgnn.inference.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
+    and :meth:`~skelgnn.inference.Lifter.predict`, so the same keypoints give the same 3D), add the
+    trajectory and the world frame (:func:`skelgnn.motion.build_motion`) and write
+    ``out_dir/poses_3d.npz``.
+
+    Returns:
+        the prediction (``poses_3d`` smoothed under ``smooth``), the motion entries added to the
+        npz (:meth:`skelgnn.motion.Motion.arrays`) and the npz's path.
+    """
+    import dataclasses
+
+    from skelgnn.motion import build_motion
+
+    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
+    log.info("video %s: %s", seq.source, pred.report.summary())
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
+                          focal, smooth)
+    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
+    arrays = motion.arrays()
+    path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
+                     image_size=seq.image_size, layout=layout,
+                     checkpoint=lifter.info.get("checkpoint", ""), **arrays)
+    return pred, arrays, path
+
+
 def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   detector: Optional[Detector] = None, layout: str = "blazepose33",
                   min_score: float = 0.3, max_frames: Optional[int] = None,
@@ -336,16 +367,13 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         render: also write ``side_by_side.mp4`` and ``contact_sheet.png``.
         progress: progress bar while detecting.
         reframe: lift in a virtual camera framed like the training data
-            (:func:`skelgnn.inference.reframe_keypoints`); on by default, since phone and web
-            footage is framed nothing like the benchmark cameras.
+            (:func:`skelgnn.inference.reframe_keypoints`); on by default, as for ``skelgnn infer``
+            and :meth:`~skelgnn.inference.Lifter.predict`, since phone and web footage is framed
+            nothing like the benchmark cameras.
         focal: the camera's focal length in pixels (default: assumed, see
             :func:`skelgnn.trajectory.default_intrinsics`), for the root trajectory.
         smooth: One-Euro filter on the poses and the trajectory.
     """
-    import dataclasses
-
-    from skelgnn.motion import build_motion
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
@@ -362,18 +390,11 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
     t_lift = time.perf_counter()
-    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
-    log.info("video %s: %s", path, pred.report.summary())
-    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
-                          focal, smooth)
-    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
-    arrays = motion.arrays()
-    files["poses_3d"] = pred.save(out_dir / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
-                                  image_size=seq.image_size, layout=layout,
-                                  checkpoint=lifter.info.get("checkpoint", ""), **arrays)
+    pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout, min_score,
+                                                      reframe, focal, smooth)
     timings["lift"] = time.perf_counter() - t_lift
     if render:
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
-            path, out_dir, pred.keypoints_2d, motion.poses_world, fps, max_frames, world=True)
+            path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True)
     return VideoResult(seq, pred, files, timings, arrays)
