@@ -239,18 +239,6 @@ class VideoResult:
     (:meth:`skelgnn.motion.Motion.arrays`)."""
 
 
-def render_coordinates(poses_world: np.ndarray) -> tuple[np.ndarray, float]:
-    """World poses (y up, floor y = 0) -> the renderer's camera-like axes (y down), centred on
-    the root horizontally in every frame (the figure stays in view while its height above the
-    floor is kept) and vertically on the clip's median root height. Returns the ``(F, J, 3)``
-    poses and the floor's ``y`` in those axes."""
-    p = np.asarray(poses_world, dtype=np.float64).copy()
-    p[..., [0, 2]] -= p[:, :1, [0, 2]]
-    centre = float(np.median(p[:, 0, 1]))
-    p[..., 1] -= centre
-    return p * np.array([1.0, -1.0, -1.0]), centre
-
-
 def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
                   poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
                   height: int = 720, sheet_frames: int = 8,
@@ -264,7 +252,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     """
     from PIL import Image
 
-    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d, write_video
+    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d, world_renderer, write_video
 
     _imageio_v2()  # a clear error before any work when imageio / ffmpeg are missing
     w, h = read_video_info(path).size
@@ -273,9 +261,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     factor = np.array([size[0] / w, size[1] / h])
     side = size[1] // 2 * 2
     if world:  # level with the floor, seen from the camera's side (symmetric view)
-        poses_3d, floor = render_coordinates(poses_3d)
-        renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]), floor=floor, elev=10.0,
-                                          azim=0.0)
+        renderer, poses_3d = world_renderer(poses_3d, size=(side, size[1]))
     else:
         renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]))
     n = len(poses_3d)
