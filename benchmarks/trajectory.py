@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             if source != "gt":
                 rows[f"gt3d+{source}"].append(
                     root_errors(solve_translation(rec.poses_3d[sel], uv, intr), target))
-            lifted = lifter.predict(rec.keypoints_2d[sel], rec.image_size)
+            lifted = lifter.predict(rec.keypoints_2d[sel], rec.image_size,
+                                    reframe=False)  # the benchmark's own cameras
             for model, name in (("perspective", f"lift+{source}"), ("weak", f"lift+{source}/weak")):
                 rows.setdefault(name, []).append(
                     root_errors(solve_translation(lifted, uv, intr, model=model), target))

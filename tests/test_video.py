@@ -135,7 +135,7 @@ def test_process_video_writes_everything(clip, checkpoint, tmp_path):
     # The keypoints file feeds `skelgnn infer` as it is (layout, fps, image size declared).
     out = tmp_path / "again.npz"
     assert main(["infer", "--keypoints", str(result.files["keypoints_2d"]), "--checkpoint",
-                 str(checkpoint), "--out", str(out), "--reframe"]) == 0
+                 str(checkpoint), "--out", str(out)]) == 0  # reframed by default, as video
     with np.load(out, allow_pickle=False) as again, \
             np.load(result.files["poses_3d"], allow_pickle=False) as first:
         np.testing.assert_allclose(again["poses_3d"], first["poses_3d"], atol=1e-5)

@@ -140,7 +140,7 @@ def test_render_cli(tmp_path, capsys):
     np.savez(src, poses_3d=_clip(5).astype(np.float32), fps=np.array(12.5))
     out = tmp_path / "anim.gif"
     assert main(["render", "--poses", str(src), "--out", str(out), "--size", "320", "240"]) == 0
-    assert "5 frame(s) at 12.5 fps" in capsys.readouterr().out
+    assert "5 frame(s) of poses_3d at 12.5 fps" in capsys.readouterr().out
     assert imageio.v3.imread(out, index=None).shape[:3] == (5, 240, 320)
     poses, fps = load_poses(src)
     assert poses.shape == (5, 17, 3) and fps == 12.5

@@ -294,10 +294,10 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                           "export the checkpoint to a temporary file)")
     inf.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     inf.add_argument("--reframe", action="store_true",
-                     help="lift in a virtual camera framed like the training data (for footage "
-                          "from cameras unlike the benchmark's, e.g. phones; `video` does this "
-                          "by default)")
-    from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
+                     help="deprecated, no effect: reframing is the default now (--no-reframe "
+                          "turns it off)")
+    # --no-reframe --device --threads --focal --smooth --export
+    from skelgnn.cli_motion import add_motion_arguments
 
     add_motion_arguments(inf)
     inf.set_defaults(command="infer", handler=cmd_infer)
@@ -305,14 +305,15 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     """``skelgnn infer``."""
-    from skelgnn.export import build_lifter
     from skelgnn.keypoints_io import check_image_size, read_keypoints
     from skelgnn.layouts import resolve_layout
 
-    from skelgnn.cli_motion import apply_threads, cmd_infer_tracks, place_prediction, write_exports
+    from skelgnn.cli_motion import (apply_threads, build_cli_lifter, cmd_infer_tracks,
+                                    place_prediction, warn_deprecated_reframe, write_exports)
 
     outputs = [Path(args.out)] + [Path(args.out).with_suffix(f".{fmt}") for fmt in args.export]
     refuse_overwriting_inputs(outputs, [args.keypoints, args.checkpoint, args.onnx])
+    warn_deprecated_reframe(args)
     if args.person not in ("score", "track"):  # several people: one output per track
         return cmd_infer_tracks(args)
     if args.onnx and args.backend != "onnxruntime":
@@ -329,10 +330,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
     else:
         raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H "
                          "(the width and height in pixels of the images the keypoints come from)")
-    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta, args.onnx)
+    lifter = build_cli_lifter(args)
     start = time.perf_counter()
     pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
-                               reframe=args.reframe)
+                               reframe=not args.no_reframe)
     elapsed = time.perf_counter() - start
     pred, motion = place_prediction(pred, image_size, seq.fps, args)  # trajectory, poses_world
     out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
@@ -375,9 +376,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _add_render_parser(subparsers: argparse._SubParsersAction) -> None:
     rd = subparsers.add_parser(
         "render", help="draw 3D poses as an mp4, gif or png",
-        description="Render the poses_3d of an npz written by `skelgnn infer` with fixed axes "
-                    "(left side blue, right red, centre grey). The output type follows the "
-                    "suffix: .mp4, .gif, or .png (one frame).")
+        description="Render the poses of an npz written by `skelgnn infer` or `skelgnn video` "
+                    "with fixed axes (left side blue, right red, centre grey): poses_world when "
+                    "the file has it (gravity up, standing on the floor grid, seen level from "
+                    "the camera's side), else the root-relative camera-frame poses_3d. The "
+                    "output type follows the suffix: .mp4, .gif, or .png (one frame).")
     rd.add_argument("--poses", metavar="NPZ", required=True, help="npz with poses_3d (F, 17, 3)")
     rd.add_argument("--out", metavar="FILE", required=True, help="anim.mp4, anim.gif or frame.png")
     rd.add_argument("--fps", type=float, default=None,
@@ -385,25 +388,35 @@ def _add_render_parser(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--frame", type=int, default=0, help="frame drawn for a .png (default 0)")
     rd.add_argument("--size", metavar=("W", "H"), type=int, nargs=2, default=(640, 480),
                     help="frame size in pixels (default 640 480)")
-    rd.add_argument("--elev", type=float, default=15.0, help="view elevation, degrees (default 15)")
-    rd.add_argument("--azim", type=float, default=45.0,
+    rd.add_argument("--elev", type=float, default=None,
+                    help="view elevation, degrees (default 10 for poses_world, 15 for poses_3d)")
+    rd.add_argument("--azim", type=float, default=None,
                     help="view azimuth about the vertical, degrees; 0 = the camera's view "
-                         "(default 45)")
+                         "(default 0 for poses_world, 45 for poses_3d)")
+    rd.add_argument("--camera-frame", action="store_true",
+                    help="draw poses_3d (root-relative, camera frame) even when the file has "
+                         "poses_world")
     rd.set_defaults(command="render", handler=cmd_render)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     """``skelgnn render``."""
-    from skelgnn.visualize import PoseRenderer, load_poses, write_animation
+    from skelgnn.visualize import PoseRenderer, load_render_poses, world_renderer, write_animation
 
-    poses, file_fps = load_poses(args.poses)
+    poses, file_fps, world = load_render_poses(args.poses, args.camera_frame)
     fps = args.fps or file_fps or 30.0
-    renderer = PoseRenderer.for_poses(poses, size=tuple(args.size), elev=args.elev, azim=args.azim)
+    if world:
+        renderer, poses = world_renderer(poses, tuple(args.size), args.elev, args.azim)
+    else:
+        renderer = PoseRenderer.for_poses(
+            poses, size=tuple(args.size), elev=15.0 if args.elev is None else args.elev,
+            azim=45.0 if args.azim is None else args.azim)
     start = time.perf_counter()
     out = write_animation(poses, args.out, fps=fps, renderer=renderer, frame=args.frame)
     elapsed = time.perf_counter() - start
     frames = 1 if out.suffix.lower() == ".png" else poses.shape[0]
-    print(f"wrote {out}: {frames} frame(s) at {fps:g} fps in {elapsed:.2f} s")
+    print(f"wrote {out}: {frames} frame(s) of {'poses_world' if world else 'poses_3d'} at "
+          f"{fps:g} fps in {elapsed:.2f} s")
     return EXIT_OK
 
 
@@ -426,11 +439,13 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
     vd.add_argument("--backend", choices=BACKENDS, default="torch",
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
     vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
-    vd.add_argument("--no-reframe", action="store_true",
-                    help="lift in the video's own pixels instead of a virtual camera framed like "
-                         "the training data (see README)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
-    from skelgnn.cli_motion import add_motion_arguments  # --focal --smooth --export --threads
+    vd.add_argument("--person", metavar="one", default="one",
+                    help="people lifted: one, the only choice (MediaPipe's pose API finds one "
+                         "person per frame; for several, detect with a multi-person 2D detector "
+                         "and run `skelgnn infer --person all`)")
+    # --no-reframe --device --threads --focal --smooth --export
+    from skelgnn.cli_motion import add_motion_arguments
 
     add_motion_arguments(vd)
     vd.set_defaults(command="video", handler=cmd_video)
@@ -438,17 +453,22 @@ def _add_video_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
-    from skelgnn.cli_motion import apply_threads, write_exports
-    from skelgnn.export import build_lifter
+    from skelgnn.cli_motion import apply_threads, build_cli_lifter, write_exports
     from skelgnn.video import process_video, read_video_info
 
+    if args.person != "one":
+        raise ValueError(f"--person {args.person}: `skelgnn video` lifts one person, because its "
+                         "detector (MediaPipe's legacy pose API, the one that works offline) "
+                         "finds one person per frame. For several people, run a multi-person 2D "
+                         "detector (mmpose, ...) and `skelgnn infer --keypoints FILE.json "
+                         "--person all`")
     apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, found {args.max_frames}")
     info = read_video_info(args.input)
-    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta)
+    lifter = build_cli_lifter(args)
     start = time.perf_counter()
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,

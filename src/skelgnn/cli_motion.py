@@ -1,25 +1,40 @@
 """Command-line pieces of the video-to-motion path, kept out of :mod:`skelgnn.cli` so that its
-verb table stays small: the options ``--focal``, ``--smooth``, ``--export``, ``--threads`` shared
-by ``skelgnn infer`` and ``skelgnn video``, what they do after lifting, and the ``skelgnn
-convert`` verb (poses npz -> BVH / JSON / CSV)."""
+verb table stays small: the options ``--no-reframe``, ``--device``, ``--threads``, ``--focal``,
+``--smooth``, ``--export`` shared by ``skelgnn infer`` and ``skelgnn video``, the lifter they
+build, what they do after lifting, and the ``skelgnn convert`` verb (poses npz -> BVH / JSON /
+CSV)."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is built
     import numpy as np
 
-__all__ = ["add_motion_arguments", "apply_threads", "place_prediction", "write_exports",
-           "cmd_infer_tracks", "add_convert_parser", "cmd_convert"]
+__all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "warn_deprecated_reframe",
+           "place_prediction", "write_exports", "cmd_infer_tracks", "add_convert_parser",
+           "cmd_convert"]
+
+log = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("bvh", "json", "csv")
+DEVICES = ("cpu", "cuda", "mps")
+"""``--device`` choices (:data:`skelgnn.inference.INFERENCE_DEVICES`; the parser does not import
+torch to list them)."""
 
 
 def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--focal``, ``--smooth``, ``--export``, ``--threads``."""
+    """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``, ``--export``."""
+    parser.add_argument("--no-reframe", action="store_true",
+                        help="lift in the keypoints' own pixels instead of a virtual camera "
+                             "framed like the training data (the default of `infer`, `video` and "
+                             "Lifter.predict alike; see README, 'Footage from other cameras')")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="run the lifter on the CPU (default: one clip is too small for a "
+                             "GPU to pay), a CUDA GPU or Apple's MPS; an error if unavailable")
     parser.add_argument("--focal", metavar="PX", type=float, default=None,
                         help="the camera's focal length in pixels, for the root trajectory "
                              "(default: the image diagonal, i.e. a 53 degree diagonal field of view)")
@@ -34,12 +49,36 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_threads(args: argparse.Namespace) -> None:
-    """Set torch's intra-op thread count from ``--threads``."""
+    """Set torch's intra-op thread count from ``--threads`` and check ``--device`` is available
+    here (both before any file is read)."""
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, found {args.threads}")
     import torch
 
+    from skelgnn.inference import check_device
+
     torch.set_num_threads(args.threads)
+    check_device(args.device)
+    if args.device != "cpu" and args.backend != "torch":
+        raise ValueError(f"--device {args.device} needs --backend torch (the ONNX Runtime back "
+                         "end runs on the CPU)")
+
+
+def warn_deprecated_reframe(args: argparse.Namespace) -> None:
+    """``infer --reframe``: accepted, without effect, with a warning."""
+    if getattr(args, "reframe", False):
+        log.warning("--reframe is deprecated and has no effect: every entry point reframes by "
+                    "default now (--no-reframe turns it off)")
+
+
+def build_cli_lifter(args: argparse.Namespace) -> Any:
+    """The lifter the options name (``--checkpoint``, ``--backend``, ``--onnx``, ``--no-tta``)
+    on ``--device``."""
+    from skelgnn.export import build_lifter
+
+    lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta,
+                          getattr(args, "onnx", None))
+    return lifter.to(args.device) if args.device != "cpu" else lifter
 
 
 def place_prediction(pred: Any, image_size: tuple[float, float], fps: Optional[float],
@@ -97,13 +136,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lifter(args: argparse.Namespace) -> Any:
-    """The lifter ``skelgnn infer``'s options name (backend, checkpoint, ONNX file, TTA)."""
-    from skelgnn.export import build_lifter
-
-    return build_lifter(args.checkpoint, args.backend, not args.no_tta, args.onnx)
-
-
 def cmd_infer_tracks(args: argparse.Namespace) -> int:
     """``skelgnn infer --person all|ID``: track every person of a JSON keypoints file
     (:func:`skelgnn.tracking.track_people`) and lift each track. ``all`` writes
@@ -134,7 +166,7 @@ def cmd_infer_tracks(args: argparse.Namespace) -> int:
         image_size = info.image_size
     else:
         raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H")
-    lifter = _lifter(args)
+    lifter = build_cli_lifter(args)
     out = Path(args.out)
     paths = [out if person != "all" else out.with_name(f"{out.stem}.track{t.id}{out.suffix}")
              for t in tracks]
@@ -144,7 +176,7 @@ def cmd_infer_tracks(args: argparse.Namespace) -> int:
         f".{fmt}" for fmt in args.export))], [args.keypoints, args.checkpoint, args.onnx])
     for track, path in zip(tracks, paths):
         pred = lifter.predict_full(track.keypoints, image_size, layout, args.min_score,
-                                   reframe=args.reframe)
+                                   reframe=not args.no_reframe)
         pred, motion = place_prediction(pred, image_size, info.fps, args)
         saved = pred.save(path, fps=info.fps, frames=track.frames, image_size=image_size,
                           layout=layout, checkpoint=lifter.info.get("checkpoint", ""),

@@ -9,6 +9,14 @@ Keypoints in another detector layout are converted to Human3.6M order (:mod:`ske
 and joints below ``min_score`` are filled by temporal interpolation
 (:func:`skelgnn.keypoints_io.fill_missing`) before lifting.
 
+**One normalisation for every entry point.** ``Lifter.predict``, ``skelgnn infer`` and
+``skelgnn video`` all lift a clip the same way by default: screen-normalised checkpoints first
+move the clip into a virtual 1000 x 1000 camera framed like the training data
+(:func:`reframe_keypoints`, one similarity transform per clip), then apply the checkpoint's codec.
+``reframe=False`` (``--no-reframe`` on the command line) lifts in the clip's own pixels instead,
+as the benchmark evaluation does (its test cameras are the training cameras). Same keypoints, same
+options: the same 3D from all three.
+
 Shape legend: ``F`` frames, ``J`` joints, ``R`` receptive field.
 """
 from __future__ import annotations
@@ -33,7 +41,30 @@ from skelgnn.predict import predict_sequence
 from skelgnn.skeleton import H36M17
 
 __all__ = ["Lifter", "Prediction", "DEFAULT_CHECKPOINTS", "default_checkpoint",
-           "save_npz_atomic"]
+           "save_npz_atomic", "reframe_keypoints", "INFERENCE_DEVICES", "check_device"]
+
+INFERENCE_DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
+"""Devices :meth:`Lifter.to` accepts (``skelgnn infer`` / ``video`` ``--device``)."""
+
+
+def check_device(name: str) -> torch.device:
+    """``name`` as a torch device, after checking this machine has it.
+
+    Raises:
+        ValueError: not one of :data:`INFERENCE_DEVICES`, or not available here (no CUDA GPU /
+            no Apple-silicon MPS, or a PyTorch built without it).
+    """
+    if name not in INFERENCE_DEVICES:
+        raise ValueError(f"device must be one of {list(INFERENCE_DEVICES)}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' is not available: this PyTorch "
+                         f"({torch.__version__}) finds no CUDA GPU; use --device cpu")
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError("device 'mps' is not available: it needs Apple silicon and a PyTorch "
+                             "built with MPS; use --device cpu")
+    return torch.device(name)
 
 DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-cmu-det.pt",
                                         "checkpoints/skelgnn-1f-cmu-det.pt")
@@ -138,7 +169,8 @@ def reframe_keypoints(uv: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     heights = uv[..., 1].max(-1) - uv[..., 1].min(-1)  # (F,)
     height = float(np.median(heights))
     if not height > 0:
-        raise ValueError("cannot reframe: the person has zero height in every frame")
+        raise ValueError("cannot reframe: the person has zero height in every frame (lift "
+                         "in the clip's own pixels with reframe=False / --no-reframe)")
     centre = np.median(uv.mean(-2), axis=0)  # (2,)
     scale = TRAINING_FRAMING["height_px"] / height
     out = (uv - centre) * scale + np.asarray(TRAINING_FRAMING["centre_px"])
@@ -154,6 +186,14 @@ class Lifter:
         self.codec = codec
         self.info = dict(info or {})
         self.flip_test = flip_test
+        self.device = torch.device("cpu")
+
+    def to(self, device: str) -> "Lifter":
+        """Run the model on ``device`` (one of :data:`INFERENCE_DEVICES`; checked with
+        :func:`check_device`). Inputs and outputs stay numpy arrays on the CPU. Returns self."""
+        self.device = check_device(device)
+        self.model.to(self.device)
+        return self
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, flip_test: bool = True) -> "Lifter":
@@ -170,7 +210,8 @@ class Lifter:
         return self.model.num_joints
 
     def predict(self, keypoints_2d: Any, image_size: tuple[float, float],
-                layout: str = "h36m17", min_score: float = 0.3) -> np.ndarray:
+                layout: str = "h36m17", min_score: float = 0.3,
+                reframe: bool = True) -> np.ndarray:
         """Lift one camera's keypoints.
 
         Args:
@@ -182,22 +223,26 @@ class Lifter:
             layout: one of :data:`skelgnn.layouts.LAYOUTS`.
             min_score: score threshold of a usable joint (without a score column every finite
                 joint is usable).
+            reframe: lift in a virtual camera framed like the training data
+                (:func:`reframe_keypoints`; screen-normalised checkpoints only), as ``skelgnn
+                infer`` and ``skelgnn video`` do by default. ``False``: the clip's own pixels, as
+                the benchmark evaluation does.
 
         Returns:
             ``(F, 17, 3)`` float32 root-relative camera-frame metres. Temporal models lift the
             whole sequence at once (sequence mode) with edge-replicated padding at both ends, so
             clips shorter than the receptive field work too.
         """
-        return self.predict_full(keypoints_2d, image_size, layout, min_score).poses_3d
+        return self.predict_full(keypoints_2d, image_size, layout, min_score, reframe).poses_3d
 
     def predict_full(self, keypoints_2d: Any, image_size: Optional[tuple[float, float]],
                      layout: str = "h36m17", min_score: float = 0.3,
-                     reframe: bool = False) -> Prediction:
+                     reframe: bool = True) -> Prediction:
         """:meth:`predict`, also returning the H36M 2D used, the scores and the fill report.
 
-        With ``reframe`` (screen-normalised checkpoints), the clip is first moved into a virtual
-        1000 x 1000 camera framed like the training data (see :func:`reframe_keypoints`); the
-        returned ``keypoints_2d`` stay in the original pixels.
+        With ``reframe`` (the default; screen-normalised checkpoints), the clip is first moved
+        into a virtual 1000 x 1000 camera framed like the training data (see
+        :func:`reframe_keypoints`); the returned ``keypoints_2d`` stay in the original pixels.
 
         Raises:
             ValueError: keypoints that are not real numbers (bool, complex, strings, objects), a
@@ -221,8 +266,8 @@ class Lifter:
         if largest > COORDINATE_LIMIT:
             raise ValueError(f"keypoints_2d: pixel coordinates up to {largest:.3g}; expected at most "
                              f"{COORDINATE_LIMIT:g} (pixels of the camera image, not another unit)")
-        if reframe and self.codec.mode == "screen":
-            uv, size = reframe_keypoints(uv)
+        # the image size must fit the keypoints, checked in the clip's own pixels (reframing
+        # would hide a wrong image size)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             x = self.codec.encode_2d(uv, size).astype(np.float32)  # (F, J, 2)
         extent = float(np.abs(x).max()) if np.isfinite(x).all() else math.inf
@@ -231,6 +276,8 @@ class Lifter:
                 f"keypoints_2d lie up to {extent / 2:.3g} image widths from the image of size "
                 f"{size[0]:g} x {size[1]:g}; expected keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
+        if reframe and self.codec.mode == "screen":
+            x = self.codec.encode_2d(*reframe_keypoints(uv)).astype(np.float32)
         x = pad_sequence(x, self.receptive_field)  # (F + R - 1, J, 2)
         poses = self._lift_encoded(x)
         if not np.isfinite(poses).all():
@@ -243,5 +290,5 @@ class Lifter:
     def _lift_encoded(self, x: np.ndarray) -> np.ndarray:
         """Encoded, padded ``(F + R - 1, J, 2)`` -> ``(F, J, 3)`` root-relative metres."""
         with torch.no_grad():
-            y = predict_sequence(self.model, torch.from_numpy(x), self.flip_test)
-        return y.numpy()
+            y = predict_sequence(self.model, torch.from_numpy(x).to(self.device), self.flip_test)
+        return y.cpu().numpy()

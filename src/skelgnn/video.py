@@ -45,6 +45,7 @@ __all__ = [
     "read_video_info",
     "iter_frames",
     "detect_keypoints",
+    "lift_detections",
     "process_video",
 ]
 
@@ -238,18 +239,6 @@ class VideoResult:
     (:meth:`skelgnn.motion.Motion.arrays`)."""
 
 
-def render_coordinates(poses_world: np.ndarray) -> tuple[np.ndarray, float]:
-    """World poses (y up, floor y = 0) -> the renderer's camera-like axes (y down), centred on
-    the root horizontally in every frame (the figure stays in view while its height above the
-    floor is kept) and vertically on the clip's median root height. Returns the ``(F, J, 3)``
-    poses and the floor's ``y`` in those axes."""
-    p = np.asarray(poses_world, dtype=np.float64).copy()
-    p[..., [0, 2]] -= p[:, :1, [0, 2]]
-    centre = float(np.median(p[:, 0, 1]))
-    p[..., 1] -= centre
-    return p * np.array([1.0, -1.0, -1.0]), centre
-
-
 def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
                   poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
                   height: int = 720, sheet_frames: int = 8,
@@ -263,7 +252,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     """
     from PIL import Image
 
-    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d, write_video
+    from skelgnn.visualize import PoseRenderer, draw_skeleton_2d, world_renderer, write_video
 
     _imageio_v2()  # a clear error before any work when imageio / ffmpeg are missing
     w, h = read_video_info(path).size
@@ -272,9 +261,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     factor = np.array([size[0] / w, size[1] / h])
     side = size[1] // 2 * 2
     if world:  # level with the floor, seen from the camera's side (symmetric view)
-        poses_3d, floor = render_coordinates(poses_3d)
-        renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]), floor=floor, elev=10.0,
-                                          azim=0.0)
+        renderer, poses_3d = world_renderer(poses_3d, size=(side, size[1]))
     else:
         renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]))
     n = len(poses_3d)
@@ -317,6 +304,36 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
     return out, png, seconds
 
 
+def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
+                    layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
+                    focal: Optional[float] = None, smooth: bool = False
+                    ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
+    """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
+    :meth:`~skelgnn.inference.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
+    and :meth:`~skelgnn.inference.Lifter.predict`, so the same keypoints give the same 3D), add the
+    trajectory and the world frame (:func:`skelgnn.motion.build_motion`) and write
+    ``out_dir/poses_3d.npz``.
+
+    Returns:
+        the prediction (``poses_3d`` smoothed under ``smooth``), the motion entries added to the
+        npz (:meth:`skelgnn.motion.Motion.arrays`) and the npz's path.
+    """
+    import dataclasses
+
+    from skelgnn.motion import build_motion
+
+    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
+    log.info("video %s: %s", seq.source, pred.report.summary())
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
+                          focal, smooth)
+    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
+    arrays = motion.arrays()
+    path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
+                     image_size=seq.image_size, layout=layout,
+                     checkpoint=lifter.info.get("checkpoint", ""), **arrays)
+    return pred, arrays, path
+
+
 def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   detector: Optional[Detector] = None, layout: str = "blazepose33",
                   min_score: float = 0.3, max_frames: Optional[int] = None,
@@ -336,16 +353,13 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         render: also write ``side_by_side.mp4`` and ``contact_sheet.png``.
         progress: progress bar while detecting.
         reframe: lift in a virtual camera framed like the training data
-            (:func:`skelgnn.inference.reframe_keypoints`); on by default, since phone and web
-            footage is framed nothing like the benchmark cameras.
+            (:func:`skelgnn.inference.reframe_keypoints`); on by default, as for ``skelgnn infer``
+            and :meth:`~skelgnn.inference.Lifter.predict`, since phone and web footage is framed
+            nothing like the benchmark cameras.
         focal: the camera's focal length in pixels (default: assumed, see
             :func:`skelgnn.trajectory.default_intrinsics`), for the root trajectory.
         smooth: One-Euro filter on the poses and the trajectory.
     """
-    import dataclasses
-
-    from skelgnn.motion import build_motion
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
@@ -362,18 +376,11 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
     t_lift = time.perf_counter()
-    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
-    log.info("video %s: %s", path, pred.report.summary())
-    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
-                          focal, smooth)
-    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
-    arrays = motion.arrays()
-    files["poses_3d"] = pred.save(out_dir / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
-                                  image_size=seq.image_size, layout=layout,
-                                  checkpoint=lifter.info.get("checkpoint", ""), **arrays)
+    pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout, min_score,
+                                                      reframe, focal, smooth)
     timings["lift"] = time.perf_counter() - t_lift
     if render:
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
-            path, out_dir, pred.keypoints_2d, motion.poses_world, fps, max_frames, world=True)
+            path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True)
     return VideoResult(seq, pred, files, timings, arrays)

@@ -12,6 +12,11 @@ only :func:`plot_hop_information` needs it.
 Coordinates: 3D poses are root-relative camera-frame metres (``x`` right, ``y`` down, ``z`` away
 from the camera), as :class:`skelgnn.inference.Lifter` returns them. The view maps them to "up" =
 ``-y`` and rotates about that vertical axis by the azimuth (0: seen from the camera).
+World-frame poses (``poses_world``: ``y`` up = gravity, floor at ``y = 0``) are drawn by
+:func:`world_renderer`, which turns them into those axes (:func:`world_to_view`) with the floor
+grid at the floor, level (:data:`WORLD_VIEW`: 10 degrees above the floor, azimuth 0, so a
+left/right-symmetric pose is drawn symmetric); ``skelgnn render`` and ``skelgnn video`` draw
+``poses_world`` this way whenever the file has it.
 
 Shape letters: ``F`` frames, ``J`` joints, ``H`` / ``W`` image height / width.
 """
@@ -36,6 +41,10 @@ __all__ = [
     "joint_colours",
     "PoseRenderer",
     "load_poses",
+    "load_render_poses",
+    "WORLD_VIEW",
+    "world_to_view",
+    "world_renderer",
     "write_animation",
     "draw_skeleton_2d",
     "plot_hop_information",
@@ -187,6 +196,71 @@ def _check_poses(poses: Any) -> np.ndarray:
     if poses.ndim != 3 or poses.shape[-1] != 3 or poses.shape[0] == 0:
         raise ValueError(f"expected 3D poses (F, J, 3) with F >= 1, found shape {poses.shape}")
     return poses
+
+
+WORLD_VIEW: dict[str, float] = {"elev": 10.0, "azim": 0.0}
+"""The default view of world-frame poses: 10 degrees above the floor (the floor grid reads as a
+floor, the figure as standing on it), from the camera's side (azimuth 0: left and right drawn
+symmetrically)."""
+
+
+def world_to_view(poses_world: np.ndarray) -> tuple[np.ndarray, float]:
+    """World poses (``y`` up, floor ``y = 0``) -> the renderer's camera-like axes (``y`` down).
+
+    Each frame is centred on its root horizontally (``x``, ``z``; the figure stays in view while
+    its height above the floor is kept) and the clip vertically on the median root height ``c``:
+    ``v = (x - x_root, -(y - c), -(z - z_root))``, so the world floor ``y = 0`` is the view's
+    ``y = c``.
+
+    Args:
+        poses_world: ``(F, J, 3)`` world-frame metres.
+
+    Returns:
+        the ``(F, J, 3)`` poses in view axes and the floor's ``y`` in those axes.
+    """
+    p = _check_poses(poses_world).copy()
+    p[..., [0, 2]] -= p[:, :1, [0, 2]]
+    centre = float(np.median(p[:, 0, 1]))
+    p[..., 1] -= centre
+    return p * np.array([1.0, -1.0, -1.0]), centre
+
+
+def world_renderer(poses_world: np.ndarray, size: tuple[int, int] = (640, 480),
+                   elev: Optional[float] = None, azim: Optional[float] = None,
+                   ) -> tuple[PoseRenderer, np.ndarray]:
+    """A renderer for a world-frame clip, level with its floor grid (:data:`WORLD_VIEW` unless
+    ``elev`` / ``azim`` are given), and the clip in its axes (:func:`world_to_view`)."""
+    view, floor = world_to_view(poses_world)
+    renderer = PoseRenderer.for_poses(
+        view, size=size, floor=floor,
+        elev=WORLD_VIEW["elev"] if elev is None else elev,
+        azim=WORLD_VIEW["azim"] if azim is None else azim)
+    return renderer, view
+
+
+def load_render_poses(path: str | Path, camera_frame: bool = False
+                      ) -> tuple[np.ndarray, Optional[float], bool]:
+    """The poses ``skelgnn render`` draws from an npz: ``poses_world`` when the file has it
+    (``skelgnn infer`` / ``video`` write it) unless ``camera_frame``, else ``poses_3d``.
+
+    Returns:
+        ``(F, 17, 3)`` poses, the file's fps (None when absent), and whether they are world-frame.
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`load_poses`, or a ``poses_world`` entry that is
+            not ``(F, 17, 3)`` finite numbers like ``poses_3d``.
+    """
+    poses, fps = load_poses(path)
+    if camera_frame:
+        return poses, fps, False
+    with np.load(path, allow_pickle=False) as data:
+        if "poses_world" not in data.files:
+            return poses, fps, False
+        world = data["poses_world"]
+    if world.dtype.kind not in "fiu" or world.shape != poses.shape:
+        raise ValueError(f"{path}: 'poses_world' must be {poses.shape} like 'poses_3d', found "
+                         f"{world.shape}")
+    return world.astype(np.float64), fps, True
 
 
 def load_poses(path: str | Path) -> tuple[np.ndarray, Optional[float]]:

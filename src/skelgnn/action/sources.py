@@ -95,7 +95,8 @@ def lifted_sequences(data_dir: str | Path | None, subjects: Sequence[str], check
             continue
         arrays: dict[str, np.ndarray] = {}
         for r in (r for r in records if r.subject == subject):
-            poses = lifter.predict(r.keypoints_2d[::step], r.image_size)  # (F / step, 17, 3)
+            poses = lifter.predict(r.keypoints_2d[::step], r.image_size,  # (F / step, 17, 3)
+                                   reframe=False)  # benchmark cameras: as evaluated
             arrays[f"{r.camera}|{r.action}"] = poses
             out.append(PoseSequence(subject, r.action, r.camera, poses, FPS / step))
         log.info("lifted %s with %s: %d sequences", subject, checkpoint.name, len(arrays))
