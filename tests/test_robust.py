@@ -1,6 +1,7 @@
 """Issue 17 (a subset): outputs never overwrite inputs, resuming needs a resumable checkpoint and
-honours a new epoch count, a checkpoint cannot ask for an absurd model, and the ONNX opset is
-checked before exporting."""
+honours a new epoch count, a checkpoint cannot ask for an absurd model, the ONNX opset is
+checked before exporting, and a full disk or read-only directory is one line naming the output
+with nothing partial left."""
 from __future__ import annotations
 
 import os
@@ -219,3 +220,158 @@ def test_check_opset_accepts_the_documented_range():
     for bad in (True, 17.0, "17"):
         with pytest.raises(ValueError):
             check_opset(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. a full disk or a read-only directory: one line naming the output, nothing partial left
+# --------------------------------------------------------------------------------------------
+
+def _disk_full(*_args, **_kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _read_only(monkeypatch, directory: Path) -> None:
+    """Make ``directory`` look read-only to the pre-write check (we may run as root, for whom
+    ``chmod`` changes nothing)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False
+                        if Path(p) == directory and mode & os.W_OK else real(p, mode, *a, **k))
+
+
+def _one_line_error(capsys, code: int, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and ".tmp" not in err, err
+    for w in words:
+        assert w in err, err
+    return err
+
+
+def test_atomic_writer_turns_a_full_disk_into_one_error_naming_the_output(tmp_path, monkeypatch):
+    from skelgnn.fileio import WriteError, atomic_write_text
+
+    out = tmp_path / "a.json"
+    out.write_text("old")
+    monkeypatch.setattr(os, "fsync", _disk_full)
+    with pytest.raises(WriteError, match=f"cannot write {out}: No space left on device "
+                                         r"\(nothing was written; free some space\)"):
+        atomic_write_text(out, "new")
+    assert out.read_text() == "old" and os.listdir(tmp_path) == ["a.json"]
+
+
+def test_an_error_reading_inside_the_block_keeps_its_own_message(tmp_path):
+    from skelgnn.fileio import atomic_path
+
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        with atomic_path(tmp_path / "out.txt"):
+            open(tmp_path / "elsewhere")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_read_only_or_blocked_directory_is_refused_before_writing(tmp_path, monkeypatch):
+    from skelgnn.fileio import WriteError, check_output_path
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    _read_only(monkeypatch, ro)
+    with pytest.raises(WriteError, match=f"cannot write {ro / 'a' / 'b.npz'}: directory {ro} is "
+                                         "not writable"):
+        check_output_path(ro / "a" / "b.npz")  # the nearest existing directory decides
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(WriteError, match=f"{blocker} is not a directory"):
+        check_output_path(blocker / "out.json")
+    assert check_output_path(tmp_path / "new" / "deep" / "x.json").name == "x.json"
+
+
+def test_infer_with_a_full_disk_or_read_only_directory(ckpt, tmp_path, monkeypatch, capsys):
+    src = tmp_path / "kp.npz"
+    np.savez(src, keypoints=np.random.default_rng(0).uniform(100, 500, (8, 17, 2)),
+             layout=np.array("h36m17"), image_size=np.array([640.0, 480.0]))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    args = ["infer", "--keypoints", str(src), "--checkpoint", str(ckpt), "--no-tta"]
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", _disk_full)
+        code = main(args + ["--out", str(outdir / "p.npz")])
+    _one_line_error(capsys, code, f"cannot write {outdir / 'p.npz'}", "No space left on device")
+    assert os.listdir(outdir) == []
+    import skelgnn.export as export_mod
+
+    _read_only(monkeypatch, outdir)
+    monkeypatch.setattr(export_mod, "build_lifter", lambda *a, **k: pytest.fail("work was done"))
+    code = main(args + ["--out", str(outdir / "p.npz")])
+    _one_line_error(capsys, code, f"directory {outdir} is not writable")
+    assert os.listdir(outdir) == []
+
+
+def test_export_with_a_full_disk_or_read_only_directory(ckpt, tmp_path, monkeypatch, capsys):
+    import skelgnn.export as export_mod
+
+    pytest.importorskip("onnx")
+    out = tmp_path / "m.onnx"
+
+    def partial_then_full(model, tmp, *a, **k):
+        Path(tmp).write_bytes(b"half an onnx file")
+        _disk_full()
+
+    with monkeypatch.context() as m:
+        m.setattr(export_mod, "_export_to", partial_then_full)
+        code = main(["export", "--checkpoint", str(ckpt), "--onnx", str(out)])
+    _one_line_error(capsys, code, f"cannot write {out}: No space left on device")
+    assert os.listdir(tmp_path) == []
+    _read_only(monkeypatch, tmp_path)
+    code = main(["export", "--checkpoint", str(ckpt), "--onnx", str(out)])
+    _one_line_error(capsys, code, f"directory {tmp_path} is not writable")
+    assert os.listdir(tmp_path) == []
+
+
+def test_evaluate_json_read_only_is_refused_before_scoring(ckpt, tmp_path, monkeypatch, capsys):
+    import skelgnn.evaluate as evaluate_mod
+
+    monkeypatch.setattr(evaluate_mod, "evaluate_checkpoint",
+                        lambda *a, **k: pytest.fail("scored before checking the output"))
+    _read_only(monkeypatch, tmp_path)
+    code = main(["evaluate", "--checkpoint", str(ckpt), "--json", str(tmp_path / "r.json")])
+    _one_line_error(capsys, code, f"directory {tmp_path} is not writable")
+
+
+def test_evaluate_json_disk_full_after_scoring(ckpt, tmp_path, monkeypatch, capsys):
+    import skelgnn.evaluate as evaluate_mod
+
+    monkeypatch.setattr(evaluate_mod, "evaluate_checkpoint", lambda *a, **k: {"p1": 1.0})
+    monkeypatch.setattr(evaluate_mod, "format_report", lambda result: "report")
+    monkeypatch.setattr(os, "fsync", _disk_full)
+    out = tmp_path / "r.json"
+    code = main(["evaluate", "--checkpoint", str(ckpt), "--json", str(out)])
+    _one_line_error(capsys, code, f"cannot write {out}: No space left on device")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow  # a real (tiny) training run: ~15 s on a loaded CPU
+def test_train_with_a_full_disk_keeps_no_partial_checkpoint(mini_dir, tmp_path, monkeypatch,
+                                                             capsys):
+    import skelgnn.checkpoint as checkpoint_mod
+
+    run = tmp_path / "run"
+    sets = [a for o in RESUME_TINY + ["train.epochs=1"] for a in ("--set", o)]
+    monkeypatch.setattr(checkpoint_mod.torch, "save", _disk_full)
+    code = main(["train", "--data", str(mini_dir), "--run-dir", str(run), "--no-progress"] + sets)
+    _one_line_error(capsys, code, f"cannot write checkpoint {run / 'last.pt'}: No space left on "
+                                  "device; the previous checkpoint is intact")
+    assert not [p for p in os.listdir(run) if p.endswith((".pt", ".tmp"))], os.listdir(run)
+
+
+def test_train_into_a_read_only_directory_is_one_line(tmp_path, monkeypatch, capsys):
+    _read_only(monkeypatch, tmp_path)
+    import skelgnn.train as train_mod
+
+    def refuse(*a, **k):
+        import errno
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "run"))
+
+    monkeypatch.setattr(train_mod.Path, "mkdir", refuse)
+    code = main(["train", "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    _one_line_error(capsys, code, f"cannot write {tmp_path / 'run'}: Permission denied")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import torch
 
 from skelgnn.codec import PoseCodec
-from skelgnn.fileio import atomic_open
+from skelgnn.fileio import WriteError, atomic_open
 from skelgnn.models import (LifterModel, ModelConfig, build_model, config_from_dict, config_to_dict,
                             count_parameters)
 
@@ -52,8 +52,8 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     """Write ``payload`` to ``path`` atomically (temp file, fsync, rename).
 
     Raises:
-        OSError: the directory is not writable or the disk is full; an existing file at ``path``
-            is left untouched.
+        WriteError: the directory is not writable or the disk is full (one line naming
+            ``path``); an existing file at ``path`` is left untouched.
     """
     path = Path(path)
     with atomic_open(path) as fh:
@@ -168,7 +168,7 @@ def save_rotating(payload: dict[str, Any], last: Path) -> None:
     """Write ``last.pt`` atomically, keeping the checkpoint it replaces as ``prev.pt``.
 
     Raises:
-        ValueError: the write failed (disk full, no permission); ``last.pt`` is untouched.
+        WriteError: the write failed (disk full, no permission); ``last.pt`` is untouched.
     """
     new = last.with_name("next.pt")
     try:
@@ -176,8 +176,9 @@ def save_rotating(payload: dict[str, Any], last: Path) -> None:
         if last.exists():
             os.replace(last, last.with_name("prev.pt"))
         os.replace(new, last)
-    except OSError as exc:
-        raise ValueError(f"cannot write checkpoint {last}: {exc.strerror or exc}; the previous "
+    except (OSError, WriteError) as exc:
+        reason = exc.reason if isinstance(exc, WriteError) else exc.strerror or exc
+        raise WriteError(f"cannot write checkpoint {last}: {reason}; the previous "
                          "checkpoint is intact (free space or fix permissions, then --resume)") \
             from None
 

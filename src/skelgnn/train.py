@@ -35,7 +35,7 @@ from skelgnn.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
                           resolve_data_dir)
 from skelgnn.evaluate import score
-from skelgnn.fileio import atomic_write_text
+from skelgnn.fileio import atomic_write_text, write_error
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.distributed import DistContext, convert_sync_batchnorm, distributed_context
 from skelgnn.models import LifterModel, build_model, count_parameters, for_skeleton
@@ -163,9 +163,14 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
         lock = None
         handler = None
         if ctx.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            lock = _lock_run_dir(run_dir)
-            handler = _setup_logging(run_dir)
+            try:  # a read-only or full file system: one line naming the directory, no work done
+                run_dir.mkdir(parents=True, exist_ok=True)
+                lock = _lock_run_dir(run_dir)
+                handler = _setup_logging(run_dir)
+            except OSError as exc:
+                if lock is not None:
+                    lock.close()
+                raise write_error(run_dir, exc) from None
         try:
             return _train(cfg, run_dir, last, resume, progress and ctx.is_main, data_dir, ctx,
                           epochs)
