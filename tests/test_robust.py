@@ -375,3 +375,99 @@ def test_train_into_a_read_only_directory_is_one_line(tmp_path, monkeypatch, cap
     monkeypatch.setattr(train_mod.Path, "mkdir", refuse)
     code = main(["train", "--run-dir", str(tmp_path / "run"), "--no-progress"])
     _one_line_error(capsys, code, f"cannot write {tmp_path / 'run'}: Permission denied")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. loaders bound what a small file may make them allocate
+# --------------------------------------------------------------------------------------------
+
+def _object_npz(path: Path, pickle_bytes: bytes) -> Path:
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False,
+                                                  "shape": ()})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("positions_3d.npy", header.getvalue() + pickle_bytes)
+    return path
+
+
+@pytest.mark.parametrize("pickled, what", [
+    # list(bytes(200_000_000)): 1.6 GB from a 300-byte file
+    (b"\x80\x02cbuiltins\nlist\ncbuiltins\nbytes\nJ\x00\xc2\xeb\x0b\x85R\x85R.",
+     r"bytes\(\) would allocate 200,000,000 bytes"),
+    # numpy.core.multiarray._reconstruct(ndarray, (100000, 100000), 'f8'): 80 GB
+    (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\xa0\x86\x01\x00"
+     b"J\xa0\x86\x01\x00\x86X\x02\x00\x00\x00f8\x87R.",
+     r"_reconstruct\(\) would allocate 80,000,000,000 bytes"),
+    # numpy.ndarray((100000, 100000)) called directly: ndarray is not callable from a pickle
+    (b"\x80\x02cnumpy\nndarray\nJ\xa0\x86\x01\x00J\xa0\x86\x01\x00\x86\x85R.", "not callable"),
+    # bytes.__new__(bytes, 2e8) through NEWOBJ
+    (b"\x80\x02cbuiltins\nbytes\nJ\x00\xc2\xeb\x0b\x85\x81.", "could not be unpickled"),
+])
+def test_the_restricted_unpickler_refuses_before_allocating(tmp_path, pickled, what):
+    import resource
+
+    from skelgnn.data.npz import load_npz_object
+
+    path = _object_npz(tmp_path / "bomb.npz", pickled)
+    assert path.stat().st_size < 400
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=f"bomb.npz.*{what}"):
+        load_npz_object(path, "positions_3d")
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 50_000, grown_kb  # never came near the 200 MB / 80 GB asked for
+
+
+def test_the_unpickle_budget_keeps_real_pickles(tmp_path):
+    from skelgnn.data.npz import load_npz_object
+
+    import collections
+    import pickle
+
+    value = {"S1": collections.OrderedDict(walk=[np.arange(12.0).reshape(3, 4)] * 3),
+             "names": ("a", "b"), "s": {1, 2}, "f": frozenset([b"x"]), "n": np.float32(2.5)}
+    for protocol in (3, 4, 5):  # np.save pickles with 3
+        arr = np.empty((), dtype=object)
+        arr[()] = value
+        path = tmp_path / f"p{protocol}.npz"
+        with open(path, "wb") as fh:  # what np.savez writes for an object array, any protocol
+            import io
+            import zipfile
+
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(arr))
+            with zipfile.ZipFile(fh, "w") as zf:
+                zf.writestr("positions_3d.npy", header.getvalue() + pickle.dumps(arr, protocol))
+        got = load_npz_object(path, "positions_3d")
+        assert got["S1"]["walk"][2].tolist() == value["S1"]["walk"][0].tolist()
+        assert got["names"] == ("a", "b") and got["s"] == {1, 2} and got["n"] == np.float32(2.5)
+
+
+def test_checkpoint_files_are_bounded_before_torch_reads_them(ckpt, tmp_path, monkeypatch):
+    import zipfile
+
+    import skelgnn.checkpoint as checkpoint_mod
+    from skelgnn.checkpoint import load_checkpoint
+
+    assert load_checkpoint(ckpt)["format"] == checkpoint_mod.FORMAT
+    monkeypatch.setattr(checkpoint_mod, "MAX_CHECKPOINT_BYTES", ckpt.stat().st_size - 1)
+    with pytest.raises(ValueError, match=r"tiny.pt: [\d,]+ bytes, over the checkpoint bound"):
+        load_checkpoint(ckpt)
+    monkeypatch.undo()
+    # torch.save stores members uncompressed: a deflated one is refused
+    packed = tmp_path / "packed.pt"
+    with zipfile.ZipFile(ckpt) as src, zipfile.ZipFile(packed, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    with pytest.raises(ValueError, match=r"packed.pt: member .* is compressed"):
+        load_checkpoint(packed)
+    monkeypatch.setattr(checkpoint_mod, "MAX_CHECKPOINT_BYTES", 1 << 16)
+    big = tmp_path / "big.pt"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_DEFLATED) as dst:  # a zip bomb
+        dst.writestr("big/data.pkl", b"\0" * 40_000)
+        dst.writestr("big/data/0", b"\0" * 40_000)
+    assert big.stat().st_size < 1000
+    with pytest.raises(ValueError, match=r"big.pt: its members declare 80,000 bytes, over"):
+        load_checkpoint(big)
