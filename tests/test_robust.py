@@ -471,3 +471,26 @@ def test_checkpoint_files_are_bounded_before_torch_reads_them(ckpt, tmp_path, mo
     assert big.stat().st_size < 1000
     with pytest.raises(ValueError, match=r"big.pt: its members declare 80,000 bytes, over"):
         load_checkpoint(big)
+
+
+# --------------------------------------------------------------------------------------------
+# 7. non-finite weights are refused by name
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_export_and_evaluate_refuse_non_finite_weights(ckpt, tmp_path, capsys, bad):
+    from skelgnn.checkpoint import load_checkpoint, load_model
+
+    state = load_checkpoint(ckpt)
+    name = sorted(k for k, v in state["model"].items() if v.is_floating_point())[-1]
+    state["model"][name].view(-1)[0] = bad
+    broken = save_checkpoint(state, tmp_path / "diverged.pt")
+    with pytest.raises(ValueError, match=f"diverged.pt: weight {name} holds 1 non-finite value"):
+        load_model(broken)
+    out = tmp_path / "m.onnx"
+    code = main(["export", "--checkpoint", str(broken), "--onnx", str(out)])
+    _one_line_error(capsys, code, f"weight {name} holds 1 non-finite value", "diverged run")
+    assert not out.exists()
+    code = main(["evaluate", "--checkpoint", str(broken), "--data", str(tmp_path / "nowhere")])
+    _one_line_error(capsys, code, f"weight {name} holds 1 non-finite value")
+    assert "LinAlgError" not in capsys.readouterr().err

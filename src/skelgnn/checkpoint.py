@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "build_payload",
            "save_rotating", "load_resume_state", "export_weights", "check_model_fits",
-           "MAX_PARAMETERS", "MAX_STRUCTURE", "MAX_CHECKPOINT_BYTES", "check_checkpoint_file"]
+           "MAX_PARAMETERS", "MAX_STRUCTURE", "MAX_CHECKPOINT_BYTES", "check_checkpoint_file",
+           "check_finite_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -166,19 +167,38 @@ def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> N
                          f"({'; '.join(parts)})")
 
 
+def check_finite_weights(weights: dict[str, Any], origin: str | Path) -> None:
+    """Refuse weights holding NaN or infinity (a diverged run, a corrupt file): every output
+    of such a model is NaN, which ``export`` would ship and ``evaluate`` would fail on deep in
+    linear algebra.
+
+    Raises:
+        ValueError: naming ``origin``, the first tensor with non-finite values and how many.
+    """
+    for name, value in weights.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                raise ValueError(f"{origin}: weight {name} holds {bad} non-finite value(s) (NaN "
+                                 f"or inf) of {value.numel()}; the checkpoint comes from a "
+                                 "diverged run or is corrupt")
+
+
 def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:
     """Model (eval mode, CPU), codec and a small info dict (``preset``, ``source``, ``arch``,
     ``epoch``, ``config``) from a checkpoint read with ``weights_only=True``.
 
     Raises:
         FileNotFoundError: no file at ``checkpoint``.
-        ValueError: an unreadable checkpoint, a config asking for an absurd model, or weights
-            that do not fit the stored config (:func:`check_model_fits`, before building).
+        ValueError: an unreadable checkpoint, a config asking for an absurd model, weights
+            that do not fit the stored config (:func:`check_model_fits`, before building), or
+            non-finite weights (:func:`check_finite_weights`).
     """
     state = load_checkpoint(checkpoint)
     try:
         config = config_from_dict(state["model_config"])
         check_model_fits(config, state["model"], checkpoint)
+        check_finite_weights(state["model"], checkpoint)
         model = build_model(config)
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError) as exc:
