@@ -494,3 +494,97 @@ def test_export_and_evaluate_refuse_non_finite_weights(ckpt, tmp_path, capsys, b
     code = main(["evaluate", "--checkpoint", str(broken), "--data", str(tmp_path / "nowhere")])
     _one_line_error(capsys, code, f"weight {name} holds 1 non-finite value")
     assert "LinAlgError" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# 8. keypoints: numeric strings refused, implausible image sizes and layouts warned about
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("odd, shown", [("12.5", "str '12.5'"), (True, "bool True"),
+                                        ([1.0], "list"), ({"x": 1}, "dict")])
+def test_json_keypoints_must_be_numbers(tmp_path, odd, shown):
+    import json
+
+    from skelgnn.keypoints_io import read_keypoints
+
+    entries = [{"image_id": i, "keypoints": [100.0 + i, 200.0, 0.9] * 17, "score": 0.9}
+               for i in range(3)]
+    entries[1]["keypoints"][4] = odd
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(entries))
+    match = "entry 1: 'keypoints' must hold numbers" if shown in ("list", "dict") else \
+        f"entry 1: 'keypoints' must hold numbers .*found {shown}"
+    with pytest.raises(ValueError, match=match):
+        read_keypoints(path)
+    mm = [{"frame_id": 0, "instances": [{"keypoints": [[1.0, 2.0]] * 16 + [["3", 4.0]]}]}]
+    path.write_text(json.dumps(mm))
+    with pytest.raises(ValueError, match="instance 'keypoints' must hold numbers .*str '3'"):
+        read_keypoints(path)
+    entries[1]["keypoints"][4] = None  # null: a missing value, still fine
+    path.write_text(json.dumps(entries))
+    assert np.isnan(read_keypoints(path).keypoints[1, 1, 1])
+
+
+def _person(frames: int = 6, scale: float = 1.0, shift=(300.0, 200.0)) -> np.ndarray:
+    """(F, 17, 2) H36M-order pixels of a standing person about 300 px tall (x scale)."""
+    offsets = np.array([[0, 0], [-15, 0], [-17, 70], [-18, 140], [15, 0], [17, 70], [18, 140],
+                        [0, -50], [0, -100], [0, -115], [0, -135], [20, -95], [35, -50],
+                        [40, -5], [-20, -95], [-35, -50], [-40, -5]], dtype=float)
+    wobble = np.random.default_rng(0).normal(0, 1, (frames, 17, 2))
+    return (offsets + wobble) * scale + np.asarray(shift)
+
+
+@pytest.mark.parametrize("uv, size, expected", [
+    (_person(), (640, 480), None),
+    (_person(shift=(900, 500)), (100, 100), "lie outside the 100 x 100 image"),
+    (_person(shift=(1500, 500)), (1080, 1920), "lie outside the 1080 x 1920 image"),  # swapped
+    (_person(scale=1 / 600, shift=(0.5, 0.5)), (1000, 1000), "normalised"),
+])
+def test_keypoints_that_do_not_fit_the_image_are_warned_about(uv, size, expected):
+    from skelgnn.plausibility import keypoints_image_warnings
+
+    messages = keypoints_image_warnings(uv, size)
+    if expected is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and expected in messages[0], messages
+
+
+def test_lifter_warns_on_an_image_size_that_does_not_fit(ckpt, caplog):
+    from skelgnn.inference import Lifter
+
+    lifter = Lifter.from_checkpoint(ckpt, flip_test=False)
+    with caplog.at_level("WARNING", logger="skelgnn"):
+        lifter.predict(_person(), (640, 480))
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="skelgnn"):
+        lifter.predict(_person(shift=(900, 500)), (100, 100))
+    assert any("outside the 100 x 100 image" in r.getMessage() for r in caplog.records)
+
+
+def test_coco_order_read_as_h36m_is_warned_about(caplog):
+    from skelgnn.keypoints_io import prepare_keypoints
+
+    h36m = _person()
+    with caplog.at_level("WARNING", logger="skelgnn"):
+        prepare_keypoints(h36m, "h36m17")
+    assert not caplog.records
+    # COCO order: nose, eyes, ears (a face), shoulders, elbows, wrists, hips, knees, ankles
+    face = h36m[:, [10, 10, 10, 10, 10]] + np.array([[0, 0], [-4, -3], [4, -3], [-8, 0], [8, 0]])
+    body = h36m[:, [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]]
+    coco = np.concatenate([face, body], axis=1)
+    with caplog.at_level("WARNING", logger="skelgnn"):
+        prepare_keypoints(coco, "h36m17")
+    assert any("look like COCO's face joints. Pass layout='coco17'" in r.getMessage()
+               for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="skelgnn"):
+        prepare_keypoints(coco, "coco17")
+    assert not caplog.records
+
+
+def test_a_layout_that_does_not_fit_says_which_would():
+    from skelgnn.keypoints_io import prepare_keypoints
+
+    with pytest.raises(ValueError, match="33 per frame; pass their layout .*'blazepose33'"):
+        prepare_keypoints(np.zeros((2, 33, 2)) + 5, "h36m17")

@@ -28,6 +28,7 @@ from skelgnn.codec import PoseCodec, pad_sequence
 from skelgnn.fileio import atomic_open
 from skelgnn.geometry import COORDINATE_LIMIT
 from skelgnn.keypoints_io import FillReport, as_keypoint_array, check_image_size, prepare_keypoints
+from skelgnn.plausibility import warn_implausible_keypoints
 from skelgnn.models import LifterModel
 from skelgnn.predict import predict_sequence
 from skelgnn.skeleton import H36M17
@@ -217,6 +218,8 @@ class Lifter:
             raise ValueError(f"the model expects {self.num_joints} joints, the keypoints have "
                              f"{filled.shape[1]}")
         uv, size = filled[..., :2], image_size
+        if size is not None:  # most joints outside the image, normalised coordinates: warn
+            warn_implausible_keypoints(uv, size)
         largest = float(np.abs(uv).max())
         if largest > COORDINATE_LIMIT:
             raise ValueError(f"keypoints_2d: pixel coordinates up to {largest:.3g}; expected at most "
