@@ -11,7 +11,11 @@ directory::
 Determinism: the model is initialised from ``seed``; the sample order and flips of epoch ``e`` come
 from ``numpy.random.default_rng((seed, e))`` and dropout from ``torch.manual_seed`` re-seeded from
 ``(seed, e)`` at every epoch start, so a resumed run reaches the same weights as an uninterrupted
-one (on the same machine and thread count).
+one, and two runs with one seed reach the same weights, bit for bit, on the same machine with
+``train.threads=1`` (``tests/test_robust.py::test_same_seed_same_weights_on_cpu``). With more
+threads they do not: CPU kernels split their sums across threads differently from run to run
+(two 2-epoch runs at 2 threads differed in every tensor), and GPUs add their own
+non-deterministic kernels.
 """
 from __future__ import annotations
 
