@@ -615,3 +615,34 @@ def test_same_seed_same_weights_on_cpu(mini_dir, tmp_path):
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     assert not all(torch.equal(a[k], c[k]) for k in a)  # the seed does change them
+
+
+# --------------------------------------------------------------------------------------------
+# 10. a non-editable install finds the shipped weights
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.slow  # builds a wheel: ~20 s
+def test_the_wheel_ships_the_default_checkpoints(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")], check=True,
+                   cwd=tmp_path)
+    (wheel,) = (tmp_path / "dist").glob("skelgnn-*.whl")
+    assert wheel.stat().st_size < 20 * 2**20  # the repository's size budget
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        zf.extractall(tmp_path / "site")
+    assert {"skelgnn/checkpoints/skelgnn-27f-cmu-det.pt",
+            "skelgnn/checkpoints/skelgnn-1f-cmu-det.pt"} <= names
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    found = subprocess.run(
+        [sys.executable, "-c", "from skelgnn.inference import default_checkpoint as d; "
+         "from skelgnn.checkpoint import load_checkpoint as l; p = d(); l(p); print(p)"],
+        cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert found == str(tmp_path / "site" / "skelgnn" / "checkpoints" / "skelgnn-27f-cmu-det.pt")

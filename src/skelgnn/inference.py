@@ -43,13 +43,15 @@ DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-cmu-det.pt",
 
 def default_checkpoint() -> Path:
     """The first of :data:`DEFAULT_CHECKPOINTS` found under the package's repository root (the
-    directory above ``src/``) or the current directory.
+    directory above ``src/``), the current directory, or the installed package (a wheel ships
+    the default checkpoints as package data).
 
     Raises:
         FileNotFoundError: none of them exists.
     """
     repo_root = Path(__file__).resolve().parents[2]  # src/skelgnn/inference.py -> repository
-    roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve()]))
+    package = Path(__file__).resolve().parent  # installed wheels: skelgnn/checkpoints/ (issue 17)
+    roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve(), package]))
     for name in DEFAULT_CHECKPOINTS:
         for root in roots:
             if (root / name).is_file():
