@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
 from skelgnn.codec import PoseCodec
-from skelgnn.fileio import atomic_open
+from skelgnn.fileio import WriteError, atomic_open
 from skelgnn.models import (LifterModel, ModelConfig, build_model, config_from_dict, config_to_dict,
                             count_parameters)
 
@@ -33,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "build_payload",
            "save_rotating", "load_resume_state", "export_weights", "check_model_fits",
-           "MAX_PARAMETERS", "MAX_STRUCTURE"]
+           "MAX_PARAMETERS", "MAX_STRUCTURE", "MAX_CHECKPOINT_BYTES", "check_checkpoint_file",
+           "check_finite_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,10 @@ _REQUIRED = ("format", "model_config", "codec", "model")
 
 MAX_PARAMETERS = 100_000_000
 """The largest model a checkpoint may ask for (the biggest preset has a few million)."""
+
+MAX_CHECKPOINT_BYTES = 2 << 30
+"""The largest checkpoint file read, and the most its zip members may declare in all (2 GiB: a
+model at :data:`MAX_PARAMETERS` with its optimiser state is about 1.2 GB)."""
 
 MAX_STRUCTURE = {"blocks": 64, "num_joints": 1024, "filter_widths": 8}
 """Bounds on the config fields that set how many modules are built (``filter_widths``: how many
@@ -52,8 +60,8 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     """Write ``payload`` to ``path`` atomically (temp file, fsync, rename).
 
     Raises:
-        OSError: the directory is not writable or the disk is full; an existing file at ``path``
-            is left untouched.
+        WriteError: the directory is not writable or the disk is full (one line naming
+            ``path``); an existing file at ``path`` is left untouched.
     """
     path = Path(path)
     with atomic_open(path) as fh:
@@ -66,13 +74,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is truncated, corrupt, not a skelgnn checkpoint, or lacks a key.
+        ValueError: the file is over the size bounds (:func:`check_checkpoint_file`),
+            truncated, corrupt, holds objects ``weights_only`` refuses, is not a skelgnn
+            checkpoint, or lacks a key.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    check_checkpoint_file(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only refused a global: say what, not torch's
+        # advice to retry with weights_only=False
+        found = re.search(r"WeightsUnpickler error: ([^\n]*?)(\. Please|\n|$)", str(exc))
+        what = found.group(1) if found else type(exc).__name__
+        raise ValueError(f"{path}: cannot read checkpoint: it holds more than tensors and plain "
+                         f"values ({what}); refused") from None
     except Exception as exc:  # torch raises many types for damaged files
         raise ValueError(f"{path}: cannot read checkpoint (truncated or corrupt?): "
                          f"{type(exc).__name__}: {exc}") from None
@@ -82,6 +99,36 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{path}: checkpoint lacks {missing}")
     return data
+
+
+def check_checkpoint_file(path: str | Path) -> None:
+    """Refuse, before ``torch.load`` reads it, a checkpoint torch would make allocate more than
+    :data:`MAX_CHECKPOINT_BYTES`: a larger file, a zip whose members declare more in all, or a
+    compressed member (``torch.save`` stores members uncompressed; a compressed one could
+    inflate past its declared size). A file that is not a zip archive is not a checkpoint
+    ``torch.save`` writes (zip since torch 1.6) and is refused too.
+
+    Raises:
+        ValueError: naming ``path`` and the bound.
+    """
+    size = os.path.getsize(path)
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{path}: {size:,} bytes, over the checkpoint bound of "
+                         f"{MAX_CHECKPOINT_BYTES:,}; not a checkpoint of this package")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read checkpoint (truncated or corrupt?): not the zip "
+                         f"archive torch.save writes ({type(exc).__name__}: {exc})") from None
+    declared = sum(i.file_size for i in infos)
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if declared > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{path}: its members declare {declared:,} bytes, over the checkpoint "
+                         f"bound of {MAX_CHECKPOINT_BYTES:,}; the file is corrupt or crafted")
+    if packed:
+        raise ValueError(f"{path}: member {packed[0]} is compressed, which torch.save never "
+                         "does; the file is corrupt or crafted")
 
 
 def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> None:
@@ -120,19 +167,38 @@ def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> N
                          f"({'; '.join(parts)})")
 
 
+def check_finite_weights(weights: dict[str, Any], origin: str | Path) -> None:
+    """Refuse weights holding NaN or infinity (a diverged run, a corrupt file): every output
+    of such a model is NaN, which ``export`` would ship and ``evaluate`` would fail on deep in
+    linear algebra.
+
+    Raises:
+        ValueError: naming ``origin``, the first tensor with non-finite values and how many.
+    """
+    for name, value in weights.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                raise ValueError(f"{origin}: weight {name} holds {bad} non-finite value(s) (NaN "
+                                 f"or inf) of {value.numel()}; the checkpoint comes from a "
+                                 "diverged run or is corrupt")
+
+
 def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:
     """Model (eval mode, CPU), codec and a small info dict (``preset``, ``source``, ``arch``,
     ``epoch``, ``config``) from a checkpoint read with ``weights_only=True``.
 
     Raises:
         FileNotFoundError: no file at ``checkpoint``.
-        ValueError: an unreadable checkpoint, a config asking for an absurd model, or weights
-            that do not fit the stored config (:func:`check_model_fits`, before building).
+        ValueError: an unreadable checkpoint, a config asking for an absurd model, weights
+            that do not fit the stored config (:func:`check_model_fits`, before building), or
+            non-finite weights (:func:`check_finite_weights`).
     """
     state = load_checkpoint(checkpoint)
     try:
         config = config_from_dict(state["model_config"])
         check_model_fits(config, state["model"], checkpoint)
+        check_finite_weights(state["model"], checkpoint)
         model = build_model(config)
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError) as exc:
@@ -168,7 +234,7 @@ def save_rotating(payload: dict[str, Any], last: Path) -> None:
     """Write ``last.pt`` atomically, keeping the checkpoint it replaces as ``prev.pt``.
 
     Raises:
-        ValueError: the write failed (disk full, no permission); ``last.pt`` is untouched.
+        WriteError: the write failed (disk full, no permission); ``last.pt`` is untouched.
     """
     new = last.with_name("next.pt")
     try:
@@ -176,8 +242,9 @@ def save_rotating(payload: dict[str, Any], last: Path) -> None:
         if last.exists():
             os.replace(last, last.with_name("prev.pt"))
         os.replace(new, last)
-    except OSError as exc:
-        raise ValueError(f"cannot write checkpoint {last}: {exc.strerror or exc}; the previous "
+    except (OSError, WriteError) as exc:
+        reason = exc.reason if isinstance(exc, WriteError) else exc.strerror or exc
+        raise WriteError(f"cannot write checkpoint {last}: {reason}; the previous "
                          "checkpoint is intact (free space or fix permissions, then --resume)") \
             from None
 

@@ -246,6 +246,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         video = Path(args.video)
         if not video.is_file():
             raise FileNotFoundError(f"--video {video}: no such file (or 'none' to skip)")
+    check_output_path(Path(args.out) / "speed.json")  # before minutes of timing
     result = run_bench(names, threads=args.threads, quick=args.quick,
                        progress=sys.stderr.isatty(), video=video)
     table = format_bench(result)
@@ -545,6 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # any other file-system failure: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -4,6 +4,7 @@ real name), and what every npz reader checks: the exceptions a damaged zip archi
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import tempfile
@@ -14,7 +15,8 @@ from typing import IO, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["usual_mode", "check_output_path", "refuse_overwriting_inputs", "atomic_path",
+__all__ = ["WriteError", "usual_mode", "check_output_path", "write_error",
+           "refuse_overwriting_inputs", "atomic_path",
            "atomic_open", "atomic_write_text",
            "ZIP_READ_ERRORS", "read_npy_header", "check_npy_size", "check_npz_members"]
 
@@ -35,18 +37,60 @@ def usual_mode(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+class WriteError(ValueError):
+    """An output could not be written (no permission, read-only file system, disk full); the
+    message names the output, never a temporary file, and nothing was left under its name.
+    A ``ValueError`` so that the command line prints it as one ``error:`` line; ``reason`` is
+    the operating system's words (``No space left on device``)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+_ADVICE = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+           errno.EROFS: "choose a writable directory", errno.EACCES: "choose a writable directory",
+           errno.EPERM: "choose a writable directory"}
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> WriteError:
+    """The :class:`WriteError` for ``exc`` raised while writing ``path``: one line naming
+    ``path`` and the reason, e.g. ``cannot write out.npz: No space left on device (nothing was
+    written; free some space)``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    advice = _ADVICE.get(exc.errno or 0)
+    return WriteError(f"cannot write {path}: {reason} (nothing was written"
+                      + (f"; {advice})" if advice else ")"), reason)
+
+
+def _existing_ancestor(directory: Path) -> Path:
+    """The nearest of ``directory`` and its parents that exists (what ``mkdir -p`` starts from)."""
+    directory = Path(os.path.abspath(directory))
+    while not os.path.lexists(directory) and directory != directory.parent:
+        directory = directory.parent
+    return directory
+
+
 def check_output_path(path: str | os.PathLike) -> Path:
     """``path`` as a Path if an output may be written there: nothing there yet, or a regular file
-    (followed through links) that will be replaced.
+    (followed through links) that will be replaced, in a directory that exists or can be created
+    and is writable. Commands call it before their work, so that a bad output path costs no time.
 
     Raises:
         ValueError: something else is there -- a directory, a device such as ``/dev/null``, a
             pipe or socket -- which a rename would destroy or cannot replace.
+        WriteError: the directory cannot be created or written (a file in its place, no write
+            permission, a read-only file system).
     """
     path = Path(path)
     if os.path.lexists(path) and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file"
         raise ValueError(f"cannot write {path}: it is {kind}; give the path of a file to write")
+    base = _existing_ancestor(path.parent)
+    if not base.is_dir():
+        raise WriteError(f"cannot write {path}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise write_error(path, PermissionError(errno.EACCES, f"directory {base} is not writable"))
     return path
 
 
@@ -63,10 +107,12 @@ def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike | None],
                               inputs: Iterable[str | os.PathLike | None]) -> None:
     """Refuse before any work when an output of a command is one of its inputs -- the same
     path, or the same file reached through a symbolic or hard link -- which the atomic rename
-    would replace. ``None`` entries (options not given) are skipped.
+    would replace, or cannot be written at all (:func:`check_output_path`). ``None`` entries
+    (options not given) are skipped.
 
     Raises:
-        ValueError: naming the output and the input it would overwrite.
+        ValueError: naming the output and the input it would overwrite, or why it cannot be
+            written (:class:`WriteError` for a directory that is read-only or not a directory).
     """
     ins = [Path(p) for p in inputs if p is not None]
     for out in outputs:
@@ -77,6 +123,7 @@ def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike | None],
                 same = "" if Path(out) == src else f" (the same file as input {src})"
                 raise ValueError(f"refusing to write {out}{same}: it is an input of this command "
                                  "and would be overwritten; choose another output path")
+        check_output_path(out)
 
 
 @contextlib.contextmanager
@@ -88,19 +135,39 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
     Raises:
         ValueError: ``path`` is a directory, a device or anything but a regular file
             (:func:`check_output_path`), checked before anything is written.
+        WriteError: any ``OSError`` while creating the directory, writing (in the ``with``
+            body: a full disk) or renaming, turned into one line naming ``path``; the temporary
+            file is gone and an existing file at ``path`` is untouched.
     """
     path = check_output_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         usual_mode(tmp)
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and _is_write_failure(exc, tmp, path):
+            raise write_error(path, exc) from None
         raise
+
+
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""``errno`` values that only a write raises, whichever file the exception names."""
+
+
+def _is_write_failure(exc: OSError, tmp: str, path: Path) -> bool:
+    """Whether ``exc``, raised in an :func:`atomic_path` block, is the output's write failing
+    (a full disk, a read-only file system, or an error on the temporary file or the target)
+    rather than, say, an input being read in the same block, which keeps its own message."""
+    names = {os.fspath(n) for n in (exc.filename, exc.filename2) if n is not None}
+    return exc.errno in _WRITE_ERRNOS or bool(names & {tmp, os.fspath(path)})
 
 
 @contextlib.contextmanager

@@ -36,6 +36,7 @@ from skelgnn.codec import PoseCodec, pad_sequence
 from skelgnn.fileio import atomic_open
 from skelgnn.geometry import COORDINATE_LIMIT
 from skelgnn.keypoints_io import FillReport, as_keypoint_array, check_image_size, prepare_keypoints
+from skelgnn.plausibility import warn_implausible_keypoints
 from skelgnn.models import LifterModel
 from skelgnn.predict import predict_sequence
 from skelgnn.skeleton import H36M17
@@ -73,13 +74,15 @@ DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-cmu-det.pt",
 
 def default_checkpoint() -> Path:
     """The first of :data:`DEFAULT_CHECKPOINTS` found under the package's repository root (the
-    directory above ``src/``) or the current directory.
+    directory above ``src/``), the current directory, or the installed package (a wheel ships
+    the default checkpoints as package data).
 
     Raises:
         FileNotFoundError: none of them exists.
     """
     repo_root = Path(__file__).resolve().parents[2]  # src/skelgnn/inference.py -> repository
-    roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve()]))
+    package = Path(__file__).resolve().parent  # installed wheels: skelgnn/checkpoints/ (issue 17)
+    roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve(), package]))
     for name in DEFAULT_CHECKPOINTS:
         for root in roots:
             if (root / name).is_file():
@@ -262,6 +265,8 @@ class Lifter:
             raise ValueError(f"the model expects {self.num_joints} joints, the keypoints have "
                              f"{filled.shape[1]}")
         uv, size = filled[..., :2], image_size
+        if size is not None:  # most joints outside the image, normalised coordinates: warn
+            warn_implausible_keypoints(uv, size)
         largest = float(np.abs(uv).max())
         if largest > COORDINATE_LIMIT:
             raise ValueError(f"keypoints_2d: pixel coordinates up to {largest:.3g}; expected at most "

@@ -38,6 +38,7 @@ import numpy as np
 
 from skelgnn.fileio import ZIP_READ_ERRORS, check_npz_members
 from skelgnn.geometry import COORDINATE_LIMIT
+from skelgnn.plausibility import FACE_SPREAD_WARN, face_spread
 from skelgnn.layouts import convert, resolve_layout
 from skelgnn.skeleton import H36M17
 
@@ -258,8 +259,27 @@ def _mean_score(scores: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else 0.0
 
 
+def _not_a_number(value: Any) -> Any:
+    """The first item of a (nested) JSON list that is not a number or ``null`` -- a string such
+    as ``"12.5"`` or a boolean, which ``float()`` would quietly accept -- else None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+            return item
+    return None
+
+
 def _numbers(value: Any, where: str, what: str) -> np.ndarray:
-    """A JSON list of numbers as float64 (``null`` -> NaN, a missing value)."""
+    """A JSON list of numbers as float64 (``null`` -> NaN, a missing value). Strings (even
+    numeric ones, ``"12.5"``) and booleans are refused: a detector writes numbers, and a string
+    there means the file was produced by something else."""
+    odd = _not_a_number(value)
+    if odd is not None:
+        raise ValueError(f"{where}: {what} must hold numbers (or null for a missing value), found "
+                         f"{type(odd).__name__} {_short(odd)}; write the values as JSON numbers")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -564,4 +584,10 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: 
     if kp.shape[0] == 0:
         raise ValueError("keypoints have no frames")
     resolved = resolve_layout(layout, kp.shape[1], declared)
+    spread = face_spread(kp) if resolved == "h36m17" else math.nan
+    if spread < FACE_SPREAD_WARN:
+        log.warning("keypoints: read in Human3.6M order (layout h36m17, the Lifter's default), "
+                    "joints 0-4 (pelvis, right leg, left hip) span only %.0f%% of the body: "
+                    "they look like COCO's face joints. Pass layout='coco17' (--layout coco17) "
+                    "if the keypoints are in COCO order", 100 * spread)
     return fill_missing(convert(kp, resolved), min_score)

@@ -187,8 +187,11 @@ def resolve_layout(requested: str, n_joints: int, declared: Optional[str] = None
         raise ValueError(f"unknown keypoint layout {requested!r}; expected one of "
                          f"{list(LAYOUT_CHOICES)}")
     if LAYOUT_NUM_JOINTS[requested] != n_joints:
+        fitting = [name for name, n in LAYOUT_NUM_JOINTS.items() if n == n_joints]
+        hint = (f"; pass their layout (layout= / --layout): {' or '.join(map(repr, fitting))}"
+                if fitting else "")
         raise ValueError(f"layout {requested!r} has {LAYOUT_NUM_JOINTS[requested]} joints but the "
-                         f"keypoints have {n_joints} per frame")
+                         f"keypoints have {n_joints} per frame{hint}")
     if declared is not None and declared != requested:
         log.warning("keypoints declare layout %r; using %r as requested", declared, requested)
     return requested

@@ -11,7 +11,11 @@ directory::
 Determinism: the model is initialised from ``seed``; the sample order and flips of epoch ``e`` come
 from ``numpy.random.default_rng((seed, e))`` and dropout from ``torch.manual_seed`` re-seeded from
 ``(seed, e)`` at every epoch start, so a resumed run reaches the same weights as an uninterrupted
-one (on the same machine and thread count).
+one, and two runs with one seed reach the same weights, bit for bit, on the same machine with
+``train.threads=1`` (``tests/test_robust.py::test_same_seed_same_weights_on_cpu``). With more
+threads they do not: CPU kernels split their sums across threads differently from run to run
+(two 2-epoch runs at 2 threads differed in every tensor), and GPUs add their own
+non-deterministic kernels.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from skelgnn.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
                           resolve_data_dir)
 from skelgnn.evaluate import score
-from skelgnn.fileio import atomic_write_text
+from skelgnn.fileio import atomic_write_text, write_error
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.distributed import DistContext, convert_sync_batchnorm, distributed_context
 from skelgnn.models import LifterModel, build_model, count_parameters, for_skeleton
@@ -163,9 +167,14 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
         lock = None
         handler = None
         if ctx.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            lock = _lock_run_dir(run_dir)
-            handler = _setup_logging(run_dir)
+            try:  # a read-only or full file system: one line naming the directory, no work done
+                run_dir.mkdir(parents=True, exist_ok=True)
+                lock = _lock_run_dir(run_dir)
+                handler = _setup_logging(run_dir)
+            except OSError as exc:
+                if lock is not None:
+                    lock.close()
+                raise write_error(run_dir, exc) from None
         try:
             return _train(cfg, run_dir, last, resume, progress and ctx.is_main, data_dir, ctx,
                           epochs)

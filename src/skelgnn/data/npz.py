@@ -38,17 +38,71 @@ _SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+UNPICKLE_BUDGET_FACTOR = 16
+UNPICKLE_BUDGET_BASE = 1 << 20
+"""What the constructors a pickle calls may allocate in all: ``16 x`` the pickle's own size plus
+1 MiB. A real data file rebuilds its arrays from bytes it holds (nothing is allocated beyond
+them); a crafted one can ask ``list(bytes(2e8))`` of 300 bytes (1.6 GB), refused here before the
+call."""
+
+
 class _ForbiddenGlobal(ValueError):
-    """A pickle asked for a global outside the allow-list."""
+    """A pickle asked for a global outside the allow-list, or to allocate past the budget."""
+
+
+class _NdarrayToken:
+    """Stands for ``numpy.ndarray`` in a pickle: only ``_reconstruct`` may receive it (calling it,
+    or ``NEWOBJ`` on it, which could allocate any shape, fails)."""
+
+
+_NDARRAY = _NdarrayToken()
+
+
+def _nbytes(shape: Any, dtype: Any) -> int:
+    """Bytes an array of ``shape`` and ``dtype`` would take (0 when they are not valid: the
+    constructor will refuse them itself)."""
+    try:
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            return 0
+        size = 1
+        for d in dims:
+            size *= d
+        return size * max(np.dtype(dtype).itemsize, 1)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _cost(name: str, args: tuple) -> int:
+    """What calling the allow-listed constructor ``name`` with ``args`` would allocate, in
+    bytes (8 per item for containers: one pointer each)."""
+    first = args[0] if args else None
+    if name in ("bytes", "bytearray"):
+        return first if isinstance(first, int) else len(first) if hasattr(first, "__len__") else 0
+    if name in ("list", "tuple", "set", "frozenset", "dict", "OrderedDict"):
+        return 8 * len(first) if hasattr(first, "__len__") else 0
+    if name == "str":
+        # str() of a container is its repr, which shared references can make huge
+        if first is not None and not isinstance(first, (str, bytes, bytearray, int, float)):
+            raise _ForbiddenGlobal("str() of a container")
+        return 4 * len(first) if hasattr(first, "__len__") else 64
+    if name == "_reconstruct":
+        return _nbytes(args[1], args[2]) if len(args) >= 3 else 0
+    if name == "scalar":
+        return _nbytes((), first)
+    return 0
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals numpy arrays and plain containers need."""
+    """An unpickler that resolves only the globals numpy arrays and plain containers need, each
+    wrapped so that what it allocates is counted against a budget (:data:`UNPICKLE_BUDGET_FACTOR`)
+    and refused before the call once past it."""
 
-    def __init__(self, file: io.BufferedIOBase, origin: str) -> None:
+    def __init__(self, file: io.BufferedIOBase, origin: str, size: int = 0) -> None:
         # latin1 lets Python 2 numpy pickles (byte strings holding array data) load.
         super().__init__(file, encoding="latin1")
         self._origin = origin
+        self._budget = UNPICKLE_BUDGET_FACTOR * size + UNPICKLE_BUDGET_BASE
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _SAFE_GLOBALS:
@@ -57,7 +111,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 "and plain containers are allowed in data files")
         if module == "__builtin__":
             module = "builtins"
-        return super().find_class(module, name)
+        if (module, name) == ("numpy", "ndarray"):
+            return _NDARRAY
+        return self._bounded(name, super().find_class(module, name))
+
+    def _bounded(self, name: str, func: Any) -> Any:
+        def call(*args: Any) -> Any:  # a plain function: NEWOBJ on it fails, REDUCE calls it
+            try:
+                cost = _cost(name, args)
+            except _ForbiddenGlobal as exc:
+                raise _ForbiddenGlobal(f"{self._origin}: refusing to unpickle {exc}") from None
+            if cost > self._budget:
+                raise _ForbiddenGlobal(
+                    f"{self._origin}: refusing to unpickle: {name}() would allocate {cost:,} bytes, "
+                    f"over what a pickle of this size may ask for; the file is corrupt or crafted")
+            self._budget -= cost
+            if name == "_reconstruct" and args and args[0] is _NDARRAY:
+                args = (np.ndarray, *args[1:])
+            return func(*args)
+
+        return call
 
 
 def require_file(path: Path, what: str) -> Path:
@@ -86,8 +159,9 @@ def load_npz_object(path: str | Path, key: str) -> Any:
     restricted unpickler whose ``find_class`` resolves only numpy's array / dtype / scalar
     reconstructors, ``collections.OrderedDict`` and builtin containers and scalars; any other
     global (``os.system``, ``builtins.eval``, a class with ``__reduce__``...) raises ``ValueError``
-    naming the file before anything is called. Plain (non-object) arrays are read with
-    ``np.load(allow_pickle=False)``.
+    naming the file before anything is called, and so does a call that would allocate more than
+    the pickle's size allows (:data:`UNPICKLE_BUDGET_FACTOR`: ``list(bytes(2e8))``). Plain
+    (non-object) arrays are read with ``np.load(allow_pickle=False)``.
 
     Returns:
         The stored object: for a 0-d object array its single item (the dict), otherwise the array.
@@ -123,7 +197,7 @@ def load_npz_object(path: str | Path, key: str) -> Any:
             raise ValueError(f"{path}: key {key!r} could not be read ({type(exc).__name__}: "
                              f"{exc})") from None
     try:
-        obj = _RestrictedUnpickler(io.BytesIO(payload), str(path)).load()
+        obj = _RestrictedUnpickler(io.BytesIO(payload), str(path), len(payload)).load()
     except _ForbiddenGlobal as exc:
         raise ValueError(str(exc)) from None
     except Exception as exc:  # corrupt pickle: UnpicklingError, EOFError, ValueError, MemoryError...
