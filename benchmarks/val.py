@@ -58,31 +58,49 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
         f"d{d}-det": (_S, ["data.source=det", f"model.squeeze={d}"])
         for d in ("0.5", "0.79", "0.57", "1.0")
     },
+    # learnable hop grading: a gate per hop-group channel against the fixed grading, and the
+    # widths the gates imply (skelgnn.grading; issue 19 part 3)
+    "r5-grading": {
+        "fixed-det": (_S, ["data.source=det"]),
+        "gated-det": (_S, ["data.source=det", "model.grading=gated"]),
+    },
 }
+
+# rounds run on a shorter protocol than (EPOCHS, SAMPLES): round -> (epochs, samples per epoch).
+# r5 ran while two benchmark trainings held both cores (about 45 samples/s per run at nice 10).
+PROTOCOL: dict[str, tuple[int, int]] = {"r5-grading": (3, 10_000)}
+
+
+def _protocol(round_name: str) -> tuple[int, int, float]:
+    """``(epochs, samples per epoch, lr decay)``; the decay gives the 20-epoch schedule's final
+    learning rate at the last epoch."""
+    epochs, samples = PROTOCOL.get(round_name, (EPOCHS, SAMPLES))
+    return epochs, samples, round((0.95 ** 19) ** (1 / max(1, epochs - 1)), 4)
 
 
 def _run_dir(runs: Path, round_name: str, variant: str) -> Path:
     return runs / round_name / variant
 
 
-def _done(run_dir: Path) -> bool:
+def _done(run_dir: Path, epochs: int = EPOCHS) -> bool:
     hist = run_dir / "history.json"
     if not hist.exists():
         return False
     rows = json.loads(hist.read_text())
-    return bool(rows) and rows[-1]["epoch"] >= EPOCHS and "val_p1" in rows[-1]
+    return bool(rows) and rows[-1]["epoch"] >= epochs and "val_p1" in rows[-1]
 
 
 def run_variant(round_name: str, variant: str, runs: Path, threads: int, data: str | None) -> str:
     cfg, sets = ROUNDS[round_name][variant]
     run_dir = _run_dir(runs, round_name, variant)
-    if _done(run_dir):
+    epochs, samples, decay = _protocol(round_name)
+    if _done(run_dir, epochs):
         return f"{variant}: done before"
     cmd = [sys.executable, "-m", "skelgnn.cli", "train", "--config", str(REPO / "configs" / cfg),
            "--run-dir", str(run_dir), "--no-progress", "--set", "data.split=val",
-           "--set", f"train.epochs={EPOCHS}", "--set", f"train.lr_decay={LR_DECAY}",
+           "--set", f"train.epochs={epochs}", "--set", f"train.lr_decay={decay}",
            "--set", f"train.threads={threads}", "--set", "train.validate_every=3",
-           "--set", f"train.max_samples={SAMPLES}"]
+           "--set", f"train.max_samples={samples}"]
     for s in sets:
         cmd += ["--set", s]
     if data:
@@ -97,15 +115,16 @@ def run_variant(round_name: str, variant: str, runs: Path, threads: int, data: s
 
 
 def collect(round_name: str, runs: Path) -> dict:
-    out: dict = {"protocol": (f"train on train minus val (S02), {EPOCHS} epochs, lr 1e-3 x "
-                              f"{LR_DECAY} per epoch (the 20-epoch schedule's final lr), {SAMPLES} "
+    epochs, samples, decay = _protocol(round_name)
+    out: dict = {"protocol": (f"train on train minus val (S02), {epochs} epochs, lr 1e-3 x "
+                              f"{decay} per epoch (the 20-epoch schedule's final lr), {samples} "
                               "random samples per epoch, every "
                               "frame of S02 scored with flip TTA, 1 thread per run, runs side by "
                               "side on the 2-core machine"),
                  "runs": {}}
     for variant, (cfg, sets) in ROUNDS[round_name].items():
         run_dir = _run_dir(runs, round_name, variant)
-        if not _done(run_dir):
+        if not _done(run_dir, epochs):
             continue
         conf = json.loads((run_dir / "config.json").read_text())
         hist = json.loads((run_dir / "history.json").read_text())
