@@ -63,6 +63,8 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
     "r5-grading": {
         "fixed-det": (_S, ["data.source=det"]),
         "gated-det": (_S, ["data.source=det", "model.grading=gated"]),
+        # no squeezing to start from: every group full width, the gates alone grade the hops
+        "gated-d1.0-det": (_S, ["data.source=det", "model.grading=gated", "model.squeeze=1.0"]),
     },
 }
 

@@ -47,6 +47,7 @@ MINIMAL_ARGS = {
     "prepare bvh": ["--bvh", "x", "--out", "x"],
     "prepare h36m": ["--h36m", "x", "--out", "x"],
     "analyze hops": ["--out", "x"],
+    "analyze grading": ["--checkpoint", "x"],
     "action train": ["--out", "x"],
     "action evaluate": ["x"],
     "convert": ["x", "y.bvh"],

@@ -1,4 +1,4 @@
-"""Learnable hop grading: a soft gate per hop-group channel, and widths read off the gates.
+r"""Learnable hop grading: a soft gate per hop-group channel, and widths read off the gates.
 
 Shape legend: ``B`` batch, ``T`` frames, ``J`` joints, ``G`` hop groups, ``C_g`` channels of
 group ``g`` (``C_0 = C_out``, ``C_g = floor(C_out d^g)`` for the long-range groups, see
