@@ -65,6 +65,10 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "gated-det": (_S, ["data.source=det", "model.grading=gated"]),
         # no squeezing to start from: every group full width, the gates alone grade the hops
         "gated-d1.0-det": (_S, ["data.source=det", "model.grading=gated", "model.squeeze=1.0"]),
+        # a second seed of each, for the run-to-run spread
+        **{f"{v}-seed2": (_S, ["data.source=det", *sets, "train.seed=2"]) for v, sets in [
+            ("fixed-det", []), ("gated-det", ["model.grading=gated"]),
+            ("gated-d1.0-det", ["model.grading=gated", "model.squeeze=1.0"])]},
     },
 }
 
@@ -133,7 +137,39 @@ def collect(round_name: str, runs: Path) -> dict:
         out["runs"][variant] = {"config_file": f"configs/{cfg}", "overrides": sets,
                                 "model": conf["model"], "train": conf["train"],
                                 "data": conf["data"], "history": hist}
+        if conf["model"].get("grading", "fixed") == "gated":
+            out["runs"][variant]["grading"] = _gates(run_dir / "last.pt")
     return out
+
+
+def _gates(checkpoint: Path) -> dict:
+    """The learnt hop gates of a gated run and the widths they imply (skelgnn.grading), with the
+    squeeze ratio of the information-gain fit next to them."""
+    from skelgnn.checkpoint import load_model
+    from skelgnn.grading import gate_report
+    from skelgnn.hops import squeeze_from_json
+
+    report = gate_report(load_model(checkpoint)[0]).to_dict()
+    report["ig_squeeze"] = squeeze_from_json(REPO / "benchmarks" / "results" / "hops" / "det"
+                                             / "hops.json")
+    return report
+
+
+def grading_table(result: dict) -> str:
+    """Per gated run: each hop group's fixed width, mean gate over layers, derived width."""
+    rows = []
+    for variant, r in result["runs"].items():
+        g = r.get("grading")
+        if not g:
+            continue
+        for i, hops in enumerate(g["group_hops"]):
+            mean = sum(m[i] for m in g["mean_gate"]) / len(g["mean_gate"])
+            rows.append([variant, hops, g["fixed_widths"][i], f"{mean:.3f}",
+                         f"{g['mass_ratio'][i]:.3f}", g["derived_widths"][i]])
+        rows.append([variant, "d", f"{g['config_squeeze']:.2f}", "", "",
+                     f"{g['derived_squeeze']:.3f} (IG fit {g['ig_squeeze']:.2f})"])
+    return format_table(["variant", "hops", "fixed width", "mean gate", "mass / short",
+                         "derived width"], rows, markdown=True) if rows else ""
 
 
 def table(result: dict) -> str:
@@ -188,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"{args.round}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
+    if any("grading" in r for r in result["runs"].values()):
+        print(grading_table(result))
     print(f"wrote {path.relative_to(REPO)}")
     return 0
 
