@@ -5,7 +5,8 @@
     python benchmarks/val.py --round r3-embedding --table      # collect only
 
 Every variant trains on ``train`` minus ``val`` (``data.split = "val"``) and is scored on every
-frame of the val subject with flip test-time augmentation. The short protocol compresses the
+frame of the val subject with flip test-time augmentation (``PROTOCOL`` gives rounds run
+shorter, e.g. ``r5-grading``: 3 epochs of 10,000 samples). The short protocol compresses the
 benchmark's learning-rate schedule: ``EPOCHS`` epochs with the per-epoch decay chosen so that the
 last epoch's learning rate equals the 20-epoch schedule's (``0.95 ** 19``), so a short run ends
 annealed instead of mid-descent, on ``SAMPLES`` random training samples per epoch (about 2.8
