@@ -5,7 +5,8 @@
     python benchmarks/val.py --round r3-embedding --table      # collect only
 
 Every variant trains on ``train`` minus ``val`` (``data.split = "val"``) and is scored on every
-frame of the val subject with flip test-time augmentation. The short protocol compresses the
+frame of the val subject with flip test-time augmentation (``PROTOCOL`` gives rounds run
+shorter, e.g. ``r5-grading``: 3 epochs of 10,000 samples). The short protocol compresses the
 benchmark's learning-rate schedule: ``EPOCHS`` epochs with the per-epoch decay chosen so that the
 last epoch's learning rate equals the 20-epoch schedule's (``0.95 ** 19``), so a short run ends
 annealed instead of mid-descent, on ``SAMPLES`` random training samples per epoch (about 2.8
@@ -58,31 +59,55 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
         f"d{d}-det": (_S, ["data.source=det", f"model.squeeze={d}"])
         for d in ("0.5", "0.79", "0.57", "1.0")
     },
+    # learnable hop grading: a gate per hop-group channel against the fixed grading, and the
+    # widths the gates imply (skelgnn.grading; issue 19 part 3)
+    "r5-grading": {
+        "fixed-det": (_S, ["data.source=det"]),
+        "gated-det": (_S, ["data.source=det", "model.grading=gated"]),
+        # no squeezing to start from: every group full width, the gates alone grade the hops
+        "gated-d1.0-det": (_S, ["data.source=det", "model.grading=gated", "model.squeeze=1.0"]),
+        # a second seed of each, for the run-to-run spread
+        **{f"{v}-seed2": (_S, ["data.source=det", *sets, "train.seed=2"]) for v, sets in [
+            ("fixed-det", []), ("gated-det", ["model.grading=gated"]),
+            ("gated-d1.0-det", ["model.grading=gated", "model.squeeze=1.0"])]},
+    },
 }
+
+# rounds run on a shorter protocol than (EPOCHS, SAMPLES): round -> (epochs, samples per epoch).
+# r5 ran while two benchmark trainings held both cores (about 45 samples/s per run at nice 10).
+PROTOCOL: dict[str, tuple[int, int]] = {"r5-grading": (3, 10_000)}
+
+
+def _protocol(round_name: str) -> tuple[int, int, float]:
+    """``(epochs, samples per epoch, lr decay)``; the decay gives the 20-epoch schedule's final
+    learning rate at the last epoch."""
+    epochs, samples = PROTOCOL.get(round_name, (EPOCHS, SAMPLES))
+    return epochs, samples, round((0.95 ** 19) ** (1 / max(1, epochs - 1)), 4)
 
 
 def _run_dir(runs: Path, round_name: str, variant: str) -> Path:
     return runs / round_name / variant
 
 
-def _done(run_dir: Path) -> bool:
+def _done(run_dir: Path, epochs: int = EPOCHS) -> bool:
     hist = run_dir / "history.json"
     if not hist.exists():
         return False
     rows = json.loads(hist.read_text())
-    return bool(rows) and rows[-1]["epoch"] >= EPOCHS and "val_p1" in rows[-1]
+    return bool(rows) and rows[-1]["epoch"] >= epochs and "val_p1" in rows[-1]
 
 
 def run_variant(round_name: str, variant: str, runs: Path, threads: int, data: str | None) -> str:
     cfg, sets = ROUNDS[round_name][variant]
     run_dir = _run_dir(runs, round_name, variant)
-    if _done(run_dir):
+    epochs, samples, decay = _protocol(round_name)
+    if _done(run_dir, epochs):
         return f"{variant}: done before"
     cmd = [sys.executable, "-m", "skelgnn.cli", "train", "--config", str(REPO / "configs" / cfg),
            "--run-dir", str(run_dir), "--no-progress", "--set", "data.split=val",
-           "--set", f"train.epochs={EPOCHS}", "--set", f"train.lr_decay={LR_DECAY}",
+           "--set", f"train.epochs={epochs}", "--set", f"train.lr_decay={decay}",
            "--set", f"train.threads={threads}", "--set", "train.validate_every=3",
-           "--set", f"train.max_samples={SAMPLES}"]
+           "--set", f"train.max_samples={samples}"]
     for s in sets:
         cmd += ["--set", s]
     if data:
@@ -97,22 +122,55 @@ def run_variant(round_name: str, variant: str, runs: Path, threads: int, data: s
 
 
 def collect(round_name: str, runs: Path) -> dict:
-    out: dict = {"protocol": (f"train on train minus val (S02), {EPOCHS} epochs, lr 1e-3 x "
-                              f"{LR_DECAY} per epoch (the 20-epoch schedule's final lr), {SAMPLES} "
+    epochs, samples, decay = _protocol(round_name)
+    out: dict = {"protocol": (f"train on train minus val (S02), {epochs} epochs, lr 1e-3 x "
+                              f"{decay} per epoch (the 20-epoch schedule's final lr), {samples} "
                               "random samples per epoch, every "
                               "frame of S02 scored with flip TTA, 1 thread per run, runs side by "
                               "side on the 2-core machine"),
                  "runs": {}}
     for variant, (cfg, sets) in ROUNDS[round_name].items():
         run_dir = _run_dir(runs, round_name, variant)
-        if not _done(run_dir):
+        if not _done(run_dir, epochs):
             continue
         conf = json.loads((run_dir / "config.json").read_text())
         hist = json.loads((run_dir / "history.json").read_text())
         out["runs"][variant] = {"config_file": f"configs/{cfg}", "overrides": sets,
                                 "model": conf["model"], "train": conf["train"],
                                 "data": conf["data"], "history": hist}
+        if conf["model"].get("grading", "fixed") == "gated":
+            out["runs"][variant]["grading"] = _gates(run_dir / "last.pt")
     return out
+
+
+def _gates(checkpoint: Path) -> dict:
+    """The learnt hop gates of a gated run and the widths they imply (skelgnn.grading), with the
+    squeeze ratio of the information-gain fit next to them."""
+    from skelgnn.checkpoint import load_model
+    from skelgnn.grading import gate_report
+    from skelgnn.hops import squeeze_from_json
+
+    report = gate_report(load_model(checkpoint)[0]).to_dict()
+    report["ig_squeeze"] = squeeze_from_json(REPO / "benchmarks" / "results" / "hops" / "det"
+                                             / "hops.json")
+    return report
+
+
+def grading_table(result: dict) -> str:
+    """Per gated run: each hop group's fixed width, mean gate over layers, derived width."""
+    rows = []
+    for variant, r in result["runs"].items():
+        g = r.get("grading")
+        if not g:
+            continue
+        for i, hops in enumerate(g["group_hops"]):
+            mean = sum(m[i] for m in g["mean_gate"]) / len(g["mean_gate"])
+            rows.append([variant, hops, g["fixed_widths"][i], f"{mean:.3f}",
+                         f"{g['mass_ratio'][i]:.3f}", g["derived_widths"][i]])
+        rows.append([variant, "d", f"{g['config_squeeze']:.2f}", "", "",
+                     f"{g['derived_squeeze']:.3f} (IG fit {g['ig_squeeze']:.2f})"])
+    return format_table(["variant", "hops", "fixed width", "mean gate", "mass / short",
+                         "derived width"], rows, markdown=True) if rows else ""
 
 
 def table(result: dict) -> str:
@@ -167,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"{args.round}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
+    if any("grading" in r for r in result["runs"].values()):
+        print(grading_table(result))
     print(f"wrote {path.relative_to(REPO)}")
     return 0
 

@@ -48,6 +48,7 @@ MINIMAL_ARGS = {
     "prepare h36m": ["--h36m", "x", "--out", "x"],
     "analyze hops": ["--out", "x"],
     "analyze cameras": ["--checkpoint", "x.pt"],
+    "analyze grading": ["--checkpoint", "x"],
     "action train": ["--out", "x"],
     "action evaluate": ["x"],
     "convert": ["x", "y.bvh"],

@@ -1,4 +1,4 @@
-"""``skelgnn prepare bvh|h36m`` and ``skelgnn analyze hops``: the verbs that build or study a
+"""``skelgnn prepare bvh|h36m`` and ``skelgnn analyze hops|grading``: the verbs that build or study a
 dataset, kept beside :mod:`skelgnn.cli` (which lists their parser builders in its verb table)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from skelgnn.tables import format_table
 
 __all__ = ["add_prepare_parser", "add_analyze_parser", "cmd_prepare_bvh", "cmd_prepare_h36m",
-           "cmd_analyze_hops"]
+           "cmd_analyze_hops", "cmd_analyze_grading"]
 
 EXIT_OK = 0
 
@@ -128,6 +128,16 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> None:
     hops.add_argument("--frame-stride", type=int, default=2, help="every n-th frame (default 2)")
     hops.add_argument("--no-plot", action="store_true", help="write no PNG")
     hops.set_defaults(command="analyze hops", handler=cmd_analyze_hops)
+    grading = verbs.add_parser(
+        "grading", help="learnt hop gates of a gated Skeletal GNN and the widths they imply",
+        description="Read the hop gates of a checkpoint trained with model.grading=gated, derive "
+                    "per-group widths from the gates' mass (skelgnn.grading) and print them "
+                    "next to the fixed grading's widths and squeeze ratios.")
+    grading.add_argument("--checkpoint", required=True, metavar="PT", help="gated checkpoint")
+    grading.add_argument("--hops", metavar="JSON", default=None,
+                         help="hops.json of `skelgnn analyze hops`, to print its derived d too")
+    grading.add_argument("--json", metavar="PATH", default=None, help="write the report here")
+    grading.set_defaults(command="analyze grading", handler=cmd_analyze_grading)
     _add_cameras_parser(verbs)
 
 
@@ -197,4 +207,37 @@ def cmd_analyze_hops(args: argparse.Namespace) -> int:
         from skelgnn.visualize import plot_hop_information
 
         print(f"wrote {plot_hop_information(res, out / 'hops.png')}")
+    return EXIT_OK
+
+
+def cmd_analyze_grading(args: argparse.Namespace) -> int:
+    import json
+
+    from skelgnn.checkpoint import load_model
+    from skelgnn.grading import gate_report
+    from skelgnn.hops import squeeze_from_json
+
+    model, _, _ = load_model(args.checkpoint)
+    rep = gate_report(model)
+    layers = len(rep.layers)
+    rows = [[hops, fixed, f"{sum(m[g] for m in rep.mean_gate) / layers:.3f}",
+             f"{rep.mass_ratio[g]:.3f}", derived]
+            for g, (hops, fixed, derived) in enumerate(zip(rep.group_hops, rep.fixed_widths,
+                                                           rep.derived_widths))]
+    print(f"hop gates of {layers} D-HCSF layers in {args.checkpoint}")
+    print(format_table(["hops", "fixed width", "mean gate", "mass / short range",
+                        "derived width"], rows))
+    derived = "-" if rep.derived_squeeze is None else f"{rep.derived_squeeze:.3f}"
+    line = f"squeeze d: config {rep.config_squeeze:.3f}, from the gates {derived}"
+    report = rep.to_dict()
+    if args.hops:
+        d_ig = squeeze_from_json(args.hops)
+        line += f", from the information-gain fit {d_ig:.3f}"
+        report["ig_squeeze"] = d_ig
+    print(line)
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {out}")
     return EXIT_OK

@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from skelgnn.grading import GRADINGS, HopGate
 from skelgnn.graph import cumulative_mask, hop_masks, normalize_rows
 
 __all__ = [
@@ -79,6 +80,13 @@ def temporal_unfold(x: Tensor, kernel: int, dilation: int = 1, stride: int = 1,
     frames = [x[:, f * dilation: f * dilation + (t_out - 1) * stride + 1: stride]
               for f in range(kernel)]
     return torch.cat(frames, dim=-1)  # (B, T_out, J, kernel * C)
+
+
+def _hop_gate(grading: str, widths: Sequence[int]) -> Optional[HopGate]:
+    """``None`` for the fixed grading, else a :class:`skelgnn.grading.HopGate` over ``widths``."""
+    if grading not in GRADINGS:
+        raise ValueError(f"grading must be one of {GRADINGS}, got {grading!r}")
+    return None if grading == "fixed" else HopGate(widths)
 
 
 class GroupBatchNorm(nn.BatchNorm1d):
@@ -315,6 +323,8 @@ class HCSF(nn.Module):
             and stay dense in the long-range groups), per target joint in the others.
         static_init: ``"softmax"`` or ``"row"``.
         bias: add a learnable bias.
+        grading: ``"fixed"`` (widths by ``d`` only) or ``"gated"``: a learnable gate per
+            channel of every group before fusion (:class:`skelgnn.grading.HopGate`).
 
     Shapes:
         input ``(B, T, J, C_in)`` and optional offsets ``(B, T, G, J, J)``;
@@ -324,7 +334,7 @@ class HCSF(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, parents: Sequence[int],
                  max_hop: int = 3, split: int = 1, squeeze: float = 0.5,
                  fusion: str = "hierarchical", weight_sharing: str = "shared",
-                 static_init: str = "softmax", bias: bool = True) -> None:
+                 static_init: str = "softmax", bias: bool = True, grading: str = "fixed") -> None:
         super().__init__()
         if not 0 <= split <= max_hop:
             raise ValueError(f"need 0 <= split (s) <= max_hop (K), got s={split}, K={max_hop}")
@@ -373,6 +383,8 @@ class HCSF(nn.Module):
             self.long_fuse, self.out_fuse = None, None
             self.flat_fuse = nn.Linear(out_channels + long_width, out_channels, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        # learnable hop grading (skelgnn.grading); "fixed" adds no module and no state-dict key
+        self.gate = _hop_gate(grading, self.group_channels)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -388,6 +400,8 @@ class HCSF(nn.Module):
                 lin.reset_parameters()
         if self.bias is not None:
             nn.init.zeros_(self.bias)
+        if self.gate is not None:
+            self.gate.reset_parameters()
 
     def static_adjacency(self) -> Tensor:
         """The learned static graphs ``M_g``, ``(G, J, J)``, zero off each group's support."""
@@ -425,6 +439,8 @@ class HCSF(nn.Module):
             else:
                 agg = torch.einsum("btgij,btjc->btgic", adj + offsets, x)  # (B, T, G, J, C_in)
             z = [proj(agg[:, :, g]) for g, proj in enumerate(self.group_proj)]  # G x (B,T,J,C_g)
+        if self.gate is not None:
+            z = self.gate(z)  # learnable hop grading: G x (B, T, J, C_g), scaled per channel
         if self.num_groups == 1:
             y = z[0]
         elif self.fusion == "hierarchical":
@@ -460,7 +476,7 @@ class DHCSF(nn.Module):
 
     Args:
         in_channels, out_channels, parents, max_hop, split, squeeze, fusion, weight_sharing,
-            static_init: as :class:`HCSF`.
+            static_init, grading: as :class:`HCSF`.
         dynamic: ``"none"``, ``"framewise"`` (``W = 1``) or ``"temporal"`` (``W = window``).
         window: ``W`` for the temporal-aware graph.
         hidden_channels: ``C_h``; ``None`` means ``max(1, C_in // 4)``.
@@ -479,12 +495,12 @@ class DHCSF(nn.Module):
                  fusion: str = "hierarchical", weight_sharing: str = "shared",
                  static_init: str = "softmax", dynamic: str = "temporal", window: int = 3,
                  hidden_channels: Optional[int] = None, alpha_init: float = 0.1,
-                 learn_alpha: bool = True, padding: str = "same") -> None:
+                 learn_alpha: bool = True, padding: str = "same", grading: str = "fixed") -> None:
         super().__init__()
         if dynamic not in ("none", "framewise", "temporal"):
             raise ValueError(f"dynamic must be 'none', 'framewise' or 'temporal', got {dynamic!r}")
         self.hcsf = HCSF(in_channels, out_channels, parents, max_hop, split, squeeze, fusion,
-                         weight_sharing, static_init)
+                         weight_sharing, static_init, grading=grading)
         self.dynamic = dynamic
         if dynamic == "none":
             self.graph = None

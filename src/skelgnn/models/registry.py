@@ -97,6 +97,7 @@ PRESETS: dict[str, ModelConfig] = {
     "skelgnn-1f-k5": dataclasses.replace(_SKEL_1F, max_hop=5),
     "skelgnn-1f-s0": dataclasses.replace(_SKEL_1F, split=0),
     "skelgnn-1f-d25": dataclasses.replace(_SKEL_1F, squeeze=0.25),
+    "skelgnn-1f-gated": dataclasses.replace(_SKEL_1F, grading="gated"),  # skelgnn.grading
     "skelgnn-27f-static": dataclasses.replace(_SKEL_27F, dynamic="none"),
     "skelgnn-27f-notemporal": dataclasses.replace(_SKEL_27F, dynamic="framewise"),
     # Baselines

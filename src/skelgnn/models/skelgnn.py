@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from skelgnn.models.base import (LifterModel, TemporalConv, activation, centre_frames,
                                  check_head_init, check_widths, scale_init)
+from skelgnn.grading import GRADINGS
 from skelgnn.nn import DHCSF, JointLinear
 from skelgnn.options import Dynamic, Fusion, WeightSharing, check_choice
 from skelgnn.skeleton import H36M17
@@ -54,6 +55,10 @@ class SkeletalGNNConfig:
     """Initial weight of the dynamic offsets."""
     learn_alpha: bool = True
     """Learn alpha per hop group (else fixed)."""
+    grading: str = "fixed"
+    """Hop grading: 'fixed' (long-range widths by ``squeeze`` only, the paper's) or 'gated' (a
+    learnable gate per channel of every hop group before fusion, initialised to 1;
+    skelgnn.grading, issue 19 ablation)."""
     dropout: float = 0.1
     """Dropout after every layer."""
     embedding: str = "joint"
@@ -105,6 +110,8 @@ class SkeletalGNNConfig:
             raise ValueError(f"readout must be 'joint' or 'global', got {self.readout!r}")
         if self.global_channels < 0:
             raise ValueError(f"global_channels must be >= 0, got {self.global_channels}")
+        if self.grading not in GRADINGS:
+            raise ValueError(f"grading must be one of {GRADINGS}, got {self.grading!r}")
         check_head_init(self)
         if len(self.parents) != self.num_joints:
             raise ValueError(f"parents has {len(self.parents)} entries for num_joints="
@@ -167,7 +174,7 @@ def _layer_kwargs(cfg: SkeletalGNNConfig) -> dict[str, Any]:
     return dict(max_hop=cfg.max_hop, split=cfg.split, squeeze=cfg.squeeze, fusion=cfg.fusion,
                 weight_sharing=cfg.weight_sharing, static_init=cfg.static_init,
                 hidden_channels=max(1, round(cfg.channels * cfg.hidden_ratio)),
-                alpha_init=cfg.alpha_init, learn_alpha=cfg.learn_alpha)
+                alpha_init=cfg.alpha_init, learn_alpha=cfg.learn_alpha, grading=cfg.grading)
 
 
 class TemporalGraphLevel(nn.Module):
