@@ -223,3 +223,26 @@ def test_flip_batch_flips_exactly_the_masked_samples():
     assert torch.equal(nx, x) and torch.equal(ny, y)
     ax, ay = _flip_batch(x, y, torch.ones(5, dtype=torch.bool))
     assert torch.equal(ax, flip_2d(x)) and torch.equal(ay, flip_3d(y))
+
+
+def test_init_weights_starts_from_a_checkpoint_and_refuses_another_model(tmp_path):
+    """``train.init_weights`` (fine-tuning): a fresh model takes the checkpoint's weights exactly,
+    half-precision ones included; a checkpoint of another model is one clear error."""
+    from skelgnn.checkpoint import FORMAT, save_checkpoint
+    from skelgnn.codec import PoseCodec
+    from skelgnn.models import PRESETS, build_model, config_to_dict
+
+    src = build_model(PRESETS["fcn-1f"])
+    with torch.no_grad():
+        for p in src.parameters():
+            p.add_(0.25)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in src.state_dict().items()}
+    path = save_checkpoint({"format": FORMAT, "model": half, "model_config": config_to_dict(src.config),
+                            "codec": PoseCodec().to_dict()}, tmp_path / "src.pt")
+    fresh = build_model(PRESETS["fcn-1f"])
+    train_mod._init_from(fresh, str(path))
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, half[k].to(v.dtype)), k
+    other = build_model(PRESETS["semgcn-1f"])
+    with pytest.raises(ValueError, match="another model"):
+        train_mod._init_from(other, str(path))

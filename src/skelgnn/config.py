@@ -134,6 +134,10 @@ class TrainConfig:
     precise_bn_batches: int = 0
     """After the last epoch, re-estimate every batch norm's running statistics over this many
     training batches with the final weights ("precise BN", models/bn.py; 0: off)."""
+    init_weights: str = ""
+    """Start from the weights of this checkpoint (same model config; fine-tuning, e.g. the
+    footage checkpoints from the benchmark ones) instead of a random initialisation ("": off).
+    A resumed run keeps its own weights."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

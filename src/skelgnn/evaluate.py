@@ -15,7 +15,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def _own_hard(errors: np.ndarray, fraction: float) -> float:
 
 
 def score(pred: np.ndarray, target: np.ndarray, dataset: WindowDataset,
-          hard_subsets: Optional[dict[str, Sequence[tuple[str, str, int, int]]]] = None
+          hard_subsets: Optional[Mapping[str, Sequence[tuple[str, str, int, int]]]] = None
           ) -> dict[str, Any]:
     """Benchmark figures for predictions in metres (reported in millimetres).
 

@@ -146,8 +146,8 @@ a visible person. Larger values mean the image size does not belong to the keypo
 1920-wide frame with ``image_size=(1, 1)``, say), and the lifter would return poses hundreds of
 metres across instead of an error."""
 
-TRAINING_FRAMING = {"image_size": (1000.0, 1000.0), "height_px": 304.0,
-                    "centre_px": (507.0, 380.0)}
+TRAINING_FRAMING: dict[str, Any] = {"image_size": (1000.0, 1000.0), "height_px": 304.0,
+                                    "centre_px": (507.0, 380.0)}
 """How people appear in the benchmark's training images (median over the training subjects' GT
 2D: person height in pixels, centre of the joints), used by :func:`reframe_keypoints`."""
 
@@ -175,9 +175,10 @@ def reframe_keypoints(uv: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
         raise ValueError("cannot reframe: the person has zero height in every frame (lift "
                          "in the clip's own pixels with reframe=False / --no-reframe)")
     centre = np.median(uv.mean(-2), axis=0)  # (2,)
-    scale = TRAINING_FRAMING["height_px"] / height
+    scale = float(TRAINING_FRAMING["height_px"]) / height
     out = (uv - centre) * scale + np.asarray(TRAINING_FRAMING["centre_px"])
-    return out, TRAINING_FRAMING["image_size"]
+    width, image_height = TRAINING_FRAMING["image_size"]
+    return out, (float(width), float(image_height))
 
 
 class Lifter:
@@ -277,9 +278,9 @@ class Lifter:
             x = self.codec.encode_2d(uv, size).astype(np.float32)  # (F, J, 2)
         extent = float(np.abs(x).max()) if np.isfinite(x).all() else math.inf
         if extent > SCREEN_LIMIT:
+            image = f"the image of size {size[0]:g} x {size[1]:g}" if size is not None else "the image"
             raise ValueError(
-                f"keypoints_2d lie up to {extent / 2:.3g} image widths from the image of size "
-                f"{size[0]:g} x {size[1]:g}; expected keypoints in pixels of that image. Check "
+                f"keypoints_2d lie up to {extent / 2:.3g} image widths from {image}; expected keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
         if reframe and self.codec.mode == "screen":
             x = self.codec.encode_2d(*reframe_keypoints(uv)).astype(np.float32)

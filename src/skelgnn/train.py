@@ -295,6 +295,25 @@ def _build_data(cfg: ExperimentConfig, data_dir: Optional[str | Path], receptive
     return train_set, val_set
 
 
+def _init_from(model: LifterModel, checkpoint: str) -> None:
+    """Load ``checkpoint``'s weights (any float precision) into ``model`` (``train.init_weights``).
+
+    Raises:
+        ValueError: the checkpoint holds another model than the config asks for.
+    """
+    from skelgnn.checkpoint import check_finite_weights, load_checkpoint
+
+    weights = load_checkpoint(checkpoint)["model"]
+    check_finite_weights(weights, checkpoint)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"train.init_weights: {checkpoint} holds another model than the config "
+                         f"asks for ({first})") from None
+    log.info("initialised the model from %s", checkpoint)
+
+
 def _wrap_model(cfg: ExperimentConfig, model: LifterModel, ctx: DistContext,
                 state: Optional[dict[str, Any]]
                 ) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
@@ -303,6 +322,8 @@ def _wrap_model(cfg: ExperimentConfig, model: LifterModel, ctx: DistContext,
     t_cfg = cfg.train
     if state is not None:
         model.load_state_dict(state["model"])
+    elif t_cfg.init_weights:
+        _init_from(model, t_cfg.init_weights)
     device = ctx.device
     model.to(device)
     if ctx.world > 1 and t_cfg.sync_bn:

@@ -279,12 +279,12 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
             if frame is None:
                 return
             if size != (w, h):
-                frame = np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
+                frame = np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
             left = draw_skeleton_2d(frame, kp * factor, min_score=0.0)
             both = np.concatenate([left, renderer.render(pose)], axis=1)  # (H, W + side, 3)
             if i in picks:
                 thumbs.append(np.asarray(Image.fromarray(both).resize(
-                    (both.shape[1] // 3, both.shape[0] // 3), Image.BILINEAR)))
+                    (both.shape[1] // 3, both.shape[0] // 3), Image.Resampling.BILINEAR)))
             yield both
 
     t_start = time.perf_counter()
@@ -322,6 +322,8 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
 
     from skelgnn.motion import build_motion
 
+    if seq.image_size is None:
+        raise ValueError(f"{seq.source}: the image size is unknown (a video's detections carry it)")
     pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
     log.info("video %s: %s", seq.source, pred.report.summary())
     motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,

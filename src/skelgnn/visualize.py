@@ -409,7 +409,7 @@ def draw_skeleton_2d(image: np.ndarray, keypoints: np.ndarray, min_score: float 
     if kp.shape not in ((j, 2), (j, 3)):
         raise ValueError(f"keypoints must be ({j}, 2) or ({j}, 3), found {kp.shape}")
     ok = np.isfinite(kp[:, :2]).all(-1)
-    if kp.shape[1] == 3:
+    if kp.shape == (j, 3):
         ok &= np.nan_to_num(kp[:, 2], nan=-1.0) >= min_score
     Image, ImageDraw = _pil()
     canvas = Image.fromarray(img)

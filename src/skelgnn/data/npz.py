@@ -76,7 +76,7 @@ def _nbytes(shape: Any, dtype: Any) -> int:
 def _cost(name: str, args: tuple) -> int:
     """What calling the allow-listed constructor ``name`` with ``args`` would allocate, in
     bytes (8 per item for containers: one pointer each)."""
-    first = args[0] if args else None
+    first: Any = args[0] if args else None
     if name in ("bytes", "bytearray"):
         return first if isinstance(first, int) else len(first) if hasattr(first, "__len__") else 0
     if name in ("list", "tuple", "set", "frozenset", "dict", "OrderedDict"):
@@ -85,7 +85,7 @@ def _cost(name: str, args: tuple) -> int:
         # str() of a container is its repr, which shared references can make huge
         if first is not None and not isinstance(first, (str, bytes, bytearray, int, float)):
             raise _ForbiddenGlobal("str() of a container")
-        return 4 * len(first) if hasattr(first, "__len__") else 64
+        return 4 * len(first) if isinstance(first, (str, bytes, bytearray)) else 64
     if name == "_reconstruct":
         return _nbytes(args[1], args[2]) if len(args) >= 3 else 0
     if name == "scalar":
