@@ -229,7 +229,10 @@ def test_read_positions_2d_any_arrays(workdir, views):
     save_object_npz(path, positions_2d={"S1": {"Walk 01_01": views}}, metadata={"layout": "h36m"})
     status, value = outcome(read_positions_2d, path)
     if all(v.dtype.kind != "O" for v in views):
-        assert status == ("ok" if all(acceptable(v, None, 2) for v in views) else "error"), value
+        # any skeleton, but one per file: every camera has the first one's joint count
+        same_joints = len({v.shape[1] if v.ndim == 3 else -1 for v in views}) == 1
+        ok = all(acceptable(v, None, 2) for v in views) and same_joints
+        assert status == ("ok" if ok else "error"), value
     if status == "error":
         assert str(path) in value
         return
@@ -666,3 +669,13 @@ def test_predict_wrong_joint_count(lifter, case, joints):
     wrong = np.resize(kp, (kp.shape[0], joints, kp.shape[2]))
     status, value = outcome(lifter.predict, wrong, image_size=size)
     assert status == "error" and "17 joints" in value
+
+
+def test_read_positions_2d_one_skeleton_per_file(workdir):
+    """The example Hypothesis found: cameras with different joint counts are refused, naming the
+    camera."""
+    path = fresh(workdir, "data_2d.npz")
+    views = [np.zeros((2, 17, 2)), np.zeros((3, 1, 2))]
+    save_object_npz(path, positions_2d={"S1": {"Walk 01_01": views}}, metadata={"layout": "h36m"})
+    status, value = outcome(read_positions_2d, path)
+    assert status == "error" and "camera 1: expected 17 joints, found 1" in value
