@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -130,18 +131,56 @@ def bench_video(path: str | Path, checkpoint: Optional[str | Path] = None,
             "lift_warm_over_detect": lift_warm / stages["detect"]}
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, Python and OS of this machine."""
-    cpu = platform.machine()
+_ISA_FLAGS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX-512 BF16"),
+              ("amx_tile", "AMX"), ("amx_bf16", "AMX BF16"))
+
+
+def cpu_flags(cpuinfo: Optional[str] = None) -> tuple[str, list[str]]:
+    """CPU model name and the instruction sets the benchmark cares about, from
+    ``/proc/cpuinfo`` text (read when not given; empty model and list where it is missing)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not model:
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return model, [name for flag, name in _ISA_FLAGS if flag in flags]
+
+
+def machine_info(threads: Optional[int] = None) -> dict[str, Any]:
+    """CPU model, core count, instruction sets (AVX2 / AVX-512 / AMX from ``/proc/cpuinfo``, and
+    the level torch dispatches to, ``torch.backends.cpu.get_cpu_capability()``), torch threads,
+    torch and oneDNN (mkldnn) versions, Python and OS of this machine."""
+    import torch
+
+    model, isa = cpu_flags()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": platform.platform()}
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # older torch
+        capability = None
+    onednn = None
+    if torch.backends.mkldnn.is_available():
+        m = re.search(r"(?:oneDNN|MKL-DNN) v([0-9][0-9.]*)", torch.__config__.show())
+        onednn = m.group(1) if m else "available"
+    try:
+        import onnxruntime
+
+        ort: Optional[str] = onnxruntime.__version__
+    except ImportError:
+        ort = None
+    return {"cpu": model or platform.machine(), "cores": os.cpu_count(), "isa": isa,
+            "torch_cpu_capability": capability, "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__.split("+")[0], "onednn": onednn, "onnxruntime": ort,
+            "python": platform.python_version(), "system": platform.platform()}
 
 
 def _ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Optional[float]]:
@@ -181,7 +220,7 @@ def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick:
         if res.returncode != 0:
             raise ValueError(f"bench of {name} failed: {res.stderr.strip()[-2000:]}")
         rows[name] = json.loads(res.stdout.strip().splitlines()[-1])
-    out = {"machine": machine_info(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
+    out = {"machine": machine_info(threads), "threads": threads, "date": time.strftime("%Y-%m-%d"),
            "presets": rows, "ratios": _ratios(rows)}
     if video is not None:
         cmd = [sys.executable, "-m", "skelgnn.bench", "--video", str(video), "--threads",
@@ -200,6 +239,11 @@ def format_bench(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {result['threads']} threads, "
              f"{result['date']}.", ""]
+    if "torch" in m:
+        isa = ", ".join(m.get("isa") or []) or "none of AVX2/AVX-512/AMX"
+        lines[-1:-1] = [f"Instruction sets: {isa} (torch dispatches {m.get('torch_cpu_capability')}"
+                        f"); torch {m['torch']} ({m.get('torch_threads')} threads), oneDNN "
+                        f"{m.get('onednn')}, ONNX Runtime {m.get('onnxruntime') or 'absent'}."]
     rows = [[name, r["receptive_field"], f"{r['parameters'] / 1e6:.2f}M", f"{r['macs_per_frame'] / 1e6:.2f}M",
              f"{r['fps_b1']:.0f}", f"{r['latency_ms_b1']:.2f}", f"{r['fps_b1024']:.0f}",
              f"{r['macs_per_s_b1024'] / 1e9:.2f}", f"{r['train_samples_per_s_b256']:.0f}",
