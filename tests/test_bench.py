@@ -103,3 +103,27 @@ def test_machine_info_records_torch_and_threads():
         assert m["onednn"] and m["onednn"][0].isdigit()
     text = format_bench({"machine": m, "threads": 1, "date": "d", "presets": {}, "ratios": {}})
     assert f"torch {m['torch']} (1 threads), oneDNN {m['onednn']}" in text
+
+
+def test_table_lists_backends_and_clock():
+    full = {"receptive_field": 1, "parameters": 1e6, "macs_per_frame": 4e6, "fps_b1": 500.0,
+            "latency_ms_b1": 2.0, "fps_b1024": 1e4, "macs_per_s_b1024": 4e10,
+            "train_samples_per_s_b256": 1e3, "peak_rss_mib": 300.0, "bf16_fps_b1024": 2e4,
+            "bf16_latency_ms_b1": 3.0, "ort_fps_b1024": 1.5e4, "ort_latency_ms_b1": 1.0}
+    text = format_bench({"machine": {"cpu": "X", "cores": 2}, "threads": 1, "clock": "cpu",
+                         "date": "d", "presets": {"skelgnn-1f": full}, "ratios": {}})
+    assert "d, cpu clock." in text
+    assert "| skelgnn-1f | 10000 | 2.00 | 20000 | 15000 | 3.00 | 1.00 |" in text
+
+
+def test_cpu_clock_counts_work_not_waiting():
+    import time
+
+    import skelgnn.bench as bench
+
+    old = bench._clock
+    bench._clock = bench.CLOCKS["cpu"]
+    try:
+        assert bench._median_time(lambda: time.sleep(0.02), 3) < 0.01  # sleeping is no work
+    finally:
+        bench._clock = old
