@@ -75,3 +75,55 @@ def test_bench_video_on_the_sample():
     for k in ("decode", "detect", "lift", "lift_warm", "render"):
         assert res["fps"][k] > 0 and math.isfinite(res["fps"][k]), k
     assert 0 < res["lift_over_detect"] < 10
+
+
+def test_cpu_flags_name_the_instruction_sets():
+    from skelgnn.bench import cpu_flags
+
+    text = ("processor\t: 0\nmodel name\t: Test CPU @ 2GHz\nflags\t\t: fpu avx avx2 avx512f "
+            "avx512bw amx_tile amx_int8\nprocessor\t: 1\nmodel name\t: other\nflags\t: sse\n")
+    assert cpu_flags(text) == ("Test CPU @ 2GHz", ["AVX2", "AVX-512", "AMX"])
+    assert cpu_flags("flags : sse sse2\n") == ("", [])
+
+
+def test_machine_info_records_torch_and_threads():
+    import torch
+
+    from skelgnn.bench import machine_info
+
+    before = torch.get_num_threads()
+    try:
+        m = machine_info(threads=1)
+    finally:
+        torch.set_num_threads(before)
+    assert m["torch_threads"] == 1
+    assert m["torch"] == torch.__version__.split("+")[0]
+    assert m["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    if torch.backends.mkldnn.is_available():
+        assert m["onednn"] and m["onednn"][0].isdigit()
+    text = format_bench({"machine": m, "threads": 1, "date": "d", "presets": {}, "ratios": {}})
+    assert f"torch {m['torch']} (1 threads), oneDNN {m['onednn']}" in text
+
+
+def test_table_lists_backends_and_clock():
+    full = {"receptive_field": 1, "parameters": 1e6, "macs_per_frame": 4e6, "fps_b1": 500.0,
+            "latency_ms_b1": 2.0, "fps_b1024": 1e4, "macs_per_s_b1024": 4e10,
+            "train_samples_per_s_b256": 1e3, "peak_rss_mib": 300.0, "bf16_fps_b1024": 2e4,
+            "bf16_latency_ms_b1": 3.0, "ort_fps_b1024": 1.5e4, "ort_latency_ms_b1": 1.0}
+    text = format_bench({"machine": {"cpu": "X", "cores": 2}, "threads": 1, "clock": "cpu",
+                         "date": "d", "presets": {"skelgnn-1f": full}, "ratios": {}})
+    assert "d, cpu clock." in text
+    assert "| skelgnn-1f | 10000 | 2.00 | 20000 | 15000 | 3.00 | 1.00 |" in text
+
+
+def test_cpu_clock_counts_work_not_waiting():
+    import time
+
+    import skelgnn.bench as bench
+
+    old = bench._clock
+    bench._clock = bench.CLOCKS["cpu"]
+    try:
+        assert bench._median_time(lambda: time.sleep(0.02), 3) < 0.01  # sleeping is no work
+    finally:
+        bench._clock = old

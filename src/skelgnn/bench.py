@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -32,24 +33,36 @@ __all__ = ["DEFAULT_PRESETS", "bench_preset", "bench_video", "run_bench", "forma
 DEFAULT_PRESETS = ("skelgnn-1f", "fcn-1f", "semgcn-1f", "tcn-1f", "skelgnn-27f", "tcn-27f")
 
 
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+"""``wall``: elapsed time (the default); ``cpu``: CPU time of the process, the honest figure with
+one thread on a loaded machine, where elapsed time mostly measures the wait for a core."""
+
+_clock: Callable[[], float] = time.perf_counter
+
+
 def _median_time(fn: Callable[[], Any], repeats: int, min_time: float = 0.0) -> float:
-    """Median seconds of ``fn`` over ``repeats`` timed runs (after two warm-up runs)."""
+    """Median seconds of ``fn`` over ``repeats`` timed runs (after two warm-up runs), on the
+    clock :func:`bench_preset` selected."""
     fn()
     fn()
     times = []
-    t_start = time.perf_counter()
-    while len(times) < repeats or time.perf_counter() - t_start < min_time:
-        t0 = time.perf_counter()
+    t_start = _clock()
+    while len(times) < repeats or _clock() - t_start < min_time:
+        t0 = _clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(_clock() - t0)
         if len(times) >= 10 * repeats:
             break
     return statistics.median(times)
 
 
-def bench_preset(name: str, threads: int = 2, quick: bool = False) -> dict[str, Any]:
-    """Measure one preset in this process."""
+def bench_preset(name: str, threads: int = 2, quick: bool = False,
+                 clock: str = "wall") -> dict[str, Any]:
+    """Measure one preset in this process (``clock``: a key of :data:`CLOCKS`)."""
+    global _clock
     import torch
+
+    _clock = CLOCKS[clock]
 
     from skelgnn.models import build_model, count_parameters, macs_per_frame
 
@@ -69,6 +82,7 @@ def bench_preset(name: str, threads: int = 2, quick: bool = False) -> dict[str, 
         out[f"fps_b{batch}"] = batch / t
         out[f"latency_ms_b{batch}"] = 1000 * t
         out[f"macs_per_s_b{batch}"] = macs * batch / t
+    out.update(_bench_backends(model, r, j, threads, reps))
     if r > 1:
         clip = torch.randn(1, 1000 + r - 1, j, 2)
         with torch.inference_mode():
@@ -88,6 +102,54 @@ def bench_preset(name: str, threads: int = 2, quick: bool = False) -> dict[str, 
 
     out["train_samples_per_s_b256"] = batch / _median_time(step, 3 if quick else 8)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX BF16)."""
+    return bool({"AVX-512 BF16", "AMX BF16"} & set(cpu_flags()[1]))
+
+
+def _bench_backends(model: Any, r: int, j: int, threads: int, reps: int) -> dict[str, Any]:
+    """Inference in bf16 (``torch.autocast``, where the CPU has bf16) and through ONNX Runtime
+    (CPU provider, ``threads`` intra-op threads, where it and ``onnx`` are installed): frames/s
+    at batch 1024 and latency at batch 1. Empty entries are simply left out."""
+    import tempfile
+
+    import torch
+
+    out: dict[str, Any] = {}
+    if bf16_supported():
+        for batch in (1, 1024):
+            x = torch.randn(batch, r, j, 2)
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                t = _median_time(lambda: model(x), reps, min_time=0.2 if batch == 1 else 0.0)
+            out[f"bf16_fps_b{batch}"] = batch / t
+            out[f"bf16_latency_ms_b{batch}"] = 1000 * t
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+        import onnxruntime as ort
+    except ImportError:
+        return out
+    import warnings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "model.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros(2, r, j, 2),), path, input_names=["x"],
+                              output_names=["y"], opset_version=17,
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    for batch in (1, 1024):
+        x = torch.randn(batch, r, j, 2).numpy()
+        t = _median_time(lambda: sess.run(None, {"x": x}), reps,
+                         min_time=0.2 if batch == 1 else 0.0)
+        out[f"ort_fps_b{batch}"] = batch / t
+        out[f"ort_latency_ms_b{batch}"] = 1000 * t
     return out
 
 
@@ -130,18 +192,56 @@ def bench_video(path: str | Path, checkpoint: Optional[str | Path] = None,
             "lift_warm_over_detect": lift_warm / stages["detect"]}
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, Python and OS of this machine."""
-    cpu = platform.machine()
+_ISA_FLAGS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX-512 BF16"),
+              ("amx_tile", "AMX"), ("amx_bf16", "AMX BF16"))
+
+
+def cpu_flags(cpuinfo: Optional[str] = None) -> tuple[str, list[str]]:
+    """CPU model name and the instruction sets the benchmark cares about, from
+    ``/proc/cpuinfo`` text (read when not given; empty model and list where it is missing)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not model:
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return model, [name for flag, name in _ISA_FLAGS if flag in flags]
+
+
+def machine_info(threads: Optional[int] = None) -> dict[str, Any]:
+    """CPU model, core count, instruction sets (AVX2 / AVX-512 / AMX from ``/proc/cpuinfo``, and
+    the level torch dispatches to, ``torch.backends.cpu.get_cpu_capability()``), torch threads,
+    torch and oneDNN (mkldnn) versions, Python and OS of this machine."""
+    import torch
+
+    model, isa = cpu_flags()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": platform.platform()}
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # older torch
+        capability = None
+    onednn = None
+    if torch.backends.mkldnn.is_available():
+        m = re.search(r"(?:oneDNN|MKL-DNN) v([0-9][0-9.]*)", torch.__config__.show())
+        onednn = m.group(1) if m else "available"
+    try:
+        import onnxruntime
+
+        ort: Optional[str] = onnxruntime.__version__
+    except ImportError:
+        ort = None
+    return {"cpu": model or platform.machine(), "cores": os.cpu_count(), "isa": isa,
+            "torch_cpu_capability": capability, "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__.split("+")[0], "onednn": onednn, "onnxruntime": ort,
+            "python": platform.python_version(), "system": platform.platform()}
 
 
 def _ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Optional[float]]:
@@ -162,7 +262,8 @@ def _ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Optional[float]]:
 
 
 def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick: bool = False,
-              progress: bool = True, video: Optional[str | Path] = None) -> dict[str, Any]:
+              progress: bool = True, video: Optional[str | Path] = None,
+              clock: str = "wall") -> dict[str, Any]:
     """Measure each preset in its own subprocess; returns ``{"machine", "threads", "presets",
     "ratios"}`` (and ``"video"``, the per-stage figures of :func:`bench_video`, when a video is
     given)."""
@@ -174,14 +275,15 @@ def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick:
         items = tqdm(presets, desc="bench", unit="preset")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     for name in items:
-        cmd = [sys.executable, "-m", "skelgnn.bench", "--one", name, "--threads", str(threads)]
+        cmd = [sys.executable, "-m", "skelgnn.bench", "--one", name, "--threads", str(threads),
+               "--clock", clock]
         if quick:
             cmd.append("--quick")
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if res.returncode != 0:
             raise ValueError(f"bench of {name} failed: {res.stderr.strip()[-2000:]}")
         rows[name] = json.loads(res.stdout.strip().splitlines()[-1])
-    out = {"machine": machine_info(), "threads": threads, "date": time.strftime("%Y-%m-%d"),
+    out = {"machine": machine_info(threads), "threads": threads, "clock": clock, "date": time.strftime("%Y-%m-%d"),
            "presets": rows, "ratios": _ratios(rows)}
     if video is not None:
         cmd = [sys.executable, "-m", "skelgnn.bench", "--video", str(video), "--threads",
@@ -199,7 +301,12 @@ def format_bench(result: dict[str, Any]) -> str:
     """Markdown table of :func:`run_bench` output."""
     m = result["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {result['threads']} threads, "
-             f"{result['date']}.", ""]
+             f"{result['date']}, {result.get('clock', 'wall')} clock.", ""]
+    if "torch" in m:
+        isa = ", ".join(m.get("isa") or []) or "none of AVX2/AVX-512/AMX"
+        lines[-1:-1] = [f"Instruction sets: {isa} (torch dispatches {m.get('torch_cpu_capability')}"
+                        f"); torch {m['torch']} ({m.get('torch_threads')} threads), oneDNN "
+                        f"{m.get('onednn')}, ONNX Runtime {m.get('onnxruntime') or 'absent'}."]
     rows = [[name, r["receptive_field"], f"{r['parameters'] / 1e6:.2f}M", f"{r['macs_per_frame'] / 1e6:.2f}M",
              f"{r['fps_b1']:.0f}", f"{r['latency_ms_b1']:.2f}", f"{r['fps_b1024']:.0f}",
              f"{r['macs_per_s_b1024'] / 1e9:.2f}", f"{r['train_samples_per_s_b256']:.0f}",
@@ -208,6 +315,18 @@ def format_bench(result: dict[str, Any]) -> str:
     lines.append(format_table(["preset", "frames", "params", "MACs/frame", "fps b1", "latency b1 (ms)",
                                "fps b1024", "GMAC/s b1024", "train samples/s (b256)",
                                "seq. fps (1000 frames)", "peak RSS (MiB)"], rows, markdown=True))
+    backends = [[name, f"{r['fps_b1024']:.0f}", f"{r['latency_ms_b1']:.2f}",
+                 *(f"{r[f'{k}_fps_b1024']:.0f}" if f"{k}_fps_b1024" in r else "-"
+                   for k in ("bf16", "ort")),
+                 *(f"{r[f'{k}_latency_ms_b1']:.2f}" if f"{k}_latency_ms_b1" in r else "-"
+                   for k in ("bf16", "ort"))]
+                for name, r in result["presets"].items()
+                if "bf16_fps_b1024" in r or "ort_fps_b1024" in r]
+    if backends:
+        lines += ["", "Inference backends (eager fp32, bf16 autocast, ONNX Runtime CPU):", "",
+                  format_table(["preset", "fp32 fps b1024", "fp32 ms b1", "bf16 fps b1024",
+                                "ORT fps b1024", "bf16 ms b1", "ORT ms b1"], backends,
+                               markdown=True)]
     v = result.get("video")
     if v:
         lines += ["", f"Video path (`skelgnn video`, {v['video'].rsplit('/', 1)[-1]}, "
@@ -230,11 +349,12 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--video")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = ap.parse_args(argv)
     if args.video:
         print(json.dumps(bench_video(args.video, threads=args.threads)))
     else:
-        print(json.dumps(bench_preset(args.one, args.threads, args.quick)))
+        print(json.dumps(bench_preset(args.one, args.threads, args.quick, args.clock)))
     return 0
 
 

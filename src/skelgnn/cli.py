@@ -219,6 +219,9 @@ def _add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--all", action="store_true", help="every preset")
     b.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     b.add_argument("--quick", action="store_true", help="fewer repeats")
+    b.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="time on the wall clock (default) or on the process's CPU time (use with "
+                        "--threads 1 on a loaded machine)")
     b.add_argument("--out", metavar="DIR", default="benchmarks/results",
                    help="where speed.json and SPEED.md go (default benchmarks/results)")
     b.add_argument("--video", metavar="MP4", default="auto",
@@ -248,7 +251,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--video {video}: no such file (or 'none' to skip)")
     check_output_path(Path(args.out) / "speed.json")  # before minutes of timing
     result = run_bench(names, threads=args.threads, quick=args.quick,
-                       progress=sys.stderr.isatty(), video=video)
+                       progress=sys.stderr.isatty(), video=video, clock=args.clock)
     table = format_bench(result)
     print(table)
     out = Path(args.out)

@@ -200,15 +200,20 @@ class PairLinear(nn.Module):
 
     def forward(self, x: Tensor, coef: Tensor) -> Tensor:
         lead = x.shape[:-2]
-        xs = x.reshape(-1, self.num_joints, self.in_channels)[:, self.src]  # (N, P, C_in)
+        out = self.joint_major(x.reshape(-1, self.num_joints, self.in_channels), coef)
+        return out.transpose(0, 1).reshape(*lead, self.num_joints, self.out_channels)  # (.., J, C)
+
+    def joint_major(self, x: Tensor, coef: Tensor) -> Tensor:
+        """``(N, J, C_in)`` input, ``(P,)`` or ``(N, P)`` coefficients -> ``(J, N, C_out)``
+        (joint-major, before the transpose back to sample-major)."""
+        xs = x[:, self.src]  # (N, P, C_in)
         ys = torch.bmm(xs.transpose(0, 1), self.weight)  # (P, N, C_out)
         if coef.dim() == 1:
             ys = ys * coef.view(-1, 1, 1)
         else:
             ys = ys * coef.reshape(-1, self.num_pairs).transpose(0, 1).unsqueeze(-1)
         n = ys.shape[1]
-        out = (self.scatter @ ys.reshape(self.num_pairs, -1)).view(self.num_joints, n, -1)
-        return out.transpose(0, 1).reshape(*lead, self.num_joints, self.out_channels)  # (.., J, C)
+        return (self.scatter @ ys.reshape(self.num_pairs, -1)).view(self.num_joints, n, -1)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, pairs={self.num_pairs}"
@@ -411,11 +416,79 @@ class HCSF(nn.Module):
             return torch.softmax(logits, dim=-1) * self.masks  # empty rows -> 0, never NaN
         return normalize_rows(self.edge_weight.abs() * self.masks)
 
+    def folded_weights(self) -> Optional[tuple[Tensor, Optional[Tensor], Tensor]]:
+        r"""Inference-time constants of the hierarchical fusion, or ``None`` where they do not
+        apply (training, autograd on, flat fusion, one group, or shared weights).
+
+        The static graphs ``M_g`` (``(G, J, J)``), the short range's per-pair coefficients
+        (pairwise weights, ``(P,)``) and the long-range projections folded into the long-range
+        fusion: :math:`[Z_1 \| \dots \| Z_{G-1}] F_L = \sum_g A_g X\, (W_{g,i} F_{L,g})`, so
+        per target joint ``i`` one ``((G-1) C_in, C_1)`` matrix replaces ``G-1`` projections,
+        a concatenation and a linear layer. Recomputed whenever a weight changes (in-place
+        updates, ``load_state_dict``, ``.to()``), so it is never stale.
+        """
+        if (self.training or torch.is_grad_enabled() or self.fusion != "hierarchical"
+                or self.num_groups == 1 or self.weight_sharing == "shared"):
+            return None
+        params = [self.edge_weight, self.long_fuse.weight, *(p.weight for p in self.group_proj)]
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        cached = self.__dict__.get("_folded")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        adj = self.static_adjacency()  # (G, J, J)
+        coef0 = None
+        if self.weight_sharing == "pairwise":
+            coef0 = adj[0, self.group_proj[0].dst, self.group_proj[0].src]  # (P,)
+        fl = self.long_fuse.weight.t()  # (sum C_g, C_1)
+        parts, start = [], 0
+        for proj in list(self.group_proj)[1:]:
+            c = proj.out_channels
+            parts.append(proj.weight @ fl[start:start + c])  # (J, C_in, C_1)
+            start += c
+        folded = (adj, coef0, torch.cat(parts, dim=1))  # (J, (G-1) C_in, C_1)
+        self.__dict__["_folded"] = (key, folded)
+        return folded
+
+    def _forward_folded(self, x: Tensor, offsets: Optional[Tensor], alpha: Optional[Tensor],
+                        folded: tuple[Tensor, Optional[Tensor], Tensor]) -> Tensor:
+        """The hierarchical fusion with :meth:`folded_weights`, joint-major inside: one copy in
+        (the gather / aggregation), one out."""
+        adj, coef0, w_long = folded
+        lead, j, g = x.shape[:-2], self.num_joints, self.num_groups
+        xf = x.reshape(-1, j, self.in_channels)  # (N, J, C_in)
+        n = xf.shape[0]
+        off = None
+        if offsets is not None:
+            off = offsets.reshape(n, g, j, j)
+            if alpha is not None:
+                off = off * alpha.view(-1, 1, 1)
+        if coef0 is not None:
+            pair = self.group_proj[0]
+            coef = coef0 if off is None else coef0 + off[:, 0, pair.dst, pair.src]  # (N, P)
+            z0 = pair.joint_major(xf, coef)  # (J, N, C_out)
+        else:
+            a0 = adj[0] if off is None else adj[0] + off[:, 0]
+            agg0 = (a0 @ xf).transpose(0, 1)  # (J, N, C_in)
+            z0 = torch.bmm(agg0, self.group_proj[0].weight)  # (J, N, C_out)
+        a_long = adj[1:] if off is None else adj[1:] + off[:, 1:]  # (G-1, J, J) or (N, G-1, J, J)
+        agg = torch.matmul(a_long.reshape(-1, (g - 1) * j, j), xf)  # (N, (G-1) J, C_in)
+        agg = agg.view(n, g - 1, j, self.in_channels).permute(2, 0, 1, 3)  # (J, N, G-1, C_in)
+        agg = agg.reshape(j, n, (g - 1) * self.in_channels)
+        long = torch.relu(torch.baddbmm(self.long_fuse.bias, agg, w_long))  # (J, N, C_1)
+        if self.bias is not None:
+            z0 = z0 + self.bias
+        y = torch.addmm(z0.reshape(j * n, -1), long.reshape(j * n, -1), self.out_fuse.weight.t())
+        y = y.view(j, n, self.out_channels).transpose(0, 1).contiguous()  # (N, J, C_out)
+        return y.view(*lead, j, self.out_channels)
+
     def forward(self, x: Tensor, offsets: Optional[Tensor] = None,
                 alpha: Optional[Tensor] = None) -> Tensor:
         if x.shape[-2] != self.num_joints or x.shape[-1] != self.in_channels:
             raise ValueError(f"HCSF expects (B, T, {self.num_joints}, {self.in_channels}) input, "
                              f"got {tuple(x.shape)}")
+        folded = self.folded_weights()
+        if folded is not None:
+            return self._forward_folded(x, offsets, alpha, folded)
         adj = self.static_adjacency()  # (G, J, J)
         if offsets is not None and alpha is not None:
             offsets = offsets * alpha.view(-1, 1, 1)

@@ -150,13 +150,16 @@ def count_parameters(model: nn.Module) -> int:
 def macs_per_frame(model: LifterModel, frames: int = 1) -> float:
     """Multiply-accumulates per output frame, counted by ``torch.utils.flop_counter`` on one
     eval-mode forward pass (window mode for ``frames == 1``, else sequence mode with ``frames``
-    output frames: the cost of lifting a long clip)."""
+    output frames: the cost of lifting a long clip). One uncounted pass first, so one-off
+    inference precomputation (:meth:`skelgnn.nn.HCSF.folded_weights`) is not charged per frame."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
     r, j = model.receptive_field, model.num_joints
     try:
+        with torch.no_grad():
+            model(torch.zeros(1, r, j, 2))  # warm: builds any folded inference weights
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             if frames == 1:
                 model(torch.zeros(1, r, j, 2))
