@@ -104,3 +104,24 @@ def test_shipped_checkpoints_fold_to_the_same_poses(name, mini_dir, seed_and_one
         out = model.forward_sequence(x)
     diff = (out - ref).abs().max().item()
     assert diff < 1e-5, diff
+
+
+def test_gated_grading_keeps_the_unfolded_path():
+    """The fold has no hop gates in it: a gated layer (issue 19) must not take it."""
+    import torch
+
+    from skelgnn.models import PRESETS, build_model
+
+    torch.manual_seed(0)
+    model = build_model(PRESETS["skelgnn-1f-gated"]).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if getattr(m, "gate", None) is not None:
+                for p in m.gate.parameters():
+                    p.add_(0.5)  # gates away from 1, so skipping them would change the output
+    x = torch.randn(4, 1, 17, 2)
+    with torch.no_grad():
+        eval_out = model(x)
+    with torch.enable_grad():
+        reference = model(x).detach()  # autograd on: the unfolded path
+    torch.testing.assert_close(eval_out, reference, atol=1e-5, rtol=0)

@@ -428,7 +428,8 @@ class HCSF(nn.Module):
         updates, ``load_state_dict``, ``.to()``), so it is never stale.
         """
         if (self.training or torch.is_grad_enabled() or self.fusion != "hierarchical"
-                or self.num_groups == 1 or self.weight_sharing == "shared"):
+                or self.num_groups == 1 or self.weight_sharing == "shared"
+                or self.gate is not None):
             return None
         params = [self.edge_weight, self.long_fuse.weight, *(p.weight for p in self.group_proj)]
         key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
