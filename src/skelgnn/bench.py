@@ -45,7 +45,7 @@ def _median_time(fn: Callable[[], Any], repeats: int, min_time: float = 0.0) -> 
     clock :func:`bench_preset` selected."""
     fn()
     fn()
-    times = []
+    times: list[float] = []
     t_start = _clock()
     while len(times) < repeats or _clock() - t_start < min_time:
         t0 = _clock()
@@ -145,8 +145,8 @@ def _bench_backends(model: Any, r: int, j: int, threads: int, reps: int) -> dict
         opts.inter_op_num_threads = 1
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     for batch in (1, 1024):
-        x = torch.randn(batch, r, j, 2).numpy()
-        t = _median_time(lambda: sess.run(None, {"x": x}), reps,
+        x_np = torch.randn(batch, r, j, 2).numpy()
+        t = _median_time(lambda: sess.run(None, {"x": x_np}), reps,
                          min_time=0.2 if batch == 1 else 0.0)
         out[f"ort_fps_b{batch}"] = batch / t
         out[f"ort_latency_ms_b{batch}"] = 1000 * t
@@ -178,6 +178,8 @@ def bench_video(path: str | Path, checkpoint: Optional[str | Path] = None,
     with tempfile.TemporaryDirectory() as tmp:
         res = process_video(path, tmp, lifter)
     seq = res.keypoints
+    if seq.image_size is None or seq.layout is None:  # a video's detections carry both
+        raise ValueError(f"{path}: the detections lack the image size or the layout")
     t0 = time.perf_counter()
     lifter.predict_full(seq.keypoints, seq.image_size, seq.layout, 0.3, reframe=True)
     lift_warm = time.perf_counter() - t0
@@ -204,7 +206,8 @@ def cpu_flags(cpuinfo: Optional[str] = None) -> tuple[str, list[str]]:
             cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError:
             cpuinfo = ""
-    model, flags = "", set()
+    model = ""
+    flags: set[str] = set()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
@@ -283,17 +286,19 @@ def run_bench(presets: Sequence[str] = DEFAULT_PRESETS, threads: int = 2, quick:
         if res.returncode != 0:
             raise ValueError(f"bench of {name} failed: {res.stderr.strip()[-2000:]}")
         rows[name] = json.loads(res.stdout.strip().splitlines()[-1])
-    out = {"machine": machine_info(threads), "threads": threads, "clock": clock, "date": time.strftime("%Y-%m-%d"),
-           "presets": rows, "ratios": _ratios(rows)}
+    ratios: dict[str, Optional[float]] = _ratios(rows)
+    out: dict[str, Any] = {"machine": machine_info(threads), "threads": threads, "clock": clock,
+                           "date": time.strftime("%Y-%m-%d"), "presets": rows, "ratios": ratios}
     if video is not None:
         cmd = [sys.executable, "-m", "skelgnn.bench", "--video", str(video), "--threads",
                str(threads)]
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if res.returncode != 0:
             raise ValueError(f"bench of the video path failed: {res.stderr.strip()[-2000:]}")
-        out["video"] = json.loads(res.stdout.strip().splitlines()[-1])
-        out["ratios"]["video_lift_over_detect"] = out["video"]["lift_over_detect"]
-        out["ratios"]["video_render_fps"] = out["video"]["fps"]["render"]
+        vid: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        out["video"] = vid
+        ratios["video_lift_over_detect"] = vid["lift_over_detect"]
+        ratios["video_render_fps"] = vid["fps"]["render"]
     return out
 
 

@@ -21,7 +21,7 @@ matrix multiply and every temporal window a reshape (no layout round trips throu
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -98,7 +98,7 @@ class GroupBatchNorm(nn.BatchNorm1d):
         input ``(..., C)``, output the same.
     """
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
         return super().forward(x.reshape(-1, shape[-1])).reshape(shape)
 
@@ -173,6 +173,11 @@ class PairLinear(nn.Module):
         input ``(..., J, C_in)`` and coefficients ``(P,)`` or ``(..., P)`` (pair ``p`` feeds
         joint ``dst[p]`` from joint ``src[p]``); output ``(..., J, C_out)``.
     """
+
+    # buffers (register_buffer), declared so that type checkers see tensors, not ``Module``
+    dst: Tensor  # (P,) target joint of each pair
+    src: Tensor  # (P,) source joint of each pair
+    scatter: Tensor  # (J, P) one-hot pair -> target map
 
     def __init__(self, mask: Tensor, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -336,6 +341,13 @@ class HCSF(nn.Module):
         output ``(B, T, J, C_out)``.
     """
 
+    masks: Tensor  # buffer (G, J, J): each group's support
+    # fusion layers: long_fuse and out_fuse for hierarchical fusion with G > 1, flat_fuse for
+    # flat fusion with G > 1, none of them for G == 1
+    long_fuse: Optional[nn.Linear]
+    out_fuse: Optional[nn.Linear]
+    flat_fuse: Optional[nn.Linear]
+
     def __init__(self, in_channels: int, out_channels: int, parents: Sequence[int],
                  max_hop: int = 3, split: int = 1, squeeze: float = 0.5,
                  fusion: str = "hierarchical", weight_sharing: str = "shared",
@@ -398,7 +410,7 @@ class HCSF(nn.Module):
                 self.edge_weight.fill_(1.0)  # softmax over the support -> 1/deg
             else:
                 self.edge_weight.copy_(normalize_rows(self.masks))
-        for proj in self.group_proj:
+        for proj in self._projections():
             proj.reset_parameters()
         for lin in (self.long_fuse, self.out_fuse, self.flat_fuse):
             if lin is not None:
@@ -407,6 +419,17 @@ class HCSF(nn.Module):
             nn.init.zeros_(self.bias)
         if self.gate is not None:
             self.gate.reset_parameters()
+
+    def _projections(self) -> list[JointLinear | PairLinear]:
+        """``group_proj`` with its item types (``__init__`` fills it with these two only;
+        ``ModuleList`` items are plain ``Module`` to a type checker)."""
+        return [cast("JointLinear | PairLinear", proj) for proj in self.group_proj]
+
+    def _pair(self) -> PairLinear:
+        """The short range's per-pair projection (``weight_sharing="pairwise"`` only)."""
+        pair = self.group_proj[0]
+        assert isinstance(pair, PairLinear), "per-pair projection needs weight_sharing='pairwise'"
+        return pair
 
     def static_adjacency(self) -> Tensor:
         """The learned static graphs ``M_g``, ``(G, J, J)``, zero off each group's support."""
@@ -431,7 +454,9 @@ class HCSF(nn.Module):
                 or self.num_groups == 1 or self.weight_sharing == "shared"
                 or self.gate is not None):
             return None
-        params = [self.edge_weight, self.long_fuse.weight, *(p.weight for p in self.group_proj)]
+        assert self.long_fuse is not None  # hierarchical fusion with G > 1
+        projs = self._projections()
+        params = [self.edge_weight, self.long_fuse.weight, *(p.weight for p in projs)]
         key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
         cached = self.__dict__.get("_folded")
         if cached is not None and cached[0] == key:
@@ -439,10 +464,12 @@ class HCSF(nn.Module):
         adj = self.static_adjacency()  # (G, J, J)
         coef0 = None
         if self.weight_sharing == "pairwise":
-            coef0 = adj[0, self.group_proj[0].dst, self.group_proj[0].src]  # (P,)
+            pair = self._pair()
+            coef0 = adj[0, pair.dst, pair.src]  # (P,)
         fl = self.long_fuse.weight.t()  # (sum C_g, C_1)
-        parts, start = [], 0
-        for proj in list(self.group_proj)[1:]:
+        parts: list[Tensor] = []
+        start = 0
+        for proj in projs[1:]:
             c = proj.out_channels
             parts.append(proj.weight @ fl[start:start + c])  # (J, C_in, C_1)
             start += c
@@ -463,14 +490,15 @@ class HCSF(nn.Module):
             off = offsets.reshape(n, g, j, j)
             if alpha is not None:
                 off = off * alpha.view(-1, 1, 1)
+        assert self.long_fuse is not None and self.out_fuse is not None  # as folded_weights
         if coef0 is not None:
-            pair = self.group_proj[0]
+            pair = self._pair()
             coef = coef0 if off is None else coef0 + off[:, 0, pair.dst, pair.src]  # (N, P)
             z0 = pair.joint_major(xf, coef)  # (J, N, C_out)
         else:
             a0 = adj[0] if off is None else adj[0] + off[:, 0]
             agg0 = (a0 @ xf).transpose(0, 1)  # (J, N, C_in)
-            z0 = torch.bmm(agg0, self.group_proj[0].weight)  # (J, N, C_out)
+            z0 = torch.bmm(agg0, self._projections()[0].weight)  # (J, N, C_out)
         a_long = adj[1:] if off is None else adj[1:] + off[:, 1:]  # (G-1, J, J) or (N, G-1, J, J)
         agg = torch.matmul(a_long.reshape(-1, (g - 1) * j, j), xf)  # (N, (G-1) J, C_in)
         agg = agg.view(n, g - 1, j, self.in_channels).permute(2, 0, 1, 3)  # (J, N, G-1, C_in)
@@ -494,7 +522,7 @@ class HCSF(nn.Module):
         if offsets is not None and alpha is not None:
             offsets = offsets * alpha.view(-1, 1, 1)
         if self.weight_sharing == "pairwise":
-            pair = self.group_proj[0]
+            pair = self._pair()
             coef = adj[0, pair.dst, pair.src]  # (P,)
             if offsets is not None:
                 # dynamic offsets modulate each short-range edge per sample
@@ -518,9 +546,11 @@ class HCSF(nn.Module):
         if self.num_groups == 1:
             y = z[0]
         elif self.fusion == "hierarchical":
+            assert self.long_fuse is not None and self.out_fuse is not None
             long = torch.relu(self.long_fuse(torch.cat(z[1:], dim=-1)))  # (B, T, J, C_1)
             y = z[0] + self.out_fuse(long)
         else:
+            assert self.flat_fuse is not None
             y = self.flat_fuse(torch.cat(z, dim=-1))
         if self.bias is not None:
             y = y + self.bias
