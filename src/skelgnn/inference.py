@@ -278,7 +278,8 @@ class Lifter:
             x = self.codec.encode_2d(uv, size).astype(np.float32)  # (F, J, 2)
         extent = float(np.abs(x).max()) if np.isfinite(x).all() else math.inf
         if extent > SCREEN_LIMIT:
-            image = f"the image of size {size[0]:g} x {size[1]:g}" if size is not None else "the image"
+            image = (f"the image of size {size[0]:g} x {size[1]:g}" if size is not None
+                     else "the image")
             raise ValueError(
                 f"keypoints_2d lie up to {extent / 2:.3g} image widths from {image}; expected keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
