@@ -281,7 +281,8 @@ class Lifter:
             image = (f"the image of size {size[0]:g} x {size[1]:g}" if size is not None
                      else "the image")
             raise ValueError(
-                f"keypoints_2d lie up to {extent / 2:.3g} image widths from {image}; expected keypoints in pixels of that image. Check "
+                f"keypoints_2d lie up to {extent / 2:.3g} image widths from {image}; expected "
+                "keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
         if reframe and self.codec.mode == "screen":
             x = self.codec.encode_2d(*reframe_keypoints(uv)).astype(np.float32)
