@@ -42,3 +42,34 @@ def test_jitter_is_the_median_bone_std_in_cm():
     lengths[[1, 4]] = 0.4
     lengths[[2, 5]] = 0.4
     assert abs(figs["median_bone_std_cm"] - 100 * np.median(0.05 * lengths)) < 1e-9
+
+
+def _standing() -> np.ndarray:
+    """One frame of a person standing straight, y up: legs and trunk vertical."""
+    pose = np.zeros((1, 17, 3))
+    for hip, x in ((1, -0.1), (4, 0.1)):  # hips, knees, ankles straight below
+        pose[0, hip] = [x, 0.0, 0.0]
+        pose[0, hip + 1] = [x, -0.4, 0.0]
+        pose[0, hip + 2] = [x, -0.85, 0.0]
+    pose[0, 7] = [0, 0.25, 0]
+    pose[0, 8] = [0, 0.5, 0]  # thorax above the pelvis
+    pose[0, 9:] = [0, 0.6, 0]
+    return pose
+
+
+def test_posture_of_a_standing_and_a_sitting_person():
+    mod = _module()
+    stand = _standing()
+    figs = mod.bone_figures(stand, world=stand)
+    assert abs(figs["knee_deg"] - 180) < 1e-6 and abs(figs["hip_deg"] - 180) < 1e-6
+    assert figs["trunk_tilt_deg"] < 1e-6
+    sit = stand.copy()  # thighs forward (z), shins down: 90 degree hips and knees
+    for hip in (1, 4):
+        sit[0, hip + 1] = sit[0, hip] + [0, 0, 0.4]
+        sit[0, hip + 2] = sit[0, hip + 1] + [0, -0.45, 0]
+    figs = mod.bone_figures(sit)
+    assert abs(figs["knee_deg"] - 90) < 1e-6 and abs(figs["hip_deg"] - 90) < 1e-6
+    assert "trunk_tilt_deg" not in figs
+    leaning = stand.copy()
+    leaning[0, 8] = [0, 0.5, 0.5]  # trunk 45 degrees from the vertical
+    assert abs(mod.bone_figures(leaning, world=leaning)["trunk_tilt_deg"] - 45) < 1e-6
