@@ -189,8 +189,13 @@ def test_half_precision_export_halves_the_file_and_keeps_outputs(tmp_path):
     half = export_weights(full, tmp_path / "half.pt", half=True)
     stored = load_checkpoint(half)
     assert stored["weights_dtype"] == "float16"
-    assert all(v.dtype == torch.float16 for v in stored["model"].values() if v.is_floating_point())
-    assert half.stat().st_size < 0.55 * full.stat().st_size
+    from skelgnn.checkpoint import HALF_MIN_ELEMENTS
+
+    for k, v in stored["model"].items():  # large tensors rounded; small ones and the embedding not
+        if v.is_floating_point():
+            large = v.numel() > HALF_MIN_ELEMENTS and not k.startswith("embed.")
+            assert v.dtype == (torch.float16 if large else torch.float32), k
+    assert half.stat().st_size < 0.6 * full.stat().st_size
     m_full, _, _ = load_model(full)
     m_half, _, _ = load_model(half)
     assert all(p.dtype == torch.float32 for p in m_half.parameters())

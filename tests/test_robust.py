@@ -636,7 +636,7 @@ def test_the_wheel_ships_the_default_checkpoints(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         zf.extractall(tmp_path / "site")
-    assert {"skelgnn/checkpoints/skelgnn-27f-cmu-det.pt",
+    assert {"skelgnn/checkpoints/skelgnn-27f-video.pt", "skelgnn/checkpoints/skelgnn-27f-cmu-det.pt",
             "skelgnn/checkpoints/skelgnn-1f-cmu-det.pt"} <= names
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -645,4 +645,4 @@ def test_the_wheel_ships_the_default_checkpoints(tmp_path):
          "from skelgnn.checkpoint import load_checkpoint as l; p = d(); l(p); print(p)"],
         cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
         capture_output=True, text=True, check=True).stdout.strip()
-    assert found == str(tmp_path / "site" / "skelgnn" / "checkpoints" / "skelgnn-27f-cmu-det.pt")
+    assert found == str(tmp_path / "site" / "skelgnn" / "checkpoints" / "skelgnn-27f-video.pt")

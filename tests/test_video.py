@@ -40,7 +40,8 @@ if os.environ.get("CI", "").lower() == "true" and not HAS_MEDIAPIPE:
     raise ImportError("CI runs the video tests in the README's environment, which has the video "
                       "extra (mediapipe==0.10.21); it is missing")
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = [REPO / "checkpoints" / n for n in ("skelgnn-27f-cmu-det.pt", "skelgnn-1f-cmu-det.pt")]
+SHIPPED = [REPO / "checkpoints" / n for n in ("skelgnn-27f-video.pt", "skelgnn-27f-cmu-det.pt",
+                                                  "skelgnn-1f-cmu-det.pt")]
 W, H, FRAMES = 96, 128, 8
 
 

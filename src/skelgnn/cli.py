@@ -282,8 +282,8 @@ def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
     inf.add_argument("--image-size", metavar=("W", "H"), type=float, nargs=2, default=None,
                      help="image width and height in pixels (default: the file's image_size)")
     inf.add_argument("--checkpoint", metavar="PT", default=None,
-                     help="checkpoint (default: checkpoints/skelgnn-27f-cmu-det.pt, else "
-                          "checkpoints/skelgnn-1f-cmu-det.pt)")
+                     help="checkpoint (default: checkpoints/skelgnn-27f-video.pt, the footage "
+                          "checkpoint, else the benchmark ones)")
     inf.add_argument("--min-score", metavar="S", type=float, default=0.3,
                      help="joints scoring below S are missing and get filled (default 0.3)")
     inf.add_argument("--person", metavar="score|track|all|ID", default="score",

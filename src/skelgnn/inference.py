@@ -67,9 +67,11 @@ def check_device(name: str) -> torch.device:
                              "built with MPS; use --device cpu")
     return torch.device(name)
 
-DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-cmu-det.pt",
+DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-video.pt",
+                                        "checkpoints/skelgnn-27f-cmu-det.pt",
                                         "checkpoints/skelgnn-1f-cmu-det.pt")
-"""Checkpoints tried, in order, when none is named (relative to the repository root or cwd)."""
+"""Checkpoints tried, in order, when none is named (relative to the repository root or cwd): the
+footage checkpoint (virtual cameras and detector-like noise, issue 16) first."""
 
 
 def default_checkpoint() -> Path:
