@@ -161,12 +161,36 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="2D source (default: the one the checkpoint was trained on)")
     ev.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     ev.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
+    ev.add_argument("--max-samples", metavar="N", type=_positive_int, default=None,
+                    help="cmu: score a seeded subsample of at most N frames (whole sequences, the "
+                         "last one cut) for a quick look; the report and JSON say it is a "
+                         "subsample, never report it")
     ev.add_argument("--dataset", choices=("cmu", "3dhp"), default="cmu",
                     help="cmu: the benchmark test subjects (default); 3dhp: the MPI-INF-3DHP test "
                          "set in --data (PCK@150mm, AUC, MPJPE per scene)")
     ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
                     help="3dhp: score all 17 mapped joints (default) or the official 14")
     ev.set_defaults(command="evaluate", handler=cmd_evaluate)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _evaluate_progress() -> str:
+    """A tqdm bar on a terminal; otherwise progress log lines (INFO of ``skelgnn.evaluate``,
+    shown without ``-v``), so a redirected run still says how far it got."""
+    if sys.stderr.isatty():
+        return "bar"
+    logger = logging.getLogger("skelgnn.evaluate")
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+    return "log"
 
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
@@ -178,6 +202,8 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
                          "holding TS1 .. TS6/annot_data.mat")
     if args.source is not None:
         raise ValueError("--source applies to --dataset cmu only; 3DHP is scored on its annot2 2D")
+    if args.max_samples is not None:
+        raise ValueError("--max-samples applies to --dataset cmu only")
     result = evaluate_checkpoint_3dhp(args.checkpoint, args.data, joints=args.joints,
                                       flip_test=not args.no_tta, progress=sys.stderr.isatty())
     print(format_3dhp_report(result))
@@ -196,7 +222,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from skelgnn.evaluate import evaluate_checkpoint, format_report
 
     result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
-                                 flip_test=not args.no_tta, progress=sys.stderr.isatty())
+                                 flip_test=not args.no_tta, progress=_evaluate_progress(),
+                                 max_samples=args.max_samples)
     print(format_report(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
@@ -543,7 +570,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:  # a sub-parser without set_defaults(handler=...): a wiring bug
         parser.error(f"no handler for {args.verb!r}")
     try:
-        return handler(args)
+        if args.verbose:  # -v: every library's warnings too
+            return handler(args)
+        from skelgnn.quiet import quiet_libraries
+
+        with quiet_libraries():  # torch / onnx / mediapipe advice a user cannot act on
+            return handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
