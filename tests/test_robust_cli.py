@@ -198,3 +198,36 @@ def test_cli_hides_library_warnings_the_library_api_shows_them(ckpt, tmp_path):
     assert "TORCH-ADVICE" not in cli and "SKELGNN-OWN" in cli, cli
     assert "NATIVE-HIDDEN" not in library and "NATIVE-SHOWN" in library
     assert "TORCH-ADVICE" in library, library
+
+
+# --------------------------------------------------------------------------------------------
+# prepare bvh --out onto an existing benchmark: refused; --force replaces it, no stale det file
+# --------------------------------------------------------------------------------------------
+
+def _toy_bvh_dir(root: Path) -> tuple[Path, Path]:
+    from conftest import tiny_bvh
+
+    src = root / "bvh"
+    (src / "01").mkdir(parents=True)
+    (src / "01" / "01_01.bvh").write_text(tiny_bvh(*["1 2 3 0 0 0 0 0 0 0 0 0"] * 4))
+    jmap = root / "toy.toml"
+    jmap.write_text('name = "toy"\nscale = 0.01\naxes = ["x", "-z", "y"]\nfloor_joints = ["Foot"]\n'
+                    '[skeleton]\nnames = ["Hip", "Knee", "Foot"]\nparents = [-1, 0, 1]\n'
+                    '[joints]\nHip = "hip"\nKnee = "knee"\nFoot = "foot"\n')
+    return src, jmap
+
+
+def test_prepare_bvh_refuses_an_existing_benchmark_and_force_leaves_no_stale_det(tmp_path, capsys):
+    src, jmap = _toy_bvh_dir(tmp_path)
+    out = tmp_path / "bench"
+    base = ["prepare", "bvh", "--bvh", str(src), "--out", str(out), "--fps", "120",
+            "--joint-map", str(jmap), "--no-progress"]
+    assert main(base + ["--detector-noise"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "data_2d_cmu_det.npz" in before
+    err = _one_line_error(capsys, main(base))
+    assert "already holds a benchmark" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
+    assert main(base + ["--force"]) == 0  # no detector now: the old det file must go
+    assert sorted(p.name for p in out.iterdir()) == sorted(set(before) - {"data_2d_cmu_det.npz"})
