@@ -231,3 +231,26 @@ def test_prepare_bvh_refuses_an_existing_benchmark_and_force_leaves_no_stale_det
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
     assert main(base + ["--force"]) == 0  # no detector now: the old det file must go
     assert sorted(p.name for p in out.iterdir()) == sorted(set(before) - {"data_2d_cmu_det.npz"})
+
+
+# --------------------------------------------------------------------------------------------
+# a config section that is not a table; a truncated .mat
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["model = 5\n", "train = [1, 2]\n", 'data = "cmu"\n'])
+def test_a_config_section_that_is_not_a_table_is_one_line(tmp_path, capsys, text):
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    err = _one_line_error(capsys, main(["train", "--config", str(path), "--run-dir", str(tmp_path / "r")]))
+    assert "must be a table of settings" in err and "TypeError" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_truncated_mat_file_is_a_value_error_naming_it(tmp_path):
+    pytest.importorskip("scipy")
+    from skelgnn.prepare.mpi3dhp import read_annot_mat
+
+    path = tmp_path / "annot_data.mat"
+    path.write_bytes(b"MATLAB 5.0 MAT-file")  # the header cut short
+    with pytest.raises(ValueError, match=r"annot_data.mat: not a readable MATLAB file \(MatReadError"):
+        read_annot_mat(path)

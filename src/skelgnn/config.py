@@ -238,6 +238,10 @@ def experiment_from_dict(raw: Mapping[str, Any]) -> ExperimentConfig:
     output of :meth:`ExperimentConfig.to_dict`)."""
     raw = dict(raw)
     _check_keys("<top>", raw, ["model", "data", "train", "preset"])
+    for section in ("model", "data", "train"):
+        if section in raw and not isinstance(raw[section], Mapping):
+            raise ValueError(f"{section!r} must be a table of settings (a [{section}] section), "
+                             f"found {raw[section]!r}")
     model_raw = dict(raw.get("model", {}))
     preset = model_raw.pop("preset", raw.get("preset", "skelgnn-1f"))
     if "arch" in model_raw:  # a full model dict (from a checkpoint)
