@@ -254,3 +254,23 @@ def test_a_truncated_mat_file_is_a_value_error_naming_it(tmp_path):
     path.write_bytes(b"MATLAB 5.0 MAT-file")  # the header cut short
     with pytest.raises(ValueError, match=r"annot_data.mat: not a readable MATLAB file \(MatReadError"):
         read_annot_mat(path)
+
+
+# --------------------------------------------------------------------------------------------
+# video / bench --out onto an existing file: one line, before any work
+# --------------------------------------------------------------------------------------------
+
+def test_video_and_bench_out_onto_an_existing_file_fail_before_the_work(tmp_path, capsys, monkeypatch):
+    import skelgnn.bench as bench
+
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"mine")
+    not_a_video = tmp_path / "clip.mp4"
+    not_a_video.write_bytes(b"not read: the output is checked first")
+    err = _one_line_error(capsys, main(["video", str(not_a_video), "--out", str(taken)]))
+    assert f"{taken} is not a directory" in err
+    monkeypatch.setattr(bench, "run_bench", lambda *a, **k: pytest.fail("timed before checking --out"))
+    err = _one_line_error(capsys, main(["bench", "--preset", "skelgnn-1f", "--video", "none",
+                                        "--out", str(taken)]))
+    assert f"{taken} is not a directory" in err
+    assert taken.read_bytes() == b"mine"

@@ -491,6 +491,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                          "detector (mmpose, ...) and `skelgnn infer --keypoints FILE.json "
                          "--person all`")
     apply_threads(args)
+    check_output_path(Path(args.out) / "poses_3d.npz")  # --out an existing file: before any work
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     if args.max_frames is not None and args.max_frames < 1:
