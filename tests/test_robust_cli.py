@@ -274,3 +274,48 @@ def test_video_and_bench_out_onto_an_existing_file_fail_before_the_work(tmp_path
                                         "--out", str(taken)]))
     assert f"{taken} is not a directory" in err
     assert taken.read_bytes() == b"mine"
+
+
+# --------------------------------------------------------------------------------------------
+# video: a run never leaves an older clip's files beside its own
+# --------------------------------------------------------------------------------------------
+
+def _clip(path: Path, frames: int = 4) -> Path:
+    iio2 = pytest.importorskip("imageio.v2")
+    pytest.importorskip("imageio_ffmpeg")
+    writer = iio2.get_writer(str(path), format="FFMPEG", fps=10, codec="libx264",
+                             macro_block_size=2, ffmpeg_log_level="error")
+    for _ in range(frames):
+        writer.append_data(np.zeros((64, 48, 3), np.uint8))
+    writer.close()
+    return path
+
+
+def test_video_outputs_are_replaced_as_one_set(ckpt, tmp_path, monkeypatch):
+    import skelgnn.video as video
+    from skelgnn.inference import Lifter
+
+    clip = _clip(tmp_path / "clip.mp4")
+    person = np.concatenate([np.random.default_rng(0).uniform(10, 40, (33, 2)),
+                             np.full((33, 1), 0.9)], -1)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = {name: f"older clip's {name}".encode() for name in video.VIDEO_OUTPUTS}
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+    (out / "notes.txt").write_text("the user's")
+    lifter = Lifter.from_checkpoint(ckpt)
+
+    def lift_fails(*args, **kwargs):
+        raise ValueError("lifting failed")
+
+    monkeypatch.setattr(video, "lift_detections", lift_fails)
+    with pytest.raises(ValueError, match="lifting failed"):
+        video.process_video(clip, out, lifter, detector=lambda frame: person, render=False)
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "notes.txt"]  # this clip's only
+    monkeypatch.undo()
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+    video.process_video(clip, out, lifter, detector=lambda frame: person, render=False)
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "notes.txt", "poses_3d.npz"]
+    assert all((out / n).read_bytes() != old[n] for n in ("keypoints_2d.npz", "poses_3d.npz"))
