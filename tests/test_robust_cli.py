@@ -319,3 +319,12 @@ def test_video_outputs_are_replaced_as_one_set(ckpt, tmp_path, monkeypatch):
     video.process_video(clip, out, lifter, detector=lambda frame: person, render=False)
     assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "notes.txt", "poses_3d.npz"]
     assert all((out / n).read_bytes() != old[n] for n in ("keypoints_2d.npz", "poses_3d.npz"))
+
+
+def test_an_unreadable_video_is_one_line_without_the_ffmpeg_banner(tmp_path, capsys):
+    pytest.importorskip("imageio")
+    pytest.importorskip("imageio_ffmpeg")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(range(256)) * 20)
+    err = _one_line_error(capsys, main(["video", str(bad), "--out", str(tmp_path / "o")]))
+    assert "cannot read as a video" in err and "ffmpeg version" not in err and "configuration:" not in err

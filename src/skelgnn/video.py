@@ -96,7 +96,9 @@ def read_video_info(path: str | Path) -> VideoInfo:
     try:
         reader = iio2.get_reader(str(path), format="FFMPEG")
     except Exception as exc:  # imageio / ffmpeg raise several types for unreadable files
-        raise ValueError(f"{path}: cannot read as a video: {exc}") from None
+        # imageio appends ffmpeg's whole stderr (version banner, build flags); keep its first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: cannot read as a video: {first}") from None
     try:
         meta = reader.get_meta_data()
     finally:
