@@ -79,7 +79,10 @@ def test_train_never_overwrites_the_users_config_or_history(mini_dir, tmp_path, 
 
 def test_resume_from_prev_pt_alone(mini_dir, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(_train_args(mini_dir, run, "--set", "train.epochs=1")) == 0
+    args = [a for a in _train_args(mini_dir, run, "--set", "train.epochs=1") if a != "--no-progress"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "%|" not in err and "step/s" not in err and "s/step" not in err  # no terminal: no bar
     (run / "last.pt").rename(run / "prev.pt")  # the crash window between the two renames
     assert main(_train_args(mini_dir, run, "--resume", "--set", "train.epochs=2")) == 0
     assert "for 2 epochs" in capsys.readouterr().out
@@ -328,3 +331,13 @@ def test_an_unreadable_video_is_one_line_without_the_ffmpeg_banner(tmp_path, cap
     bad.write_bytes(bytes(range(256)) * 20)
     err = _one_line_error(capsys, main(["video", str(bad), "--out", str(tmp_path / "o")]))
     assert "cannot read as a video" in err and "ffmpeg version" not in err and "configuration:" not in err
+
+
+def test_max_samples_one_is_refused_not_reported_as_loss_zero(capsys):
+    from skelgnn.config import TrainConfig
+
+    with pytest.raises(ValueError, match=r"train.max_samples must be 0 \(all\) or >= 2"):
+        TrainConfig(max_samples=1)
+    assert TrainConfig(max_samples=2).max_samples == 2
+    code = main(["train", "--set", "train.max_samples=1", "--run-dir", "/nonexistent/x"])
+    assert "train.max_samples" in _one_line_error(capsys, code)

@@ -137,7 +137,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # --resume keeps the saved config, but a --set train.epochs=N given now is honoured
     epochs_set = any(o.split("=", 1)[0].strip() == "train.epochs" for o in args.overrides)
     try:
-        result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress,
+        result = train(cfg, args.run_dir, resume=args.resume,
+                       progress=not args.no_progress and sys.stderr.isatty(),  # no bars in logs
                        data_dir=args.data, epochs=cfg.train.epochs if epochs_set else None)
     except FileExistsError as exc:
         raise ValueError(str(exc)) from None

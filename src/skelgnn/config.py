@@ -154,8 +154,9 @@ class TrainConfig:
                              f"got {self.grad_clip}")
         if self.seed < 0:
             raise ValueError(f"train.seed must be >= 0, got {self.seed}")
-        if self.max_samples < 0:
-            raise ValueError(f"train.max_samples must be >= 0 (0: all), got {self.max_samples}")
+        if self.max_samples < 0 or self.max_samples == 1:
+            raise ValueError(f"train.max_samples must be 0 (all) or >= 2 (batch norm needs two "
+                             f"samples per step), got {self.max_samples}")
         if self.validate_every < 0:
             raise ValueError(f"train.validate_every must be >= 0 (0: never), "
                              f"got {self.validate_every}")

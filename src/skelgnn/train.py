@@ -482,6 +482,10 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
         t0 = time.perf_counter()
         lr = t_cfg.lr * t_cfg.lr_decay ** epoch
         loss_sum, seen = _train_epoch(run, train_set, epoch, lr)
+        if seen == 0:  # every batch was under two samples: no loss to report, nothing learnt
+            raise ValueError(f"epoch {epoch + 1}: no training step ran (train.max_samples "
+                             f"{t_cfg.max_samples}, {len(train_set)} samples, batches of "
+                             f"{t_cfg.batch_size}; batch norm needs two samples per step)")
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr,
                                "train_loss_mm": 1000 * loss_sum / max(seen, 1),
                                "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
