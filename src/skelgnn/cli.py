@@ -111,7 +111,9 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr = subparsers.add_parser(
         "train", help="train a model",
         description="Train a model from a TOML config (see configs/) with optional overrides. "
-                    "Writes config.json, train.log, history.json and last.pt to the run directory.")
+                    "Writes config.json, train.log, history.json and last.pt to the run directory; "
+                    "a new run refuses a directory already holding any of them or prev.pt "
+                    "(--resume continues a run).")
     tr.add_argument("--config", metavar="TOML", default=None,
                     help="config file (default: the skelgnn-1f preset and default schedule)")
     tr.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
