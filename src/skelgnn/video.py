@@ -23,7 +23,6 @@ Shape letters: ``F`` frames, ``J`` joints, ``H`` / ``W`` frame height / width.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -35,7 +34,6 @@ import numpy as np
 
 
 from skelgnn.fileio import atomic_path
-from skelgnn.quiet import native_stderr_quiet  # MediaPipe's C++ start-up lines, CLI runs only
 from skelgnn.inference import Lifter, Prediction, save_npz_atomic
 from skelgnn.keypoints_io import KeypointSequence
 
@@ -147,19 +145,15 @@ class MediaPipePoseDetector:
             raise ValueError("`skelgnn video` needs mediapipe==0.10.21 (it pins numpy<2 and "
                              "protobuf<5, so use a separate environment: pip install "
                              "'skelgnn[video]')") from None
-        with native_stderr_quiet():
-            self._pose = mp_pose.Pose(static_image_mode=static_image_mode,
-                                      model_complexity=model_complexity, smooth_landmarks=True,
-                                      enable_segmentation=False,
-                                      min_detection_confidence=min_detection_confidence,
-                                      min_tracking_confidence=min_tracking_confidence)
-        self._started = False
+        self._pose = mp_pose.Pose(static_image_mode=static_image_mode,
+                                  model_complexity=model_complexity, smooth_landmarks=True,
+                                  enable_segmentation=False,
+                                  min_detection_confidence=min_detection_confidence,
+                                  min_tracking_confidence=min_tracking_confidence)
 
     def __call__(self, frame: np.ndarray) -> Optional[np.ndarray]:
         h, w = frame.shape[:2]
-        with native_stderr_quiet() if not self._started else contextlib.nullcontext():
-            result = self._pose.process(np.ascontiguousarray(frame))
-        self._started = True
+        result = self._pose.process(np.ascontiguousarray(frame))
         if result.pose_landmarks is None:
             return None
         lm = result.pose_landmarks.landmark
