@@ -111,7 +111,9 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr = subparsers.add_parser(
         "train", help="train a model",
         description="Train a model from a TOML config (see configs/) with optional overrides. "
-                    "Writes config.json, train.log, history.json and last.pt to the run directory.")
+                    "Writes config.json, train.log, history.json and last.pt to the run directory; "
+                    "a new run refuses a directory already holding any of them or prev.pt "
+                    "(--resume continues a run).")
     tr.add_argument("--config", metavar="TOML", default=None,
                     help="config file (default: the skelgnn-1f preset and default schedule)")
     tr.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
@@ -137,7 +139,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # --resume keeps the saved config, but a --set train.epochs=N given now is honoured
     epochs_set = any(o.split("=", 1)[0].strip() == "train.epochs" for o in args.overrides)
     try:
-        result = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress,
+        result = train(cfg, args.run_dir, resume=args.resume,
+                       progress=not args.no_progress and sys.stderr.isatty(),  # no bars in logs
                        data_dir=args.data, epochs=cfg.train.epochs if epochs_set else None)
     except FileExistsError as exc:
         raise ValueError(str(exc)) from None
@@ -161,12 +164,36 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="2D source (default: the one the checkpoint was trained on)")
     ev.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     ev.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
+    ev.add_argument("--max-samples", metavar="N", type=_positive_int, default=None,
+                    help="cmu: score a seeded subsample of at most N frames (whole sequences, the "
+                         "last one cut) for a quick look; the report and JSON say it is a "
+                         "subsample, never report it")
     ev.add_argument("--dataset", choices=("cmu", "3dhp"), default="cmu",
                     help="cmu: the benchmark test subjects (default); 3dhp: the MPI-INF-3DHP test "
                          "set in --data (PCK@150mm, AUC, MPJPE per scene)")
     ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
                     help="3dhp: score all 17 mapped joints (default) or the official 14")
     ev.set_defaults(command="evaluate", handler=cmd_evaluate)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _evaluate_progress() -> str:
+    """A tqdm bar on a terminal; otherwise progress log lines (INFO of ``skelgnn.evaluate``,
+    shown without ``-v``), so a redirected run still says how far it got."""
+    if sys.stderr.isatty():
+        return "bar"
+    logger = logging.getLogger("skelgnn.evaluate")
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+    return "log"
 
 
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
@@ -178,6 +205,8 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
                          "holding TS1 .. TS6/annot_data.mat")
     if args.source is not None:
         raise ValueError("--source applies to --dataset cmu only; 3DHP is scored on its annot2 2D")
+    if args.max_samples is not None:
+        raise ValueError("--max-samples applies to --dataset cmu only")
     result = evaluate_checkpoint_3dhp(args.checkpoint, args.data, joints=args.joints,
                                       flip_test=not args.no_tta, progress=sys.stderr.isatty())
     print(format_3dhp_report(result))
@@ -196,7 +225,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from skelgnn.evaluate import evaluate_checkpoint, format_report
 
     result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
-                                 flip_test=not args.no_tta, progress=sys.stderr.isatty())
+                                 flip_test=not args.no_tta, progress=_evaluate_progress(),
+                                 max_samples=args.max_samples)
     print(format_report(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
@@ -467,6 +497,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                          "detector (mmpose, ...) and `skelgnn infer --keypoints FILE.json "
                          "--person all`")
     apply_threads(args)
+    check_output_path(Path(args.out) / "poses_3d.npz")  # --out an existing file: before any work
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -546,7 +577,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:  # a sub-parser without set_defaults(handler=...): a wiring bug
         parser.error(f"no handler for {args.verb!r}")
     try:
-        return handler(args)
+        if args.verbose:  # -v: every library's warnings too
+            return handler(args)
+        from skelgnn.quiet import quiet_libraries
+
+        with quiet_libraries():  # torch / onnx / mediapipe advice a user cannot act on
+            return handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

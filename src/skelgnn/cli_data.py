@@ -33,7 +33,11 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
                     "project it through the cameras and write data_3d_<name>.npz, "
                     "data_2d_<name>_gt.npz (and _det.npz), cameras.json and actions.csv.")
     bvh.add_argument("--bvh", metavar="DIR", required=True, help="directory searched for BVH files")
-    bvh.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    bvh.add_argument("--out", metavar="DIR", required=True,
+                     help="output directory (refused when it already holds a benchmark of --name)")
+    bvh.add_argument("--force", action="store_true",
+                     help="replace the benchmark files in --out (an old _det.npz is removed "
+                          "unless --detector-noise writes a new one)")
     bvh.add_argument("--fps", type=float, default=60.0,
                      help="output frame rate; must divide the files' rate (default 60)")
     bvh.add_argument("--cameras", metavar="JSON", default=None,
@@ -80,7 +84,8 @@ def cmd_prepare_bvh(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = prepare_bvh(args.bvh, args.out, fps=args.fps, cameras=args.cameras,
                          joint_map=args.joint_map, name=args.name, index=args.index,
-                         detector=detector, progress=sys.stderr.isatty() and not args.no_progress)
+                         detector=detector, progress=sys.stderr.isatty() and not args.no_progress,
+                         force=args.force)
     subjects = sorted({s.subject for s in result.sequences})
     print(f"{len(result.sequences)} sequences, {len(subjects)} subjects, {result.num_frames} frames "
           f"at {args.fps:g} fps in {time.perf_counter() - start:.1f} s")

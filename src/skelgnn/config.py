@@ -154,8 +154,9 @@ class TrainConfig:
                              f"got {self.grad_clip}")
         if self.seed < 0:
             raise ValueError(f"train.seed must be >= 0, got {self.seed}")
-        if self.max_samples < 0:
-            raise ValueError(f"train.max_samples must be >= 0 (0: all), got {self.max_samples}")
+        if self.max_samples < 0 or self.max_samples == 1:
+            raise ValueError(f"train.max_samples must be 0 (all) or >= 2 (batch norm needs two "
+                             f"samples per step), got {self.max_samples}")
         if self.validate_every < 0:
             raise ValueError(f"train.validate_every must be >= 0 (0: never), "
                              f"got {self.validate_every}")
@@ -238,6 +239,10 @@ def experiment_from_dict(raw: Mapping[str, Any]) -> ExperimentConfig:
     output of :meth:`ExperimentConfig.to_dict`)."""
     raw = dict(raw)
     _check_keys("<top>", raw, ["model", "data", "train", "preset"])
+    for section in ("model", "data", "train"):
+        if section in raw and not isinstance(raw[section], Mapping):
+            raise ValueError(f"{section!r} must be a table of settings (a [{section}] section), "
+                             f"found {raw[section]!r}")
     model_raw = dict(raw.get("model", {}))
     preset = model_raw.pop("preset", raw.get("preset", "skelgnn-1f"))
     if "arch" in model_raw:  # a full model dict (from a checkpoint)

@@ -7,27 +7,86 @@ Shape legend: ``N`` samples, ``F`` frames of one sequence, ``R`` receptive field
 * :func:`score` turns per-sample predictions into the protocol's figures: P1 (MPJPE) and P2
   (P-MPJPE) in millimetres, per-sample and action-wise means, a per-action table, the fixed
   hard subsets and the model's own hardest 5% / 10%.
-* :func:`evaluate_checkpoint` does both for a checkpoint on a benchmark directory.
+* :func:`evaluate_checkpoint` does both for a checkpoint on a benchmark directory; with
+  ``max_samples`` it scores a seeded subsample (:func:`subsample_records`) for a quick look, and
+  the figures say so (``subsample`` in the dict, a line in the report). Never report those.
+* :class:`ProgressLog` logs progress lines at most every few seconds, for logs and pipes where
+  a progress bar is noise.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
+import time
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from skelgnn.checkpoint import load_model
-from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
-                          resolve_data_dir)
+from skelgnn.data import (Sequence2D3D, WindowDataset, load_benchmark, read_skeleton,
+                          read_split, resolve_data_dir)
 from skelgnn.metrics import group_mean, mpjpe, p_mpjpe
 from skelgnn.predict import predict_sequences
 
-__all__ = ["score", "load_hard_subset", "evaluate_checkpoint", "format_report"]
+__all__ = ["score", "load_hard_subset", "evaluate_checkpoint", "format_report", "ProgressLog",
+           "subsample_records"]
 
 log = logging.getLogger(__name__)
+
+
+class ProgressLog:
+    """Progress as log lines: ``s/S sequences, f/F frames, t s`` at the start, then at
+    most every ``every`` seconds, and always after the last sequence.
+
+    Call it with the frame count of each sequence once lifted (``predict_sequences``'s
+    ``progress``).
+    """
+
+    def __init__(self, sequences: int, frames: int, every: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sequences, self.frames, self.every, self.clock = sequences, frames, every, clock
+        self.done_sequences = self.done_frames = 0
+        self.start = self.last = clock()
+        log.info("lifting %d sequences, %d frames", sequences, frames)
+
+    def __call__(self, frames: int) -> None:
+        self.done_sequences += 1
+        self.done_frames += frames
+        now = self.clock()
+        if now - self.last >= self.every or self.done_sequences == self.sequences:
+            self.last = now
+            log.info("%d/%d sequences, %d/%d frames, %.0f s", self.done_sequences,
+                     self.sequences, self.done_frames, self.frames, now - self.start)
+
+
+def subsample_records(records: Sequence[Sequence2D3D], max_samples: int, seed: int = 0
+                      ) -> list[Sequence2D3D]:
+    """At most ``max_samples`` frames of ``records``, for a quick look.
+
+    Whole sequences are drawn in the order of a permutation seeded by ``seed`` until
+    ``max_samples`` frames are reached; the last one drawn is cut to its first frames so the
+    total is exactly ``min(max_samples, all frames)`` (its last frames then see edge padding
+    where the full sequence had real neighbours). The chosen records keep their sorted order.
+    """
+    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+        raise ValueError(f"max_samples must be an integer >= 1, found {max_samples!r}")
+    order = np.random.default_rng(seed).permutation(len(records))
+    chosen: dict[int, Sequence2D3D] = {}
+    left = max_samples
+    for i in order:
+        if left <= 0:
+            break
+        rec = records[int(i)]
+        if rec.num_frames > left:
+            rec = dataclasses.replace(rec, keypoints_2d=rec.keypoints_2d[:left],
+                                      poses_3d=rec.poses_3d[:left],
+                                      trajectory=rec.trajectory[:left])
+        chosen[int(i)] = rec
+        left -= rec.num_frames
+    return [chosen[i] for i in sorted(chosen)]
 
 
 def load_hard_subset(path: str | Path) -> list[tuple[str, str, int, int]]:
@@ -79,7 +138,8 @@ def score(pred: np.ndarray, target: np.ndarray, dataset: WindowDataset,
 def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] = None,
                         source: Optional[str] = None, flip_test: bool = True,
                         subjects: Optional[Sequence[str]] = None,
-                        progress: bool = True) -> dict[str, Any]:
+                        progress: Union[bool, str] = True, max_samples: Optional[int] = None,
+                        seed: int = 0) -> dict[str, Any]:
     """Score a checkpoint on the test subjects of a benchmark directory.
 
     Args:
@@ -89,9 +149,15 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
         flip_test: flip test-time augmentation.
         subjects: subjects to score (None: the split's ``test`` list). The fixed hard subsets
             (``hard5_p1``, ``hard10_p1``) are scored only on the test list itself.
+        progress: ``True`` / ``"bar"``: a tqdm bar; ``"log"``: :class:`ProgressLog` lines;
+            ``False``: none.
+        max_samples: score a subsample of at most this many frames
+            (:func:`subsample_records` with ``seed``) for a quick look; no fixed hard subsets.
 
     Returns:
-        :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``.
+        :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``; with
+        ``max_samples`` also ``subsample`` (``max_samples``, ``seed``, ``of_samples``: the
+        frames of the full set, ``sequences``).
     """
     model, codec, info = load_model(checkpoint)
     src = source or info.get("source", "det")
@@ -102,14 +168,27 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     if subjects is None:
         subjects = test
     records = load_benchmark(root, src, subjects=subjects)
+    subsample = None
+    if max_samples is not None:
+        full = sum(r.num_frames for r in records)
+        records = subsample_records(records, max_samples, seed)
+        subsample = {"max_samples": max_samples, "seed": seed, "of_samples": full,
+                     "sequences": len(records)}
+        log.info("scoring a subsample of %d of %d samples (seed %d): a quick look, not a "
+                    "reported figure", sum(r.num_frames for r in records), full, seed)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
     skeleton = read_skeleton(root, src, num_joints=model.num_joints)
-    pred, target = predict_sequences(model, dataset, flip_test, progress=progress,
+    shown: Union[bool, ProgressLog] = progress in (True, "bar")
+    if progress == "log":
+        shown = ProgressLog(dataset.num_sequences, len(dataset))
+    pred, target = predict_sequences(model, dataset, flip_test, progress=shown,
                                      skeleton=skeleton)
     hard = {}
-    # the fixed hard subsets list test samples: they mean something on the test subjects only
-    on_test = sorted(subjects) == sorted(test)
-    if not on_test:
+    # the fixed hard subsets list test samples: they mean something on the whole test split only
+    on_test = sorted(subjects) == sorted(test) and subsample is None
+    if subsample is not None:
+        log.info("subsample: no fixed hard subsets")
+    elif not on_test:
         log.info("scoring subjects %s, not the test split: no fixed hard subsets", list(subjects))
     for name, pct in (("hard5", 5), ("hard10", 10)) if on_test else ():
         path = root / f"hard_{src}_top{pct}.json"
@@ -121,12 +200,18 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     result.update({"model": info.get("preset", info.get("arch", "?")), "source": src,
                    "parameters": sum(p.numel() for p in model.parameters()),
                    "tta": bool(flip_test), "checkpoint": str(checkpoint)})
+    if subsample is not None:
+        result["subsample"] = subsample
     return result
 
 
 def format_report(result: dict[str, Any]) -> str:
     """A human-readable table of :func:`score` / :func:`evaluate_checkpoint` output."""
-    lines = [f"model {result.get('model', '?')}  source {result.get('source', '?')}  "
+    sub = result.get("subsample")
+    head = ([f"SUBSAMPLE: {result['samples']} of {sub['of_samples']} samples "
+             f"({sub['sequences']} sequences, seed {sub['seed']}); a quick look, not a figure to "
+             "report", ""] if sub else [])
+    lines = head + [f"model {result.get('model', '?')}  source {result.get('source', '?')}  "
              f"flip TTA {'on' if result.get('tta', True) else 'off'}  "
              f"samples {result['samples']}",
              "",

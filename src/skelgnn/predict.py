@@ -11,7 +11,7 @@ input: ``y = (f(x) + M(f(M x))) / 2``, with ``M`` swapping left and right joints
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 import torch
@@ -60,9 +60,12 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
 
 @torch.no_grad()
 def predict_sequences(model: LifterModel, dataset: "WindowDataset", flip_test: bool = True,
-                      progress: bool = False, skeleton: Skeleton = H36M17
-                      ) -> tuple[np.ndarray, np.ndarray]:
+                      progress: Union[bool, Callable[[int], None]] = False,
+                      skeleton: Skeleton = H36M17) -> tuple[np.ndarray, np.ndarray]:
     """Predict every frame of every sequence of a stride-1 dataset.
+
+    ``progress``: ``True`` shows a tqdm bar; a callable is called with the frame count of each
+    sequence once it is lifted (e.g. periodic log lines when stderr is not a terminal).
 
     Returns:
         ``(pred, target)``, both ``(N, J, 3)`` float32 metres in the dataset's sample order.
@@ -76,7 +79,7 @@ def predict_sequences(model: LifterModel, dataset: "WindowDataset", flip_test: b
     model.eval()
     preds, targets = [], []
     seqs = dataset.sequences()
-    if progress:
+    if progress is True:
         from tqdm import tqdm
 
         seqs = tqdm(seqs, total=dataset.num_sequences, desc="evaluate", unit="seq", leave=False)
@@ -84,6 +87,8 @@ def predict_sequences(model: LifterModel, dataset: "WindowDataset", flip_test: b
         for _, inputs, target in seqs:
             preds.append(predict_sequence(model, inputs, flip_test, skeleton=skeleton).numpy())
             targets.append(target.numpy())
+            if callable(progress):
+                progress(int(target.shape[0]))
     finally:
         model.train(was_training)
     return np.concatenate(preds, 0), np.concatenate(targets, 0)

@@ -8,6 +8,10 @@ directory::
     run_dir/last.pt          checkpoint after the last completed epoch (atomic write)
     run_dir/history.json     per-epoch loss, learning rate, validation figures, seconds
 
+A new run (no ``resume``) refuses a directory that holds any of these (or ``prev.pt``, the
+checkpoint a crash between the rotating renames can leave alone): ``--resume`` continues a run,
+and a user's own ``config.json`` is never overwritten.
+
 Determinism: the model is initialised from ``seed``; the sample order and flips of epoch ``e`` come
 from ``numpy.random.default_rng((seed, e))`` and dropout from ``torch.manual_seed`` re-seeded from
 ``(seed, e)`` at every epoch start, so a resumed run reaches the same weights as an uninterrupted
@@ -137,9 +141,10 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
     Args:
         cfg: the experiment.
         run_dir: output directory (created). Without ``resume`` it must not already hold a
-            checkpoint, so nothing the user had is overwritten. A second live run on the same
-            directory is refused (an OS file lock, released when a process dies, so a killed run
-            never blocks ``--resume``).
+            checkpoint (``last.pt`` or ``prev.pt``) nor any other file a run writes
+            (:data:`RUN_FILES`), so nothing the user had is overwritten. A second live run on
+            the same directory is refused (an OS file lock, released when a process dies, so a
+            killed run never blocks ``--resume``).
         resume: continue from ``run_dir/last.pt`` (falling back to ``prev.pt``, the checkpoint
             before it, when ``last.pt`` is damaged) with the config saved there; only the epoch
             count may change (see ``epochs``).
@@ -151,7 +156,8 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
 
     Raises:
         TrainingDiverged: NaN / infinite loss (message names epoch and step).
-        FileExistsError: ``run_dir`` already holds a run and ``resume`` is off.
+        FileExistsError: ``resume`` is off and ``run_dir`` already holds a run or a file a run
+            would write.
         ValueError: another live run holds ``run_dir``, a checkpoint cannot be written, or
             ``resume`` finds a weights-only checkpoint or an epoch count below the epochs done.
     """
@@ -159,11 +165,11 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
     last = run_dir / "last.pt"
     ctx = distributed_context(cfg.train.device)
     try:
-        if last.exists() and not resume:
-            raise FileExistsError(f"{run_dir} already holds a run ({last}); pass --resume to "
-                                  "continue it or choose another --run-dir")
+        if not resume:
+            _refuse_used_run_dir(run_dir)
         if resume and not last.exists() and not (run_dir / "prev.pt").exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+        ctx.barrier()  # every rank has checked before rank 0 writes anything
         lock = None
         handler = None
         if ctx.is_main:
@@ -186,6 +192,25 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
                 lock.close()  # releases the flock
     finally:
         ctx.close()
+
+
+RUN_FILES = ("last.pt", "prev.pt", "config.json", "history.json", "train.log", "tensorboard")
+"""What a run writes into its directory; a new run (no ``resume``) refuses a directory holding any."""
+
+
+def _refuse_used_run_dir(run_dir: Path) -> None:
+    """Raise ``FileExistsError`` when ``run_dir`` holds a checkpoint (``last.pt`` or the
+    ``prev.pt`` a crash between the two renames leaves alone) or any other file a run writes
+    (e.g. the user's own ``config.json``), so a new run never overwrites them."""
+    for name in ("last.pt", "prev.pt"):
+        if (run_dir / name).exists():
+            raise FileExistsError(f"{run_dir} already holds a run ({run_dir / name}); pass "
+                                  "--resume to continue it or choose another --run-dir")
+    taken = [name for name in RUN_FILES[2:] if (run_dir / name).exists()]
+    if taken:
+        raise FileExistsError(f"{run_dir} already holds {', '.join(taken)} (no checkpoint to "
+                              "resume); a new run would overwrite them: choose another --run-dir "
+                              "or move them away")
 
 
 def _lock_run_dir(run_dir: Path):
@@ -457,6 +482,10 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
         t0 = time.perf_counter()
         lr = t_cfg.lr * t_cfg.lr_decay ** epoch
         loss_sum, seen = _train_epoch(run, train_set, epoch, lr)
+        if seen == 0:  # every batch was under two samples: no loss to report, nothing learnt
+            raise ValueError(f"epoch {epoch + 1}: no training step ran (train.max_samples "
+                             f"{t_cfg.max_samples}, {len(train_set)} samples, batches of "
+                             f"{t_cfg.batch_size}; batch norm needs two samples per step)")
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr,
                                "train_loss_mm": 1000 * loss_sum / max(seen, 1),
                                "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9)}

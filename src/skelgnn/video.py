@@ -94,7 +94,9 @@ def read_video_info(path: str | Path) -> VideoInfo:
     try:
         reader = iio2.get_reader(str(path), format="FFMPEG")
     except Exception as exc:  # imageio / ffmpeg raise several types for unreadable files
-        raise ValueError(f"{path}: cannot read as a video: {exc}") from None
+        # imageio appends ffmpeg's whole stderr (version banner, build flags); keep its first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: cannot read as a video: {first}") from None
     try:
         meta = reader.get_meta_data()
     finally:
@@ -336,6 +338,10 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
     return pred, arrays, path
 
 
+VIDEO_OUTPUTS = ("keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4", "contact_sheet.png")
+"""The files :func:`process_video` writes into its directory (replaced together)."""
+
+
 def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   detector: Optional[Detector] = None, layout: str = "blazepose33",
                   min_score: float = 0.3, max_frames: Optional[int] = None,
@@ -346,7 +352,9 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
 
     Args:
         path: the input video.
-        out_dir: output directory (created); files are replaced only once complete.
+        out_dir: output directory (created); each file is written through a temp file, and the
+            :data:`VIDEO_OUTPUTS` already there are removed once detection succeeded, so the
+            directory never mixes two clips (with ``render=False`` no old renders stay either).
         lifter: a loaded lifter (PyTorch or ONNX Runtime).
         detector: 2D detector (default: :class:`MediaPipePoseDetector`, closed afterwards).
         layout: the detector's layout.
@@ -374,6 +382,10 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         if owned:
             det.close()  # type: ignore[attr-defined]
     timings["decode+detect"] = time.perf_counter() - t0
+    # the outputs are replaced as one set: an older clip's go once this clip's detection has
+    # succeeded, so a failure or an interrupt later never leaves them beside this clip's files
+    for name in VIDEO_OUTPUTS:
+        (out_dir / name).unlink(missing_ok=True)
     files = {"keypoints_2d": save_npz_atomic(out_dir / "keypoints_2d.npz", {
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}

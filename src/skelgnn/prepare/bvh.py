@@ -229,7 +229,8 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
                 cameras: str | Path | Mapping[str, Sequence[Camera]] | None = None,
                 joint_map: str | Path | JointMap | None = None, name: str = "cmu",
                 index: str | Path | None = None, detector: DetectorModel | None = None,
-                floor_height: float = 0.08, progress: bool = False) -> PrepareResult:
+                floor_height: float = 0.08, progress: bool = False,
+                force: bool = False) -> PrepareResult:
     """Convert a directory of BVH files into a benchmark directory.
 
     Args:
@@ -248,14 +249,26 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
         detector: also write ``data_2d_<name>_det.npz`` with this synthetic detector.
         floor_height: height of the lowest ankle over a sequence (metres).
         progress: show a tqdm progress bar on stderr.
+        force: replace the benchmark files ``out_dir`` already holds (by default that is
+            refused before any work); an old ``data_2d_<name>_det.npz`` is then removed when no
+            ``detector`` writes a new one, so the directory never mixes two preparations.
 
     Raises:
+        FileExistsError: ``out_dir`` already holds benchmark files of ``name`` and ``force`` is
+            off.
         FileNotFoundError: missing directory, files, joint map, index or camera table.
         ValueError: an unreadable BVH, a map naming a missing joint, two files with one action
             key, or an unreachable frame rate (messages name the file).
     """
     if not re.match(r"^\w+$", name):
         raise ValueError(f"--name must be a word like 'cmu', found {name!r}")
+    out = Path(out_dir)
+    owned = [out / f"data_3d_{name}.npz", out / f"data_2d_{name}_gt.npz",
+             out / f"data_2d_{name}_det.npz", out / "cameras.json", out / "actions.csv"]
+    present = [p for p in owned if p.exists()]
+    if present and not force:
+        raise FileExistsError(f"{out} already holds a benchmark ({', '.join(p.name for p in present)}); "
+                              "pass --force to replace it or choose another --out")
     bvh_dir = Path(bvh_dir)
     files = find_bvh_files(bvh_dir)
     jmap = joint_map if isinstance(joint_map, JointMap) else load_joint_map(joint_map)
@@ -298,8 +311,10 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
     cams, cam_origin = assign_cameras(poses, table)
     gt = {s: {a: project_views(w, cams[s]) for a, w in acts.items()} for s, acts in poses.items()}
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    stale_det = out / f"data_2d_{name}_det.npz"
+    if detector is None and stale_det.exists():  # --force without a detector: no old det file
+        stale_det.unlink()
     written = [write_positions_3d(out / f"data_3d_{name}.npz", poses),
                write_positions_2d(out / f"data_2d_{name}_gt.npz", gt, metadata)]
     if detector is not None:

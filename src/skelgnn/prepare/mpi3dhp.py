@@ -109,11 +109,12 @@ def read_annot_mat(path: str | Path, names: Sequence[str] = ("annot2", "univ_ann
         return out
     try:
         import scipy.io
+        from scipy.io.matlab import MatReadError
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ValueError(f"{path} is a MATLAB v5 file; reading it needs scipy: pip install scipy") from exc
     try:
         raw = scipy.io.loadmat(str(path), variable_names=list(names))
-    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
+    except (ValueError, TypeError, OSError, NotImplementedError, MatReadError) as exc:
         raise ValueError(f"{path}: not a readable MATLAB file ({type(exc).__name__}: {exc})") from exc
     for name in names:
         if name not in raw:

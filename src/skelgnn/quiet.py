@@ -1,0 +1,66 @@
+"""Quiet third-party libraries during a command-line run (never in the library API).
+
+A user of ``skelgnn`` cannot act on a torch / ONNX / ONNX Runtime / MediaPipe ``UserWarning``
+(advice about their internals, deprecations of calls we make). :func:`quiet_libraries` hides
+them for the duration of one command:
+
+* warnings of category ``UserWarning``, ``DeprecationWarning`` and ``FutureWarning`` (and their
+  subclasses) raised from a module of :data:`LIBRARIES` are ignored; skelgnn's own warnings and
+  every other library's still show;
+* ``TF_CPP_MIN_LOG_LEVEL=2`` and ``GLOG_minloglevel=2`` (only errors from the C++ loggers), unless
+  the user set them, and absl's Python logger at ``ERROR`` when absl is already imported.
+
+Not hidden: the lines MediaPipe's C++ graph threads print when its models first run
+(``INFO: Created TensorFlow Lite XNNPACK delegate``, ``All log messages before
+absl::InitializeLog()``, ``Feedback manager requires ...``). They ignore both variables and are
+written asynchronously, after ``process()`` has returned, so redirecting file descriptor 2 around
+each call does not catch them; only redirecting it for the detector's whole life would, which
+would also swallow our own progress and log lines.
+
+Everything is restored on exit, so a program calling :func:`skelgnn.cli.main` twice, or using the
+library after it, sees the warnings again. ``skelgnn -v`` does not quieten anything.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import warnings
+from typing import Iterator
+
+__all__ = ["LIBRARIES", "quiet_libraries"]
+
+LIBRARIES = ("torch", "onnx", "onnxruntime", "onnxscript", "mediapipe", "absl", "google.protobuf",
+             "tensorflow", "tflite_runtime", "jax")
+"""Top-level modules whose warnings a CLI user cannot act on."""
+
+_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2"}
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Hide the warnings (and the C++ loggers that honour the variables) of :data:`LIBRARIES`
+    inside the block."""
+    pattern = r"(%s)(\..*)?$" % "|".join(re.escape(name) for name in LIBRARIES)
+    saved_env = {key: os.environ.get(key) for key in _ENV}
+    absl_level = None
+    with warnings.catch_warnings():
+        for category in (UserWarning, DeprecationWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category, module=pattern)
+        try:
+            for key, value in _ENV.items():
+                os.environ.setdefault(key, value)
+            if "absl.logging" in sys.modules:
+                absl_logging = sys.modules["absl.logging"]
+                absl_level = absl_logging.get_verbosity()
+                absl_logging.set_verbosity(absl_logging.ERROR)
+            yield
+        finally:
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            if absl_level is not None:
+                sys.modules["absl.logging"].set_verbosity(absl_level)
