@@ -57,10 +57,10 @@ def quiet_libraries() -> Iterator[None]:
                 absl_logging.set_verbosity(absl_logging.ERROR)
             yield
         finally:
-            for key, value in saved_env.items():
-                if value is None:
+            for key, saved in saved_env.items():
+                if saved is None:
                     os.environ.pop(key, None)
                 else:
-                    os.environ[key] = value
+                    os.environ[key] = saved
             if absl_level is not None:
                 sys.modules["absl.logging"].set_verbosity(absl_level)
