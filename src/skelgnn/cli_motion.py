@@ -2,12 +2,13 @@
 verb table stays small: the options ``--no-reframe``, ``--device``, ``--threads``, ``--focal``,
 ``--smooth``, ``--export`` shared by ``skelgnn infer`` and ``skelgnn video``, the lifter they
 build, what they do after lifting, and the ``skelgnn convert`` verb (poses npz -> BVH / JSON /
-CSV)."""
+CSV) and ``skelgnn render`` (poses npz -> mp4 / gif / png)."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is b
 
 __all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "warn_deprecated_reframe",
            "place_prediction", "write_exports", "cmd_infer_tracks", "add_convert_parser",
-           "cmd_convert"]
+           "cmd_convert", "add_render_parser", "cmd_render"]
 
 log = logging.getLogger(__name__)
 
@@ -186,4 +187,51 @@ def cmd_infer_tracks(args: argparse.Namespace) -> int:
         for extra in write_exports(saved, args.export):
             print(f"  wrote {extra}")
     print(f"{len(tracks)} track(s) from {args.keypoints}")
+    return 0
+
+
+def add_render_parser(subparsers: argparse._SubParsersAction) -> None:
+    rd = subparsers.add_parser(
+        "render", help="draw 3D poses as an mp4, gif or png",
+        description="Render the poses of an npz written by `skelgnn infer` or `skelgnn video` "
+                    "with fixed axes (left side blue, right red, centre grey): poses_world when "
+                    "the file has it (gravity up, standing on the floor grid, seen level from "
+                    "the camera's side), else the root-relative camera-frame poses_3d. The "
+                    "output type follows the suffix: .mp4, .gif, or .png (one frame).")
+    rd.add_argument("--poses", metavar="NPZ", required=True, help="npz with poses_3d (F, 17, 3)")
+    rd.add_argument("--out", metavar="FILE", required=True, help="anim.mp4, anim.gif or frame.png")
+    rd.add_argument("--fps", type=float, default=None,
+                    help="frames per second (default: the file's fps, else 30)")
+    rd.add_argument("--frame", type=int, default=0, help="frame drawn for a .png (default 0)")
+    rd.add_argument("--size", metavar=("W", "H"), type=int, nargs=2, default=(640, 480),
+                    help="frame size in pixels (default 640 480)")
+    rd.add_argument("--elev", type=float, default=None,
+                    help="view elevation, degrees (default 10 for poses_world, 15 for poses_3d)")
+    rd.add_argument("--azim", type=float, default=None,
+                    help="view azimuth about the vertical, degrees; 0 = the camera's view "
+                         "(default 0 for poses_world, 45 for poses_3d)")
+    rd.add_argument("--camera-frame", action="store_true",
+                    help="draw poses_3d (root-relative, camera frame) even when the file has "
+                         "poses_world")
+    rd.set_defaults(command="render", handler=cmd_render)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """``skelgnn render``."""
+    from skelgnn.visualize import PoseRenderer, load_render_poses, world_renderer, write_animation
+
+    poses, file_fps, world = load_render_poses(args.poses, args.camera_frame)
+    fps = args.fps or file_fps or 30.0
+    if world:
+        renderer, poses = world_renderer(poses, tuple(args.size), args.elev, args.azim)
+    else:
+        renderer = PoseRenderer.for_poses(
+            poses, size=tuple(args.size), elev=15.0 if args.elev is None else args.elev,
+            azim=45.0 if args.azim is None else args.azim)
+    start = time.perf_counter()
+    out = write_animation(poses, args.out, fps=fps, renderer=renderer, frame=args.frame)
+    elapsed = time.perf_counter() - start
+    frames = 1 if out.suffix.lower() == ".png" else poses.shape[0]
+    print(f"wrote {out}: {frames} frame(s) of {'poses_world' if world else 'poses_3d'} at "
+          f"{fps:g} fps in {elapsed:.2f} s")
     return 0
