@@ -78,6 +78,8 @@ def face_spread(kp: np.ndarray) -> float:
         return math.nan
     uv = uv[full]
     extent = lambda p: np.linalg.norm(p.max(1) - p.min(1), axis=-1)  # noqa: E731
-    body = extent(uv)
-    ok = body > 0
-    return float(np.median(extent(uv[ok, :5]) / body[ok])) if ok.any() else math.nan
+    # absurd coordinates (refused later, with a message) overflow here: no numpy warning for them
+    with np.errstate(over="ignore", invalid="ignore"):
+        body = extent(uv)
+        ok = np.isfinite(body) & (body > 0)
+        return float(np.median(extent(uv[ok, :5]) / body[ok])) if ok.any() else math.nan
