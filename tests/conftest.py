@@ -143,3 +143,17 @@ def seed_and_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def tiny_checkpoint(path: Path) -> Path:
+    """A small skelgnn-1f checkpoint (16 channels, 1 block, seed 0) written to ``path``."""
+    from skelgnn.checkpoint import build_payload, save_checkpoint
+    from skelgnn.codec import PoseCodec
+    from skelgnn.config import load_config
+    from skelgnn.models import build_model
+
+    cfg = load_config(None, ["model.preset=skelgnn-1f", "model.channels=16", "model.blocks=1"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+                           path)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_checkpoint
 from skelgnn.checkpoint import build_payload, save_checkpoint
 from skelgnn.cli import main
 from skelgnn.codec import PoseCodec
@@ -19,17 +20,9 @@ from skelgnn.fileio import refuse_overwriting_inputs
 from skelgnn.models import build_model
 
 
-def _tiny_checkpoint(path: Path) -> Path:
-    cfg = load_config(None, ["model.preset=skelgnn-1f", "model.channels=16", "model.blocks=1"])
-    torch.manual_seed(0)
-    model = build_model(cfg.model)
-    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
-                           path)
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    return _tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,7 +74,7 @@ def test_infer_export_onto_the_keypoints_is_refused(ckpt, tmp_path, capsys):
 
 
 def test_export_onnx_onto_the_checkpoint_is_refused(tmp_path, capsys):
-    pt = _tiny_checkpoint(tmp_path / "m.pt")
+    pt = tiny_checkpoint(tmp_path / "m.pt")
     before = pt.read_bytes()
     hard = tmp_path / "m.onnx"
     os.link(pt, hard)
@@ -91,7 +84,7 @@ def test_export_onnx_onto_the_checkpoint_is_refused(tmp_path, capsys):
 
 
 def test_evaluate_json_onto_the_checkpoint_is_refused(tmp_path, capsys):
-    pt = _tiny_checkpoint(tmp_path / "m.pt")
+    pt = tiny_checkpoint(tmp_path / "m.pt")
     before = pt.read_bytes()
     code = main(["evaluate", "--checkpoint", str(pt), "--json", str(pt),
                  "--data", str(tmp_path / "nowhere")])

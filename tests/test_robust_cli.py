@@ -11,32 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from skelgnn.checkpoint import build_payload, load_checkpoint, save_checkpoint
+from conftest import tiny_checkpoint
+from skelgnn.checkpoint import load_checkpoint
 from skelgnn.cli import main
-from skelgnn.codec import PoseCodec
-from skelgnn.config import load_config
 from skelgnn.data import load_benchmark
 from skelgnn.evaluate import ProgressLog, subsample_records
-from skelgnn.models import build_model
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = ["model.channels=16", "model.blocks=1", "data.split=test", "data.frame_stride=1",
         "train.batch_size=64", "train.max_samples=128", "train.threads=1"]
 
 
-def _tiny_checkpoint(path: Path) -> Path:
-    cfg = load_config(None, ["model.preset=skelgnn-1f", "model.channels=16", "model.blocks=1"])
-    torch.manual_seed(0)
-    model = build_model(cfg.model)
-    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
-                           path)
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    return _tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
 
 
 def _train_args(mini_dir: Path, run: Path, *extra: str) -> list[str]:
