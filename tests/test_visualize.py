@@ -158,3 +158,36 @@ def test_importing_skelgnn_does_not_import_matplotlib():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
+
+
+def test_gif_is_streamed_and_merges_repeated_frames(tmp_path):
+    """The GIF writer holds one frame at a time (the file grows while frames are still being
+    produced) and writes identical consecutive frames as one longer frame."""
+    from PIL import Image
+
+    from skelgnn.visualize import _write_gif
+
+    out = tmp_path / "s.gif"
+    rng = np.random.default_rng(0)
+    # noise frames: ~20 kB each once encoded, more than the file buffer holds
+    frames = [rng.integers(0, 256, size=(128, 160, 3), dtype=np.uint8) for _ in range(6)]
+    frames[3] = frames[2].copy()  # a still pose: 2 and 3 are one frame of twice the delay
+    sizes = []
+
+    def produce():
+        for f in frames:
+            sizes.append(out.stat().st_size if out.exists() else 0)
+            yield f
+
+    _write_gif(out, produce(), fps=10)
+    # frame 0 is written when frame 1 differs from it, so on disk before frame 2 is produced
+    assert sizes[-1] > sizes[2] > 0
+    im = Image.open(out)
+    durations = []
+    for i in range(5):
+        im.seek(i)
+        durations.append(im.info["duration"])
+    assert durations == [100, 100, 200, 100, 100]
+    assert im.info.get("loop") == 0
+    decoded = imageio.v3.imread(out, index=None)
+    assert decoded.shape[:3] == (5, 128, 160)

@@ -22,6 +22,7 @@ Shape letters: ``F`` frames, ``J`` joints, ``H`` / ``W`` image height / width.
 """
 from __future__ import annotations
 
+import io
 import logging
 import math
 from pathlib import Path
@@ -353,16 +354,58 @@ def _gif_palette() -> Any:
     return palette
 
 
+def _gif_frame(image: Any) -> tuple[bytes, bytes]:
+    """Pillow's encoding of one palette image as a one-frame GIF, split into the file head
+    (header, screen descriptor, global colour table) and the frame's blocks (without the trailer)."""
+    buf = io.BytesIO()
+    image.save(buf, format="GIF", optimize=False)
+    data = buf.getvalue()
+    flags = data[10]
+    head = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    body = data[head:-1]
+    if body[:1] == b"\x21" and body[1:2] == b"\xf9":  # drop Pillow's graphic control extension
+        body = body[8:]
+    return data[:head], body
+
+
 def _write_gif(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
-    # Pillow writes the GIF directly: imageio's GIF writer is Pillow too, but with an adaptive
-    # quantiser per frame that made it slower than real time. Pillow merges identical consecutive
-    # frames into one longer frame (same playback time, fewer decoded frames for a still pose).
+    """Stream frames to a looping GIF, one frame in memory at a time.
+
+    Each frame is quantised to one fixed palette (:func:`_gif_palette`) and encoded by Pillow as a
+    one-frame GIF; its image blocks are appended after a graphic control extension carrying the
+    delay. Identical consecutive frames are merged into one longer frame (same playback time)."""
     Image, _ = _pil()
     palette = _gif_palette()
-    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
-              for f in frames]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
-                   duration=max(10, round(1000.0 / fps)), loop=0, optimize=False)
+    delay = max(1, round(100.0 / fps))  # GIF delays are in 1/100 s
+    with open(path, "wb") as fh:
+        head: Optional[bytes] = None
+        pending: Optional[bytes] = None
+        repeats = 0
+
+        def flush() -> None:
+            if pending is not None:
+                ticks = min(delay * repeats, 0xFFFF)
+                fh.write(b"\x21\xf9\x04\x04" + ticks.to_bytes(2, "little") + b"\x00\x00")
+                fh.write(pending)
+
+        for frame in frames:
+            image = Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
+            frame_head, body = _gif_frame(image)
+            if head is None:
+                head = frame_head
+                fh.write(head)
+                fh.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop forever
+            elif frame_head != head:  # pragma: no cover - one palette, one screen size
+                raise ValueError("GIF frames differ in size or palette")
+            if body == pending:
+                repeats += 1
+                continue
+            flush()
+            pending, repeats = body, 1
+        if head is None:
+            raise ValueError("no frames to write")
+        flush()
+        fh.write(b"\x3b")
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
