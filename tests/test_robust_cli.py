@@ -324,3 +324,35 @@ def test_max_samples_one_is_refused_not_reported_as_loss_zero(capsys):
     assert TrainConfig(max_samples=2).max_samples == 2
     code = main(["train", "--set", "train.max_samples=1", "--run-dir", "/nonexistent/x"])
     assert "train.max_samples" in _one_line_error(capsys, code)
+
+
+def test_a_rotated_clip_warns_once_per_command_not_per_opening(tmp_path, caplog):
+    """imageio-ffmpeg logs the same rotation warning every time a rotated phone clip is opened
+    (five identical lines per `skelgnn video`); inside a CLI run it is shown once."""
+    import logging
+    import subprocess
+
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    from skelgnn.quiet import quiet_libraries
+    from skelgnn.video import iter_frames
+    from skelgnn.visualize import write_video
+
+    plain, rotated = tmp_path / "plain.mp4", tmp_path / "rotated.mp4"
+    frames = [np.full((48, 64, 3), 40 * i, dtype=np.uint8) for i in range(4)]
+    write_video(plain, frames, fps=10)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                    "-display_rotation", "90", "-i", str(plain), "-c", "copy", str(rotated)],
+                   check=True)
+
+    def rotation_warnings(times: int) -> int:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="imageio_ffmpeg"):
+            for _ in range(times):
+                assert len(list(iter_frames(rotated))) == 4
+        return sum(r.name == "imageio_ffmpeg" and "frame size" in r.getMessage()
+                   for r in caplog.records)
+
+    assert rotation_warnings(3) == 3  # the library API: every opening warns
+    with quiet_libraries():
+        assert rotation_warnings(3) == 1
+    assert rotation_warnings(2) == 2  # restored after the command

@@ -10,6 +10,10 @@ them for the duration of one command:
 * ``TF_CPP_MIN_LOG_LEVEL=2`` and ``GLOG_minloglevel=2`` (only errors from the C++ loggers), unless
   the user set them, and absl's Python logger at ``ERROR`` when absl is already imported.
 
+* log records of the ``imageio_ffmpeg`` logger are shown once per distinct message: it repeats
+  the same warning every time a clip is opened (a rotated phone video gave five identical "The
+  frame size for reading ... is different from the source frame size" lines per ``skelgnn video``).
+
 Not hidden: the lines MediaPipe's C++ graph threads print when its models first run
 (``INFO: Created TensorFlow Lite XNNPACK delegate``, ``All log messages before
 absl::InitializeLog()``, ``Feedback manager requires ...``). They ignore both variables and are
@@ -23,6 +27,7 @@ library after it, sees the warnings again. ``skelgnn -v`` does not quieten anyth
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -37,6 +42,24 @@ LIBRARIES = ("torch", "onnx", "onnxruntime", "onnxscript", "mediapipe", "absl", 
 
 _ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2"}
 
+REPEATING_LOGGERS = ("imageio_ffmpeg",)
+"""Loggers whose identical records are shown once per command."""
+
+
+class _OncePerMessage(logging.Filter):
+    """Let the first record of each distinct message through, drop its repeats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
 
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
@@ -48,6 +71,9 @@ def quiet_libraries() -> Iterator[None]:
     with warnings.catch_warnings():
         for category in (UserWarning, DeprecationWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category, module=pattern)
+        once = _OncePerMessage()
+        for name in REPEATING_LOGGERS:
+            logging.getLogger(name).addFilter(once)
         try:
             for key, value in _ENV.items():
                 os.environ.setdefault(key, value)
@@ -64,3 +90,5 @@ def quiet_libraries() -> Iterator[None]:
                     os.environ[key] = saved
             if absl_level is not None:
                 sys.modules["absl.logging"].set_verbosity(absl_level)
+            for name in REPEATING_LOGGERS:
+                logging.getLogger(name).removeFilter(once)
