@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from skelgnn.geometry import Camera
+from skelgnn.geometry import Camera, matrix_to_quaternion
 
 __all__ = ["DEVICE_KINDS", "CameraSampler", "look_at", "matrix_to_quaternion", "project_pixels",
            "rotation_between", "virtual_camera", "depth_ok", "camera_summary"]
@@ -49,29 +49,6 @@ DEVICE_KINDS: dict[str, dict] = {
 degrees across the long side), webcams (55-90 degrees), action cameras in their rectified
 ("linear") modes (90-120 degrees) and phone telephoto cameras (18-28 degrees, 3-5x; not drawn
 by the default training sampler, only by the cross-camera test)."""
-
-
-def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
-    """Unit quaternion ``(w, x, y, z)`` of a rotation matrix ``(3, 3)`` (Shepperd's method: the
-    largest of ``w, x, y, z`` is taken from the trace or a diagonal element, the rest from the
-    off-diagonal sums / differences); the inverse of :func:`skelgnn.geometry.quaternion_to_matrix`
-    up to sign (``w >= 0`` is returned)."""
-    m = np.asarray(r, dtype=np.float64)
-    t = np.trace(m)
-    if t > max(m[0, 0], m[1, 1], m[2, 2]):
-        s = 2.0 * math.sqrt(1.0 + t)
-        q = np.array([s / 4, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * math.sqrt(max(1.0 + m[i, i] - m[j, j] - m[k, k], 1e-300))
-        q = np.empty(4)
-        q[0] = (m[k, j] - m[j, k]) / s
-        q[1 + i] = s / 4
-        q[1 + j] = (m[j, i] + m[i, j]) / s
-        q[1 + k] = (m[k, i] + m[i, k]) / s
-    q = q / np.linalg.norm(q)
-    return q if q[0] >= 0 else -q
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
