@@ -56,8 +56,11 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
     # (benchmarks/results/hops/det/hops.json: target-aware 0.79 fitted on k = 1..5, 0.57 on
     # k = 1..8) and no squeezing (issue 19)
     "r4-squeeze": {
-        f"d{d}-det": (_S, ["data.source=det", f"model.squeeze={d}"])
-        for d in ("0.5", "0.79", "0.57", "1.0")
+        **{f"d{d}-det": (_S, ["data.source=det", f"model.squeeze={d}"])
+           for d in ("0.5", "0.79", "0.57", "1.0")},
+        # a second seed of the chosen and the derived ratio, for the run-to-run spread
+        **{f"d{d}-det-seed2": (_S, ["data.source=det", f"model.squeeze={d}", "train.seed=2"])
+           for d in ("0.5", "0.79")},
     },
     # learnable hop grading: a gate per hop-group channel against the fixed grading, and the
     # widths the gates imply (skelgnn.grading; issue 19 part 3)
