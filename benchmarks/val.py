@@ -74,6 +74,15 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
             ("fixed-det", []), ("gated-det", ["model.grading=gated"]),
             ("gated-d1.0-det", ["model.grading=gated", "model.squeeze=1.0"])]},
     },
+    # learnable grading with sparsity pressure: every group starts full width (d = 1) and an L1
+    # on the gates (train.gate_l1, network slimming) lets the loss decide which hop groups keep
+    # their channels; the widths the gates imply give a squeeze ratio, compared with r4's
+    # P1 at fixed ratios (issue 19 part 3)
+    "r6-gate-l1": {
+        f"gated-d1.0-l1{lam}-det": (_S, ["data.source=det", "model.grading=gated",
+                                          "model.squeeze=1.0", f"train.gate_l1={lam}"])
+        for lam in ("0.01", "0.1", "1.0")
+    },
 }
 
 # rounds run on a shorter protocol than (EPOCHS, SAMPLES): round -> (epochs, samples per epoch).

@@ -135,3 +135,42 @@ def test_analyze_grading_cli(tmp_path, capsys):
     rep = json.loads(out.read_text())
     assert rep["derived_widths"][0] == 96 and rep["derived_widths"][1] > 48
     assert rep["derived_widths"][2] == 24
+
+
+def test_gate_penalty_is_the_mean_gate_and_pulls_gates_down():
+    from skelgnn.grading import gate_penalty
+
+    assert gate_penalty(build_model("skelgnn-1f")) is None
+    model = build_model(PRESETS["skelgnn-1f-gated"])
+    penalty = gate_penalty(model)
+    assert penalty is not None and math.isclose(float(penalty), 1.0, rel_tol=1e-6)
+    penalty.backward()
+    grads = [m.rho.grad for m in model.modules() if isinstance(m, HopGate)]
+    assert grads and all(g is not None and bool((g > 0).all()) for g in grads)
+
+
+def test_config_rejects_a_negative_gate_l1():
+    from skelgnn.config import load_config
+
+    with pytest.raises(ValueError, match="gate_l1"):
+        load_config(None, ["train.gate_l1=-0.1"])
+
+
+def test_gate_l1_needs_gates_and_shrinks_them(mini_dir, tmp_path):
+    from skelgnn.checkpoint import load_model
+    from skelgnn.config import load_config
+    from skelgnn.train import train
+
+    tiny = ["model.channels=16", "model.blocks=1", "data.split=test", "data.frame_stride=1",
+            "train.batch_size=64", "train.max_samples=256", "train.threads=1", "train.epochs=2"]
+    with pytest.raises(ValueError, match="hop gates"):
+        train(load_config(None, [*tiny, "train.gate_l1=0.01"]), tmp_path / "fixed",
+              progress=False, data_dir=mini_dir)
+    assert not (tmp_path / "fixed" / "last.pt").exists()
+    means = {}
+    for l1 in (0.0, 1.0):
+        cfg = load_config(None, [*tiny, "model.grading=gated", f"train.gate_l1={l1}", "train.lr=1e-2"])
+        result = train(cfg, tmp_path / f"l1-{l1}", progress=False, data_dir=mini_dir)
+        rep = gate_report(load_model(result.checkpoint)[0])
+        means[l1] = sum(sum(row) for row in rep.mean_gate) / sum(len(r) for r in rep.mean_gate)
+    assert means[1.0] < means[0.0] - 0.2, means

@@ -134,6 +134,11 @@ class TrainConfig:
     precise_bn_batches: int = 0
     """After the last epoch, re-estimate every batch norm's running statistics over this many
     training batches with the final weights ("precise BN", models/bn.py; 0: off)."""
+    gate_l1: float = 0.0
+    """Sparsity pressure on the hop gates of a ``model.grading = "gated"`` network (network
+    slimming's L1 on scales): adds ``gate_l1`` x the mean gate to the loss (metres), so gates a
+    group does not need shrink and the widths read off them (``skelgnn analyze grading``) can
+    differ from the starting ones. 0: off."""
     init_weights: str = ""
     """Start from the weights of this checkpoint (same model config; fine-tuning, e.g. the
     footage checkpoints from the benchmark ones) instead of a random initialisation ("": off).
@@ -152,6 +157,9 @@ class TrainConfig:
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
             raise ValueError(f"train.grad_clip must be a finite number >= 0 (0: off), "
                              f"got {self.grad_clip}")
+        if not (math.isfinite(self.gate_l1) and self.gate_l1 >= 0):
+            raise ValueError(f"train.gate_l1 must be a finite number >= 0 (0: off), "
+                             f"got {self.gate_l1}")
         if self.seed < 0:
             raise ValueError(f"train.seed must be >= 0, got {self.seed}")
         if self.max_samples < 0 or self.max_samples == 1:

@@ -46,7 +46,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GRADINGS", "HopGate", "GateReport", "gate_report", "derive_widths",
+__all__ = ["GRADINGS", "HopGate", "GateReport", "gate_report", "gate_penalty", "derive_widths",
            "squeeze_from_widths"]
 
 GRADINGS = ("fixed", "gated")
@@ -90,6 +90,16 @@ class HopGate(nn.Module):
 
     def extra_repr(self) -> str:
         return f"widths={self.widths}"
+
+
+def gate_penalty(model: nn.Module) -> Tensor | None:
+    """The mean of every hop gate of ``model`` (gates are positive, so this is their L1 norm over
+    their count), or None when the model has no gates. ``train.gate_l1`` scales it into the
+    loss: the pressure is the same per gate whatever the depth and width of the network."""
+    gates = [g for mod in model.modules() if isinstance(mod, HopGate) for g in mod.gates()]
+    if not gates:
+        return None
+    return torch.cat(gates).mean()
 
 
 @dataclass

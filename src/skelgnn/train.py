@@ -45,6 +45,7 @@ from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_spl
 from skelgnn.evaluate import score
 from skelgnn.fileio import atomic_write_text, write_error
 from skelgnn.geometry import flip_2d, flip_3d
+from skelgnn.grading import gate_penalty
 from skelgnn.distributed import DistContext, convert_sync_batchnorm, distributed_context
 from skelgnn.models import LifterModel, build_model, count_parameters, for_skeleton
 from skelgnn.predict import predict_sequences
@@ -418,7 +419,10 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
                 f"good checkpoint is {run.last if run.last.exists() else 'none (first epoch)'}. "
                 "Try a lower train.lr.")
         run.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if t_cfg.gate_l1 > 0:
+            (loss + t_cfg.gate_l1 * gate_penalty(run.model)).backward()
+        else:
+            loss.backward()
         if t_cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(run.model.parameters(), t_cfg.grad_clip)
         run.opt.step()
@@ -469,6 +473,9 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     model: LifterModel = build_model(for_skeleton(cfg.model, skeleton.parents))
     r = model.receptive_field
     log.info("model %s: %d parameters, receptive field %d", cfg.preset, count_parameters(model), r)
+    if t_cfg.gate_l1 > 0 and gate_penalty(model) is None:
+        raise ValueError("train.gate_l1 needs a model with hop gates (model.grading = "
+                         f"\"gated\"); model {cfg.preset!r} has none")
     train_set, val_set = _build_data(cfg, data_dir, r, codec)
     net, opt = _wrap_model(cfg, model, ctx, state)
     start_epoch, history = 0, []
