@@ -420,7 +420,9 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
                 "Try a lower train.lr.")
         run.opt.zero_grad(set_to_none=True)
         if t_cfg.gate_l1 > 0:
-            (loss + t_cfg.gate_l1 * gate_penalty(run.model)).backward()
+            penalty = gate_penalty(run.model)
+            assert penalty is not None  # checked before the first epoch
+            (loss + t_cfg.gate_l1 * penalty).backward()
         else:
             loss.backward()
         if t_cfg.grad_clip > 0:
