@@ -67,6 +67,9 @@ def test_constant_offset_on_non_root_joints(two_actions):
     pred = target.copy()
     pred[:, 1:, 0] += 0.010  # 10 mm on the 16 non-root joints, root untouched
     out = score(pred, target, two_actions)
+    # per joint: the root exact, every other joint 10 mm
+    assert len(out["per_joint_p1"]) == 17 and out["per_joint_p1"][0] == 0.0
+    assert out["per_joint_p1"][1:] == pytest.approx([10.0] * 16, abs=1e-4)
     # every sample: (0 + 16 * 10) / 17 mm; score must not root-centre the predictions
     expected = 160.0 / 17.0
     for key in ("p1", "p1_action", "own_hard5_p1", "own_hard10_p1"):

@@ -112,8 +112,10 @@ def score(pred: np.ndarray, target: np.ndarray, dataset: WindowDataset,
 
     Returns a dict with ``p1``, ``p2`` (per-sample means), ``p1_action``, ``p2_action``
     (action-wise: mean per action category, then over categories), ``per_action``
-    (``{category: {"p1", "p2", "samples"}}``), ``own_hard5_p1``, ``own_hard10_p1`` and, for each
-    entry ``name`` of ``hard_subsets``, ``<name>_p1`` (e.g. ``hard5_p1``), plus ``samples``.
+    (``{category: {"p1", "p2", "samples"}}``), ``per_joint_p1`` (``J`` values: each joint's
+    mean position error, the root's 0 for root-relative poses), ``own_hard5_p1``,
+    ``own_hard10_p1`` and, for each entry ``name`` of ``hard_subsets``, ``<name>_p1`` (e.g.
+    ``hard5_p1``), plus ``samples``.
     """
     e1 = np.asarray(mpjpe(pred * 1000.0, target * 1000.0), dtype=np.float64)  # (N,) mm
     e2 = np.asarray(p_mpjpe(pred.astype(np.float64) * 1000.0, target.astype(np.float64) * 1000.0))
@@ -126,6 +128,8 @@ def score(pred: np.ndarray, target: np.ndarray, dataset: WindowDataset,
         "p1_action": float(p1_action), "p2_action": float(p2_action),
         "per_action": {c: {"p1": float(p1_per[c]), "p2": float(p2_per[c]), "samples": counts[c]}
                        for c in p1_per},
+        "per_joint_p1": [float(v) for v in 1000.0 * np.linalg.norm(
+            pred.astype(np.float64) - target, axis=-1).mean(axis=0)],
         "own_hard5_p1": _own_hard(e1, 0.05), "own_hard10_p1": _own_hard(e1, 0.10),
         "samples": int(e1.shape[0]),
     }
