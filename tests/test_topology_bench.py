@@ -1,0 +1,46 @@
+"""benchmarks/topology.py: the second-topology table on hand-written rows (the 17 shared joints
+apart from the 6 added ones, the 17-joint benchmark's row beside each), and its refusal of a
+directory that is not the CMU benchmark."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import load_benchmark_script
+
+
+@pytest.fixture(scope="module")
+def topo():
+    return load_benchmark_script("topology")
+
+
+def _row(name: str, per_joint: list[float]) -> dict:
+    p1 = sum(per_joint) / len(per_joint)
+    return {"row": name, "source": "det", "parameters": 1_500_000, "train_minutes": 12.0,
+            "p1": p1, "p2": p1 / 2, "p1_action": p1, "p2_action": p1 / 2,
+            "per_joint_p1": per_joint}
+
+
+def test_table_splits_shared_and_added_joints(topo, tmp_path):
+    per_joint = [0.0] + [30.0] * 16 + [90.0] * 6  # root, 16 shared, 6 added tips
+    (tmp_path / "skelgnn-1f-det.json").write_text(json.dumps(_row("skelgnn-1f", per_joint)))
+    (tmp_path / "TABLE.md").write_text("not a row\n")
+    result = topo.collect(tmp_path, "det")
+    r = result["rows"]["skelgnn-1f"]
+    assert result["added"] == ["RToe", "LToe", "LHandTip", "LThumbTip", "RHandTip", "RThumbTip"]
+    assert r["p1_shared17"] == pytest.approx(16 * 30.0 / 17)
+    assert r["p1_added6"] == pytest.approx(90.0)
+    assert r["per_joint_p1"]["RToe"] == 90.0 and r["per_joint_p1"]["Hip"] == 0.0
+    # the committed 17-joint benchmark row of the same model sits beside it
+    committed = json.loads((topo.REPO / "benchmarks" / "results" / "skelgnn-1f-det.json").read_text())
+    assert r["p1_17joint_benchmark"] == committed["p1"]
+    text = topo.table(result, "det")
+    assert "| skelgnn-1f | 1.50M | 12 |" in text
+    assert f"{16 * 30.0 / 17:.1f} | 90.0 | {committed['p1']:.1f} |" in text
+
+
+def test_prepare_refuses_a_directory_without_bvh(topo, tmp_path):
+    with pytest.raises(SystemExit, match="bvh"):
+        topo.prepare(tmp_path / "out", tmp_path)
+    assert not (tmp_path / "out").exists()
