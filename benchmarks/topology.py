@@ -13,7 +13,8 @@ then each row trains with its benchmark config under the benchmark protocol (``b
 --data``: the models build their graphs, hop masks and flip pairs from the data's skeleton) and
 is scored once on the test subjects. Rows go to ``benchmarks/results/cmu23/<row>-<source>.json``;
 the table (``benchmarks/results/cmu23/TOPOLOGY.md``) splits the error into the 17 joints both
-layouts share and the 6 added ones, and puts the 17-joint benchmark's row beside each.
+layouts share and the 6 added ones, and puts the 17-joint benchmark's row beside each; the
+figure ``per_joint.png`` shows every joint's error per row.
 """
 from __future__ import annotations
 
@@ -94,6 +95,33 @@ def table(result: dict, source: str) -> str:
             "17-joint benchmark (`benchmarks/results/<row>-det.json`).\n\n" + head + "\n")
 
 
+def figure(result: dict, path: Path) -> Path:
+    """Per-joint P1 of every row (bars), the added joints shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = {n: r["per_joint_p1"] for n, r in result["rows"].items() if "per_joint_p1" in r}
+    names = result["joints"]
+    x = np.arange(len(names))
+    width = 0.8 / max(1, len(rows))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    ax.axvspan(SHARED - 0.5, len(names) - 0.5, color="0.92", zorder=0)
+    for i, (row, per_joint) in enumerate(rows.items()):
+        ax.bar(x + (i - (len(rows) - 1) / 2) * width, [per_joint[n] for n in names], width,
+               label=row, zorder=2)
+    ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("P1 (mm)")
+    ax.set_title("23-joint CMU benchmark: error per joint (shaded: the 6 added end effectors)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cmu", default=str(REPO.parent / "shared" / "data" / "cmu"),
@@ -123,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "topology.json").write_text(json.dumps(result, indent=1) + "\n")
     text = table(result, args.source)
     (out / "TOPOLOGY.md").write_text(text)
+    if any("per_joint_p1" in r for r in result["rows"].values()):
+        figure(result, out / "per_joint.png")
     print(text)
     return 0
 

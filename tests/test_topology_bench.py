@@ -38,6 +38,7 @@ def test_table_splits_shared_and_added_joints(topo, tmp_path):
     text = topo.table(result, "det")
     assert "| skelgnn-1f | 1.50M | 12 |" in text
     assert f"{16 * 30.0 / 17:.1f} | 90.0 | {committed['p1']:.1f} |" in text
+    assert topo.figure(result, tmp_path / "pj.png").stat().st_size > 1000
 
 
 def test_prepare_refuses_a_directory_without_bvh(topo, tmp_path):
