@@ -79,13 +79,16 @@ def figure(result: dict, path: Path) -> Path:
     ax.plot(xs, [r["p1_mean"] for r in result["fixed"]], "-", color="C0", label="fixed grading, seed mean")
     for r in result["fixed"]:
         ax.plot([r["d"]] * len(r["runs"]), [x["p1"] for x in r["runs"]], "o", color="C0", ms=4)
-    for g in result["gated"]:
-        ax.plot([g["derived_squeeze"]], [g["p1"]], "s", color="C3", ms=6)
+    for i, g in enumerate(result["gated"]):
+        ax.plot([g["derived_squeeze"]], [g["p1"]], "s", color="C3", ms=6,
+                label="gated run (its own P1) at the d its gates imply" if i == 0 else None)
         ax.annotate(f"gates, L1 {g['gate_l1']:g}", (g["derived_squeeze"], g["p1"]),
                     textcoords="offset points", xytext=(4, 4), fontsize=7, color="C3")
     for d, name, style in ((result["ig_target_d"], "IG target-aware", "--"),
                            (result["ig_lookhops_d"], "IG LookHops", ":")):
         ax.axvline(d, color="0.4", ls=style, lw=1, label=f"{name} d = {d:.2f}")
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi + 0.12 * (hi - lo))  # room for the annotations
     ax.set_xlabel("squeeze ratio d (long-range width = C d^g)")
     ax.set_ylabel("val P1 (mm, S02, det)")
     ax.set_title("Squeeze ratio: chosen on val vs derived")
