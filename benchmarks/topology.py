@@ -14,7 +14,9 @@ then each row trains with its benchmark config under the benchmark protocol (``b
 is scored once on the test subjects. Rows go to ``benchmarks/results/cmu23/<row>-<source>.json``;
 the table (``benchmarks/results/cmu23/TOPOLOGY.md``) splits the error into the 17 joints both
 layouts share and the 6 added ones, and puts the 17-joint benchmark's row beside each; the
-figure ``per_joint.png`` shows every joint's error per row.
+figure ``per_joint.png`` shows every joint's error per row. ``--reference`` scores a 17-joint
+checkpoint on the shared joints of the same test frames (a 17-joint slice of the data written
+beside ``--data``), the like-for-like comparison for the "shared 17" column.
 """
 from __future__ import annotations
 
@@ -47,6 +49,47 @@ def prepare(data: Path, cmu: Path) -> None:
     shutil.copy(cmu / "split.json", data / "split.json")
 
 
+def slice_shared(data: Path, out: Path) -> Path:
+    """A 17-joint copy of the 23-joint benchmark in ``out`` (its first 17 joints, the Human3.6M
+    ones, with the 17-joint metadata): the same test frames and detector draws for a 17-joint
+    model. Written once; the source files are not changed."""
+    import numpy as np
+
+    if (out / "data_2d_cmu_det.npz").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    with np.load(data / "data_3d_cmu.npz", allow_pickle=True) as z:
+        p3 = z["positions_3d"].item()
+    np.savez_compressed(out / "data_3d_cmu.npz", positions_3d=np.array(
+        {s: {a: v[:, :SHARED] for a, v in acts.items()} for s, acts in p3.items()}, dtype=object))
+    for source in ("gt", "det"):
+        with np.load(data / f"data_2d_cmu_{source}.npz", allow_pickle=True) as z:
+            p2, meta = z["positions_2d"].item(), z["metadata"].item()
+        left, right = meta["keypoints_symmetry"]
+        meta17 = {"num_joints": SHARED, "layout_name": "h36m",
+                  "keypoints_symmetry": [[j for j in left if j < SHARED],
+                                         [j for j in right if j < SHARED]]}
+        np.savez_compressed(out / f"data_2d_cmu_{source}.npz", metadata=meta17,
+                            positions_2d=np.array({s: {a: [c[:, :SHARED] for c in cams]
+                                                       for a, cams in acts.items()}
+                                                   for s, acts in p2.items()}, dtype=object))
+    for name in ("cameras.json", "split.json", "actions.csv"):
+        if (data / name).is_file():
+            shutil.copy(data / name, out / name)
+    return out
+
+
+def score_reference(data: Path, checkpoint: Path, source: str) -> dict:
+    """``checkpoint`` (a 17-joint model) scored on the 17 shared joints of the 23-joint test
+    frames (flip test, as the rows)."""
+    from skelgnn.evaluate import evaluate_checkpoint
+
+    scores = evaluate_checkpoint(checkpoint, slice_shared(data, data.parent / (data.name + "-17")),
+                                 source, flip_test=True, progress=False)
+    return {"checkpoint": checkpoint.name, "p1": scores["p1"], "p2": scores["p2"],
+            "p1_action": scores["p1_action"], "samples": scores["samples"]}
+
+
 def _joint_names() -> list[str]:
     import tomllib
 
@@ -72,6 +115,9 @@ def collect(out: Path, source: str) -> dict:
         if ref.is_file():
             entry["p1_17joint_benchmark"] = json.loads(ref.read_text())["p1"]
         result["rows"][row["row"]] = entry
+    ref = out / f"reference-{source}.json"
+    if ref.is_file():
+        result["reference"] = json.loads(ref.read_text())
     return result
 
 
@@ -88,6 +134,11 @@ def table(result: dict, source: str) -> str:
                          "P1 shared 17", "P1 added 6", "P1 17-joint benchmark"], rows,
                         markdown=True)
     added = ", ".join(result["added"])
+    ref = result.get("reference")
+    if ref:
+        head += (f"\n\nReference: the shipped 17-joint `{ref['checkpoint']}` on the 17 shared joints "
+                 f"of these test frames (same detector draws): P1 {ref['p1']:.1f}, P2 "
+                 f"{ref['p2']:.1f}, P1 act. {ref['p1_action']:.1f}.\n")
     return (f"Second topology: the CMU benchmark with 23 joints ({source} 2D), errors in mm on the "
             "test subjects (S08, S11, S14), all cameras, every frame, flip test; trained on "
             "every 2nd frame of all train subjects, last epoch scored once. 'Shared 17': the "
@@ -132,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", nargs="+", default=list(ROWS))
     ap.add_argument("--source", default="det", choices=("det", "gt"))
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--reference", default=str(REPO / "checkpoints" / "skelgnn-1f-cmu-det.pt"),
+                    help="17-joint checkpoint scored on the shared joints of the same frames "
+                         "('' for none)")
     ap.add_argument("--table", action="store_true", help="collect and print only")
     ap.add_argument("--set", action="append", default=[], dest="extra", metavar="KEY=VALUE",
                     help="config override for every row (e.g. train.threads=1)")
@@ -146,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
             for s in args.extra:
                 cmd += ["--set", s]
             subprocess.run(cmd, check=True)
+        if args.reference:
+            ref = score_reference(Path(args.data), Path(args.reference), args.source)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"reference-{args.source}.json").write_text(json.dumps(ref, indent=1) + "\n")
     result = collect(out, args.source)
     out.mkdir(parents=True, exist_ok=True)
     (out / "topology.json").write_text(json.dumps(result, indent=1) + "\n")

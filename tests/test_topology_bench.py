@@ -45,3 +45,36 @@ def test_prepare_refuses_a_directory_without_bvh(topo, tmp_path):
     with pytest.raises(SystemExit, match="bvh"):
         topo.prepare(tmp_path / "out", tmp_path)
     assert not (tmp_path / "out").exists()
+
+
+def test_slice_shared_keeps_the_first_17_joints(topo, tmp_path):
+    import numpy as np
+
+    data, names = tmp_path / "cmu23", topo._joint_names()
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    p3 = {"S01": {"Walk 01_01": rng.normal(size=(5, 23, 3)).astype(np.float32)}}
+    np.savez(data / "data_3d_cmu.npz", positions_3d=np.array(p3, dtype=object))
+    left = [names.index(n) for n in names if n.startswith("L")]
+    right = [names.index(n) for n in names if n.startswith("R")]
+    meta = {"num_joints": 23, "keypoints_symmetry": [left, right], "layout_name": "cmu23"}
+    cams = [rng.normal(size=(5, 23, 2)).astype(np.float32) for _ in range(4)]
+    for source in ("gt", "det"):
+        np.savez(data / f"data_2d_cmu_{source}.npz", metadata=meta,
+                 positions_2d=np.array({"S01": {"Walk 01_01": cams}}, dtype=object))
+    (data / "split.json").write_text("{}")
+    out = topo.slice_shared(data, tmp_path / "cmu17")
+    with np.load(out / "data_2d_cmu_det.npz", allow_pickle=True) as z:
+        m = z["metadata"].item()
+        got = z["positions_2d"].item()["S01"]["Walk 01_01"]
+    assert m["num_joints"] == 17 and m["keypoints_symmetry"] == [[4, 5, 6, 11, 12, 13],
+                                                                 [1, 2, 3, 14, 15, 16]]
+    assert len(got) == 4 and np.array_equal(got[2], cams[2][:, :17])
+    with np.load(out / "data_3d_cmu.npz", allow_pickle=True) as z:
+        assert np.array_equal(z["positions_3d"].item()["S01"]["Walk 01_01"],
+                              p3["S01"]["Walk 01_01"][:, :17])
+    assert (out / "split.json").is_file()
+    # the source is untouched and a second call reuses the slice
+    with np.load(data / "data_2d_cmu_det.npz", allow_pickle=True) as z:
+        assert z["metadata"].item()["num_joints"] == 23
+    assert topo.slice_shared(data, out) == out
