@@ -99,7 +99,11 @@ def _joint_names() -> list[str]:
 def collect(out: Path, source: str) -> dict:
     names = _joint_names()
     result: dict = {"joints": names, "shared": names[:SHARED], "added": names[SHARED:], "rows": {}}
-    for path in sorted(out.glob(f"*-{source}.json")):
+    order = {n: i for i, n in enumerate(("skelgnn-1f", "skelgnn-1f-paper", "fcn-1f", "semgcn-1f",
+                                         "mgcn-1f", "tcn-1f"))}
+    paths = sorted(out.glob(f"*-{source}.json"),
+                   key=lambda p: (order.get(p.name[:-len(f"-{source}.json")], 99), p.name))
+    for path in paths:
         row = json.loads(path.read_text())
         if "row" not in row:
             continue
