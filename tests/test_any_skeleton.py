@@ -163,3 +163,17 @@ def test_prepare_and_train_on_a_four_joint_skeleton(tmp_path, seed_and_one_threa
                       map_location="cpu", weights_only=False)
     assert ckpt["model_config"]["num_joints"] == 4
     assert ckpt["model_config"]["parents"] == [-1, 0, 1, 2]
+
+
+def test_precise_bn_flips_with_the_data_skeleton(tmp_path, seed_and_one_thread):
+    """Precise BN replays flipped training batches: it must flip with the data's skeleton (the
+    23-joint benchmark's mgcn-1f row failed here, flipping 23 joints as Human3.6M-17)."""
+    from skelgnn.config import load_config
+    from skelgnn.train import train
+
+    out = _toy_benchmark(tmp_path)
+    cfg = load_config(None, ["model.preset=mgcn-1f", "model.channels=8", "train.epochs=1",
+                             "train.batch_size=8", "train.threads=1", "train.flip_augment=true",
+                             "train.precise_bn_batches=2"])
+    res = train(cfg, tmp_path / "run", progress=False, data_dir=out)
+    assert res.epochs == 1 and (tmp_path / "run" / "last.pt").is_file()

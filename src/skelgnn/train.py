@@ -437,7 +437,8 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
         from skelgnn.models.bn import bn_input_batches, recompute_bn_stats
 
         recompute_bn_stats(run.model, bn_input_batches(train_set, order, t_cfg.batch_size,
-                                                       t_cfg.precise_bn_batches, flips, device))
+                                                       t_cfg.precise_bn_batches, flips, device,
+                                                       run.skeleton))
     total_loss, total_seen = ctx.all_sum(loss_sum, seen)
     return total_loss, int(total_seen)
 

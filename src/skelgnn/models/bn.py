@@ -15,11 +15,14 @@ Shape legend: ``N`` samples (batch times frames), ``J`` joints, ``C`` channels, 
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from skelgnn.skeleton import Skeleton
 
 __all__ = ["JointBatchNorm", "norm_activation", "recompute_bn_stats", "bn_input_batches"]
 
@@ -132,12 +135,16 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
 
 def bn_input_batches(dataset, order: Sequence[int] | np.ndarray, batch_size: int, count: int,
                      flips: Optional[Tensor] = None,
-                     device: Optional[torch.device] = None) -> Iterator[Tensor]:
+                     device: Optional[torch.device] = None,
+                     skeleton: Optional[Skeleton] = None) -> Iterator[Tensor]:
     """The inputs of the first ``count`` training batches of an epoch's sample ``order``
     (``dataset.batch(idx) -> (x, y)``), mirrored where ``flips`` (one flag per position in
-    ``order``) says so, as in training. Yields ``(B, R, J, 2)``; batches under two samples are
-    skipped."""
+    ``order``) says so, with the data's ``skeleton`` (default Human3.6M-17), as in training.
+    Yields ``(B, R, J, 2)``; batches under two samples are skipped."""
     from skelgnn.geometry import flip_2d
+    from skelgnn.skeleton import H36M17
+
+    skeleton = skeleton or H36M17
 
     for step in range(count):
         lo, hi = step * batch_size, min((step + 1) * batch_size, len(order))
@@ -146,5 +153,5 @@ def bn_input_batches(dataset, order: Sequence[int] | np.ndarray, batch_size: int
         x, _ = dataset.batch(order[lo:hi])
         if flips is not None:
             f = flips[lo:hi]
-            x = torch.where(f.view(-1, 1, 1, 1), flip_2d(x), x)
+            x = torch.where(f.view(-1, 1, 1, 1), flip_2d(x, skeleton), x)
         yield x if device is None else x.to(device)
