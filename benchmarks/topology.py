@@ -213,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / "topology.json").write_text(json.dumps(result, indent=1) + "\n")
     text = table(result, args.source)
     (out / "TOPOLOGY.md").write_text(text)
+    readme, begin, end = REPO / "README.md", "<!-- TOPOLOGY TABLE -->", "<!-- /TOPOLOGY TABLE -->"
+    if out == OUT and readme.is_file() and begin in readme.read_text():
+        head, rest = readme.read_text().split(begin, 1)
+        readme.write_text(f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}")
     if any("per_joint_p1" in r for r in result["rows"].values()):
         figure(result, out / "per_joint.png")
     print(text)
