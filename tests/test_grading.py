@@ -143,7 +143,7 @@ def test_gate_penalty_is_the_mean_gate_and_pulls_gates_down():
     assert gate_penalty(build_model("skelgnn-1f")) is None
     model = build_model(PRESETS["skelgnn-1f-gated"])
     penalty = gate_penalty(model)
-    assert penalty is not None and math.isclose(float(penalty), 1.0, rel_tol=1e-6)
+    assert penalty is not None and math.isclose(penalty.item(), 1.0, rel_tol=1e-6)
     penalty.backward()
     grads = [m.rho.grad for m in model.modules() if isinstance(m, HopGate)]
     assert grads and all(g is not None and bool((g > 0).all()) for g in grads)
