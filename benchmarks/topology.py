@@ -53,26 +53,20 @@ def slice_shared(data: Path, out: Path) -> Path:
     """A 17-joint copy of the 23-joint benchmark in ``out`` (its first 17 joints, the Human3.6M
     ones, with the 17-joint metadata): the same test frames and detector draws for a 17-joint
     model. Written once; the source files are not changed."""
-    import numpy as np
+    from skelgnn.data import read_positions_2d, read_positions_3d
+    from skelgnn.prepare import write_positions_2d, write_positions_3d
 
     if (out / "data_2d_cmu_det.npz").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    with np.load(data / "data_3d_cmu.npz", allow_pickle=True) as z:
-        p3 = z["positions_3d"].item()
-    np.savez_compressed(out / "data_3d_cmu.npz", positions_3d=np.array(
-        {s: {a: v[:, :SHARED] for a, v in acts.items()} for s, acts in p3.items()}, dtype=object))
+    p3 = read_positions_3d(data / "data_3d_cmu.npz")
+    write_positions_3d(out / "data_3d_cmu.npz",
+                       {s: {a: v[:, :SHARED] for a, v in acts.items()} for s, acts in p3.items()})
     for source in ("gt", "det"):
-        with np.load(data / f"data_2d_cmu_{source}.npz", allow_pickle=True) as z:
-            p2, meta = z["positions_2d"].item(), z["metadata"].item()
-        left, right = meta["keypoints_symmetry"]
-        meta17 = {"num_joints": SHARED, "layout_name": "h36m",
-                  "keypoints_symmetry": [[j for j in left if j < SHARED],
-                                         [j for j in right if j < SHARED]]}
-        np.savez_compressed(out / f"data_2d_cmu_{source}.npz", metadata=meta17,
-                            positions_2d=np.array({s: {a: [c[:, :SHARED] for c in cams]
-                                                       for a, cams in acts.items()}
-                                                   for s, acts in p2.items()}, dtype=object))
+        p2, _ = read_positions_2d(data / f"data_2d_cmu_{source}.npz")
+        write_positions_2d(out / f"data_2d_cmu_{source}.npz",  # default metadata: Human3.6M-17
+                           {s: {a: [c[:, :SHARED] for c in cams] for a, cams in acts.items()}
+                            for s, acts in p2.items()})
     for name in ("cameras.json", "split.json", "actions.csv"):
         if (data / name).is_file():
             shutil.copy(data / name, out / name)

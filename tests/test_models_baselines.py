@@ -268,14 +268,16 @@ class _Windows:
 def test_bn_input_batches_follows_the_order_and_the_flips():
     order = np.array([5, 2, 7, 1, 0, 3, 4])
     flips = torch.tensor([True, False, False, False, True, False, False])
-    got = list(bn_input_batches(_Windows(), order, batch_size=3, count=5, flips=flips))
+    got = list(bn_input_batches(_Windows(), order, batch_size=3, count=5, flips=flips,
+                                skeleton=H36M17))
     assert [b.shape[0] for b in got] == [3, 3]  # the last batch has one sample: skipped
     from skelgnn.geometry import flip_2d
 
     plain = _Windows().batch(order[:3])[0]
     torch.testing.assert_close(got[0][0], flip_2d(plain[:1])[0])
     torch.testing.assert_close(got[0][1:], plain[1:])
-    assert len(list(bn_input_batches(_Windows(), order, batch_size=3, count=1))) == 1
+    assert len(list(bn_input_batches(_Windows(), order, batch_size=3, count=1,
+                                     skeleton=H36M17))) == 1
 
 
 def test_precise_bn_in_training_changes_only_the_statistics(mini_dir, tmp_path):

@@ -436,9 +436,9 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
     if epoch + 1 == t_cfg.epochs and t_cfg.precise_bn_batches > 0:  # precise BN
         from skelgnn.models.bn import bn_input_batches, recompute_bn_stats
 
-        recompute_bn_stats(run.model, bn_input_batches(train_set, order, t_cfg.batch_size,
-                                                       t_cfg.precise_bn_batches, flips, device,
-                                                       run.skeleton))
+        recompute_bn_stats(run.model, bn_input_batches(
+            train_set, order, t_cfg.batch_size, t_cfg.precise_bn_batches, skeleton=run.skeleton,
+            flips=flips, device=device))
     total_loss, total_seen = ctx.all_sum(loss_sum, seen)
     return total_loss, int(total_seen)
 

@@ -134,17 +134,14 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
 
 
 def bn_input_batches(dataset, order: Sequence[int] | np.ndarray, batch_size: int, count: int,
-                     flips: Optional[Tensor] = None,
-                     device: Optional[torch.device] = None,
-                     skeleton: Optional[Skeleton] = None) -> Iterator[Tensor]:
+                     *, skeleton: Skeleton, flips: Optional[Tensor] = None,
+                     device: Optional[torch.device] = None) -> Iterator[Tensor]:
     """The inputs of the first ``count`` training batches of an epoch's sample ``order``
     (``dataset.batch(idx) -> (x, y)``), mirrored where ``flips`` (one flag per position in
-    ``order``) says so, with the data's ``skeleton`` (default Human3.6M-17), as in training.
-    Yields ``(B, R, J, 2)``; batches under two samples are skipped."""
+    ``order``) says so, with the data's ``skeleton`` (required: a default layout would mirror
+    another skeleton's joints wrongly), as in training. Yields ``(B, R, J, 2)``; batches under
+    two samples are skipped."""
     from skelgnn.geometry import flip_2d
-    from skelgnn.skeleton import H36M17
-
-    skeleton = skeleton or H36M17
 
     for step in range(count):
         lo, hi = step * batch_size, min((step + 1) * batch_size, len(order))
