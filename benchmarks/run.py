@@ -65,20 +65,27 @@ def commit() -> str:
         return "unknown"
 
 
-def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[str]) -> Path:
+def row_stem(name: str, source: str, seed: int | None) -> str:
+    """File stem of a row's result: ``<row>-<source>``, or ``<row>-<source>-s<seed>`` for a seed run."""
+    return f"{name}-{source}" if seed is None else f"{name}-{source}-s{seed}"
+
+
+def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[str],
+            seed: int | None = None) -> Path:
     from skelgnn.checkpoint import export_weights
     from skelgnn.config import load_config
     from skelgnn.evaluate import evaluate_checkpoint
     from skelgnn.train import train
 
     cfg_file, _, shipped = ROWS[name]
-    cfg = load_config(CONFIGS / cfg_file, [f"data.source={source}", "data.split=test", *extra])
-    run_dir = runs / f"{name}-{source}"
+    seed_set = [] if seed is None else [f"train.seed={seed}"]
+    cfg = load_config(CONFIGS / cfg_file, [f"data.source={source}", "data.split=test", *extra, *seed_set])
+    run_dir = runs / row_stem(name, source, seed)
     resume = (run_dir / "last.pt").exists()
     result = train(cfg, run_dir, resume=resume, progress=sys.stderr.isatty(), data_dir=data)
     scores = evaluate_checkpoint(result.checkpoint, data, source, flip_test=True,
                                  progress=sys.stderr.isatty())
-    row = {"row": name, "source": source, "commit": commit(), "config": cfg.to_dict(),
+    row = {"row": name, "source": source, "seed": cfg.train.seed, "commit": commit(), "config": cfg.to_dict(),
            "config_file": f"configs/{cfg_file}", "epochs": result.epochs,
            "train_minutes": round(result.minutes, 2),
            "train_frames": "every 2nd" if cfg.data.frame_stride == 2 else
@@ -86,9 +93,9 @@ def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[st
            "date": time.strftime("%Y-%m-%d"), **scores}
     row.pop("checkpoint", None)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{name}-{source}.json"
+    out = RESULTS / (row_stem(name, source, seed) + ".json")
     out.write_text(json.dumps(row, indent=2) + "\n")
-    if shipped and source == "det" and data is None:
+    if shipped and source == "det" and data is None and seed is None:
         # shipped in half precision (20 MiB budget); benchmarks/half_precision.py checks it
         export_weights(result.checkpoint, REPO / "checkpoints" / shipped, half=True)
     return out
@@ -147,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", default=str(REPO / "runs" / "bench"), help="run directories")
     ap.add_argument("--results", default=str(RESULTS), help="where rows and TABLE.md go")
     ap.add_argument("--force", action="store_true", help="rerun rows already written")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="train with this seed and write <row>-<source>-s<seed>.json beside the "
+                         "default-seed row (seed spread runs; the shipped checkpoint is untouched)")
     ap.add_argument("--list", action="store_true", help="list rows and their state")
     ap.add_argument("--table", action="store_true", help="only rebuild TABLE.md")
     ap.add_argument("--set", action="append", default=[], dest="extra", metavar="KEY=VALUE",
@@ -162,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         for src in sources:
             if args.only and name not in args.only or args.source and src not in args.source:
                 continue
-            done = (RESULTS / f"{name}-{src}.json").exists()
+            done = (RESULTS / (row_stem(name, src, args.seed) + ".json")).exists()
             if args.list:
                 print(f"{name:26s} {src:4s} {'done' if done else 'todo'}")
             elif not done or args.force:
@@ -171,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.table:
         for name, src in todo:
-            out = run_row(name, src, args.data, Path(args.runs), args.extra)
+            out = run_row(name, src, args.data, Path(args.runs), args.extra, args.seed)
             print(f"wrote {out}", flush=True)
             write_table()
     print(f"table: {write_table()}")
