@@ -55,7 +55,7 @@ def run(model_name: str, source: str, sets: dict, spec: ClipSpec, info: dict, ou
     confusion matrices."""
     import numpy as np
 
-    from skelgnn.visualize import draw_confusion_matrix
+    from skelgnn.video.render import draw_confusion_matrix
 
     train, test = sets["train"], sets["test"]
     runs, confusion = [], None

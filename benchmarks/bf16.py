@@ -24,10 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 def compare(checkpoint: Path, data: str | None, subjects: list[str]) -> dict:
     import torch
 
-    from skelgnn.bench import bf16_supported, cpu_flags
-    from skelgnn.checkpoint import load_model
+    from skelgnn.evaluate.speed import bf16_supported, cpu_flags
+    from skelgnn.models.checkpoint import load_model
     from skelgnn.data import WindowDataset, load_benchmark, resolve_data_dir
-    from skelgnn.predict import predict_sequences
+    from skelgnn.models.predict import predict_sequences
 
     root = resolve_data_dir(data)
     model, codec, info = load_model(checkpoint)

@@ -4,7 +4,7 @@
     python benchmarks/cross_camera.py --max-frames 300 --checkpoint checkpoints/skelgnn-1f-cmu-det.pt
 
 Scores each checkpoint on the test subjects' 3D seen through the fixed, seeded novel cameras of
-:mod:`skelgnn.cross_camera` (one camera of each of 6 kinds per test sequence; the benchmark's
+:mod:`skelgnn.evaluate.cross_camera` (one camera of each of 6 kinds per test sequence; the benchmark's
 synthetic detector noise scaled to the person; flip TTA on) -- the same as
 ``skelgnn analyze cameras --checkpoint X`` -- and writes one
 ``benchmarks/results/cross_camera/<checkpoint stem>.json`` per checkpoint plus a table.
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from skelgnn.cross_camera import evaluate_cross_camera, format_cross_camera
+    from skelgnn.evaluate.cross_camera import evaluate_cross_camera, format_cross_camera
     from skelgnn.fileio import atomic_write_text
     from skelgnn.tables import format_table
 

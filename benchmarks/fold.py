@@ -3,7 +3,7 @@
     python benchmarks/fold.py [--threads 2]
 
 In eval mode with autograd off, each HCSF layer folds its static graphs and long-range projections
-into precomputed weights (``skelgnn.nn.HCSF.folded_weights``); with autograd on (and no parameter
+into precomputed weights (``skelgnn.layers.dhcsf.HCSF.folded_weights``); with autograd on (and no parameter
 requiring a gradient, so no graph is built) the same model runs the unfolded path. Times both on
 the shipped checkpoints at batch 1 and 1024, best of 3 rounds, prints the speed-ups and writes
 ``benchmarks/results/fold.json``.
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from skelgnn.bench import machine_info
-    from skelgnn.checkpoint import load_model
+    from skelgnn.evaluate.speed import machine_info
+    from skelgnn.models.checkpoint import load_model
 
     torch.set_num_threads(args.threads)
     rows = []

@@ -20,9 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def compare(half: Path, full: Path, data: str | None, every: int) -> dict:
-    from skelgnn.checkpoint import load_model
+    from skelgnn.models.checkpoint import load_model
     from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
-    from skelgnn.predict import predict_sequences
+    from skelgnn.models.predict import predict_sequences
 
     root = resolve_data_dir(data)
     preds, target = [], None

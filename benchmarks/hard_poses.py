@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _predict(checkpoint: Path, records: list, progress: bool) -> tuple[np.ndarray, np.ndarray, object, str]:
     from skelgnn.data import WindowDataset
-    from skelgnn.predict import predict_sequences
-    from skelgnn.checkpoint import load_model
+    from skelgnn.models.predict import predict_sequences
+    from skelgnn.models.checkpoint import load_model
 
     model, codec, info = load_model(checkpoint)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)

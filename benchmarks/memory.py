@@ -5,7 +5,7 @@
     python benchmarks/memory.py --only synthetic --frames 100000
 
 Each case runs in a fresh subprocess (so its peak RSS is its own) and does what
-``skelgnn.train._train`` (its ``_build_data`` step) does before and during its epochs:
+``skelgnn.train.loop._train`` (its ``_build_data`` step) does before and during its epochs:
 
 1. builds the training :class:`~skelgnn.data.WindowDataset` from the records and drops the
    records, as the training loop does (``WindowDataset(load_benchmark(...), R, stride=...)``);
@@ -144,9 +144,9 @@ def synthetic_records(frames_per_camera: int, sequences: int = 150, seed: int = 
 
 
 def cmu_records(data_dir: Optional[str], cfg: Any) -> tuple[list, list[str]]:
-    """The training records exactly as ``skelgnn.train._train`` loads them."""
+    """The training records exactly as ``skelgnn.train.loop._train`` loads them."""
     from skelgnn.data import load_benchmark, resolve_data_dir
-    from skelgnn.train import subjects_for
+    from skelgnn.train.loop import subjects_for
 
     root = resolve_data_dir(data_dir)
     train_subjects, _ = subjects_for(root / "split.json", cfg.data.split)
@@ -172,11 +172,11 @@ def measure_case(case: str, frames: int = H36M_FRAMES_PER_CAMERA, steps: int = 5
     import numpy as np
     import torch
 
-    from skelgnn.codec import PoseCodec
-    from skelgnn.config import load_config
+    from skelgnn.data.codec import PoseCodec
+    from skelgnn.train.config import load_config
     from skelgnn.data import WindowDataset
     from skelgnn.models import build_model, count_parameters
-    from skelgnn.train import _flip_batch, _loss, release_freed_memory
+    from skelgnn.train.loop import _flip_batch, _loss, release_freed_memory
 
     if case not in ("cmu", "synthetic"):
         raise ValueError(f"unknown case {case!r}; expected 'cmu' or 'synthetic'")
@@ -294,7 +294,7 @@ def run(cases: Sequence[str] = ("cmu", "synthetic"), frames: int = H36M_FRAMES_P
         data_dir: Optional[str] = None, out: Optional[Path] = RESULTS / "memory.json",
         command: str = "") -> dict[str, Any]:
     """Measure each case in its own subprocess; write ``out`` (JSON) unless it is None."""
-    from skelgnn.bench import machine_info
+    from skelgnn.evaluate.speed import machine_info
 
     rows = {}
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))

@@ -7,7 +7,7 @@ Lifts one clip's keypoints (default: the sample video, detected with MediaPipe a
 video`` does) with the default checkpoint, then reports:
 
 * **jitter**: mean joint acceleration (m/s^2) of the root-relative poses and of the root
-  trajectory, without and with ``--smooth`` (One-Euro, :mod:`skelgnn.smoothing` defaults);
+  trajectory, without and with ``--smooth`` (One-Euro, :mod:`skelgnn.motion.smoothing` defaults);
 * **lag**: the shift (frames) that best aligns the smoothed poses with the raw ones;
 * **lift time** of the clip with 1, 2 and 4 torch threads (median of 5), which sets the default
   of ``--threads``.
@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from skelgnn.inference import Lifter, default_checkpoint
-    from skelgnn.keypoints_io import read_keypoints
-    from skelgnn.motion import build_motion
-    from skelgnn.smoothing import mean_acceleration
+    from skelgnn.infer.lifter import Lifter, default_checkpoint
+    from skelgnn.infer.keypoints import read_keypoints
+    from skelgnn.motion.pipeline import build_motion
+    from skelgnn.motion.smoothing import mean_acceleration
 
     if args.keypoints:
         seq = read_keypoints(args.keypoints)
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if not SAMPLE.is_file():
             print(f"no video at {SAMPLE}", file=sys.stderr)
             return 2
-        from skelgnn.video import MediaPipePoseDetector, detect_keypoints
+        from skelgnn.video.pipeline import MediaPipePoseDetector, detect_keypoints
 
         with MediaPipePoseDetector() as det:
             seq = detect_keypoints(SAMPLE, det)

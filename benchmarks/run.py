@@ -52,7 +52,7 @@ METRIC_COLUMNS = [("p1", "P1"), ("p2", "P2"), ("p1_action", "P1 act."), ("p2_act
 def machine() -> dict:
     import torch
 
-    from skelgnn.bench import machine_info
+    from skelgnn.evaluate.speed import machine_info
 
     return {**machine_info(), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
@@ -72,10 +72,10 @@ def row_stem(name: str, source: str, seed: int | None) -> str:
 
 def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[str],
             seed: int | None = None) -> Path:
-    from skelgnn.checkpoint import export_weights
-    from skelgnn.config import load_config
-    from skelgnn.evaluate import evaluate_checkpoint
-    from skelgnn.train import train
+    from skelgnn.models.checkpoint import export_weights
+    from skelgnn.train.config import load_config
+    from skelgnn.evaluate.benchmark import evaluate_checkpoint
+    from skelgnn.train.loop import train
 
     cfg_file, _, shipped = ROWS[name]
     seed_set = [] if seed is None else [f"train.seed={seed}"]

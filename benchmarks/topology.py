@@ -76,7 +76,7 @@ def slice_shared(data: Path, out: Path) -> Path:
 def score_reference(data: Path, checkpoint: Path, source: str) -> dict:
     """``checkpoint`` (a 17-joint model) scored on the 17 shared joints of the 23-joint test
     frames (flip test, as the rows)."""
-    from skelgnn.evaluate import evaluate_checkpoint
+    from skelgnn.evaluate.benchmark import evaluate_checkpoint
 
     scores = evaluate_checkpoint(checkpoint, slice_shared(data, data.parent / (data.name + "-17")),
                                  source, flip_test=True, progress=False)

@@ -7,7 +7,7 @@ For every (subject, action, camera) of the ``test`` subjects, every ``--step``-t
 are subsampled only to keep the run at a few minutes on one core; the single-frame lifter makes
 each frame independent), the root position in the camera frame is solved from the 2D keypoints
 (undistorted with the camera's own distortion model) and a root-relative 3D pose
-(:mod:`skelgnn.trajectory`, the camera's real focal length and principal point), and compared
+(:mod:`skelgnn.motion.trajectory`, the camera's real focal length and principal point), and compared
 with the ground-truth root ``R^T (p_world - t)``. Rows:
 
 * ``oracle``: GT 3D with GT 2D (checks the solver: should be ~0);
@@ -15,7 +15,7 @@ with the ground-truth root ``R^T (p_world - t)``. Rows:
 * ``lift+<src>`` / ``lift+<src>/weak``: the shipped single-frame lifter's 3D (flip TTA), full or
   weak perspective;
 * ``lift+<src>/assumed-f``: as ``lift+<src>`` but with the focal length and principal point
-  ``skelgnn video`` assumes when none is given (:func:`skelgnn.trajectory.default_intrinsics`:
+  ``skelgnn video`` assumes when none is given (:func:`skelgnn.motion.trajectory.default_intrinsics`:
   ``f = sqrt(W^2 + H^2)`` = 1415 px here, against the real 1145-1150 px), to show what an
   unknown camera costs.
 
@@ -41,8 +41,8 @@ DATA = REPO.parent / "shared" / "data" / "cmu"
 def root_errors(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame errors in mm between ``(F, 3)`` trajectories: ``root`` (3D distance), ``z``
     (|depth difference|), ``xy`` (in-image-plane distance), ``scaled`` (3D distance after
-    :func:`skelgnn.trajectory.align_scale` over the clip)."""
-    from skelgnn.trajectory import align_scale
+    :func:`skelgnn.motion.trajectory.align_scale` over the clip)."""
+    from skelgnn.motion.trajectory import align_scale
 
     d = pred - target
     aligned, _ = align_scale(pred, target)
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from skelgnn.data import load_benchmark, read_split
-    from skelgnn.inference import Lifter
-    from skelgnn.trajectory import (Intrinsics, default_intrinsics, solve_translation,
+    from skelgnn.infer.lifter import Lifter
+    from skelgnn.motion.trajectory import (Intrinsics, default_intrinsics, solve_translation,
                                     undistort_points)
 
     torch.set_num_threads(1)

@@ -63,7 +63,7 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
            for d in ("0.5", "0.79")},
     },
     # learnable hop grading: a gate per hop-group channel against the fixed grading, and the
-    # widths the gates imply (skelgnn.grading; issue 19 part 3)
+    # widths the gates imply (skelgnn.layers.grading; issue 19 part 3)
     "r5-grading": {
         "fixed-det": (_S, ["data.source=det"]),
         "gated-det": (_S, ["data.source=det", "model.grading=gated"]),
@@ -159,11 +159,11 @@ def collect(round_name: str, runs: Path) -> dict:
 
 
 def _gates(checkpoint: Path) -> dict:
-    """The learnt hop gates of a gated run and the widths they imply (skelgnn.grading), with the
+    """The learnt hop gates of a gated run and the widths they imply (skelgnn.layers.grading), with the
     squeeze ratio of the information-gain fit next to them."""
-    from skelgnn.checkpoint import load_model
-    from skelgnn.grading import gate_report
-    from skelgnn.hops import squeeze_from_json
+    from skelgnn.models.checkpoint import load_model
+    from skelgnn.layers.grading import gate_report
+    from skelgnn.layers.hops import squeeze_from_json
 
     report = gate_report(load_model(checkpoint)[0]).to_dict()
     report["ig_squeeze"] = squeeze_from_json(REPO / "benchmarks" / "results" / "hops" / "det"

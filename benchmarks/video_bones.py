@@ -6,7 +6,7 @@
 Detects the person once (MediaPipe BlazePose, as ``skelgnn video`` does), then lifts the same 2D
 keypoints with each checkpoint twice: in the footage's own camera (screen normalisation of the
 real frame) and reframed into a virtual camera framed like the training data
-(:func:`skelgnn.inference.reframe_keypoints`, what ``skelgnn video`` does by default). A rigid
+(:func:`skelgnn.infer.lifter.reframe_keypoints`, what ``skelgnn video`` does by default). A rigid
 skeleton should keep its bone lengths: the figure is the median over the 16 bones of each bone's
 standard deviation across frames, in cm, plus the mean thigh and shin lengths next to the mocap
 skeleton's (0.368 m and 0.454 m), and the posture: knee and hip angles (180 degrees = straight) and
@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="checkpoints to compare (default: every checkpoints/*.pt)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "video_bones.json"))
     args = ap.parse_args(argv)
-    from skelgnn.inference import Lifter
-    from skelgnn.motion import build_motion
+    from skelgnn.infer.lifter import Lifter
+    from skelgnn.motion.pipeline import build_motion
     from skelgnn.tables import format_table
-    from skelgnn.video import MediaPipePoseDetector, detect_keypoints
+    from skelgnn.video.pipeline import MediaPipePoseDetector, detect_keypoints
 
     video = Path(args.video)
     if not video.is_file():

@@ -53,7 +53,7 @@ def mini_samples(mini_dir: Path, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     mini fixture's GT, encoded by the codec (for the tiny overfit tests)."""
     import numpy as np
 
-    from skelgnn.codec import PoseCodec
+    from skelgnn.data.codec import PoseCodec
     from skelgnn.data import load_benchmark
 
     records = load_benchmark(mini_dir, source="gt")
@@ -106,9 +106,9 @@ def tiny_bvh(*frames: str, frame_time: float = 0.0083333) -> str:
 
 
 def interrupt_training_at_epoch(monkeypatch, epoch: int, exc: BaseException | type[BaseException]) -> None:
-    """Make ``skelgnn.train`` raise ``exc`` as epoch ``epoch`` (1-based) starts: the moment it
+    """Make ``skelgnn.train.loop`` raise ``exc`` as epoch ``epoch`` (1-based) starts: the moment it
     sets that epoch's batch-norm momentum, so the previous epoch's checkpoint is written."""
-    import skelgnn.train as train_mod
+    import skelgnn.train.loop as train_mod
 
     real, calls = train_mod._set_bn_momentum, []
 
@@ -147,13 +147,13 @@ def seed_and_one_thread():
 
 def tiny_checkpoint(path: Path) -> Path:
     """A small skelgnn-1f checkpoint (16 channels, 1 block, seed 0) written to ``path``."""
-    from skelgnn.checkpoint import build_payload, save_checkpoint
-    from skelgnn.codec import PoseCodec
-    from skelgnn.config import load_config
+    from skelgnn.models.checkpoint import build_payload, save_checkpoint
+    from skelgnn.data.codec import PoseCodec
+    from skelgnn.train.config import load_config
     from skelgnn.models import build_model
 
     cfg = load_config(None, ["model.preset=skelgnn-1f", "model.channels=16", "model.blocks=1"])
     torch.manual_seed(0)
     model = build_model(cfg.model)
-    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+    return save_checkpoint(build_payload(cfg.to_dict(), model, PoseCodec(cfg.data.normalization), 1, [], None),
                            path)

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from conftest import tiny_bvh
-from skelgnn.graph import cumulative_mask, hop_distances, hop_masks
+from skelgnn.layers.graph import cumulative_mask, hop_distances, hop_masks
 from skelgnn.models import FCNConfig, SkeletalGNNConfig, build_model, for_skeleton
 from skelgnn.models.skelgnn import SkeletalGNN
-from skelgnn.nn import DHCSF, squeezed_channels
+from skelgnn.layers.dhcsf import DHCSF, squeezed_channels
 from skelgnn.prepare.bvh import DetectorModel, forward_kinematics, load_joint_map, read_bvh
 from skelgnn.skeleton import H36M17, Skeleton, skeleton_from_metadata, skeleton_metadata
 
@@ -146,9 +146,9 @@ def _toy_benchmark(root: Path) -> Path:
 
 
 def test_prepare_and_train_on_a_four_joint_skeleton(tmp_path, seed_and_one_thread):
-    from skelgnn.config import load_config
+    from skelgnn.train.config import load_config
     from skelgnn.data import load_benchmark, read_positions_2d, read_skeleton
-    from skelgnn.train import train
+    from skelgnn.train.loop import train
 
     out = _toy_benchmark(tmp_path)
     p2, meta = read_positions_2d(out / "data_2d_cmu_det.npz")
@@ -168,8 +168,8 @@ def test_prepare_and_train_on_a_four_joint_skeleton(tmp_path, seed_and_one_threa
 def test_precise_bn_flips_with_the_data_skeleton(tmp_path, seed_and_one_thread):
     """Precise BN replays flipped training batches: it must flip with the data's skeleton (the
     23-joint benchmark's mgcn-1f row failed here, flipping 23 joints as Human3.6M-17)."""
-    from skelgnn.config import load_config
-    from skelgnn.train import train
+    from skelgnn.train.config import load_config
+    from skelgnn.train.loop import train
 
     out = _toy_benchmark(tmp_path)
     cfg = load_config(None, ["model.preset=mgcn-1f", "model.channels=8", "train.epochs=1",

@@ -1,5 +1,5 @@
 """One normalisation for every entry point (issue 16.3): ``Lifter.predict``, ``skelgnn infer`` and
-``skelgnn video`` (its lifting step after detection, :func:`skelgnn.video.lift_detections`) give
+``skelgnn video`` (its lifting step after detection, :func:`skelgnn.video.pipeline.lift_detections`) give
 the same 3D for the same keypoints, by default and with the one option that turns reframing off;
 and ``--device`` / ``--person`` of the two commands."""
 from __future__ import annotations
@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from skelgnn.checkpoint import build_payload, save_checkpoint
+from skelgnn.models.checkpoint import build_payload, save_checkpoint
 from skelgnn.cli import main
-from skelgnn.cli_motion import DEVICES
-from skelgnn.codec import PoseCodec
-from skelgnn.config import load_config
-from skelgnn.inference import INFERENCE_DEVICES, Lifter, check_device
-from skelgnn.keypoints_io import KeypointSequence
+from skelgnn.cli.motion import DEVICES
+from skelgnn.data.codec import PoseCodec
+from skelgnn.train.config import load_config
+from skelgnn.infer.lifter import INFERENCE_DEVICES, Lifter, check_device
+from skelgnn.infer.keypoints import KeypointSequence
 from skelgnn.models import build_model
-from skelgnn.video import lift_detections
+from skelgnn.video.pipeline import lift_detections
 
 IMAGE = (1080.0, 1920.0)  # a portrait phone frame: framed nothing like the training cameras
 FRAMES = 12
@@ -38,7 +38,7 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = build_model(cfg.model)
     assert cfg.data.normalization == "screen"
-    return save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [],
+    return save_checkpoint(build_payload(cfg.to_dict(), model, PoseCodec(cfg.data.normalization), 1, [],
                                          None), tmp_path_factory.mktemp("ckpt") / "tiny-27f.pt")
 
 

@@ -1,4 +1,5 @@
-"""The package's layout rules (issue 15): small source files and no import cycles.
+"""The package's layout rules: stage packages that import only downwards, small source files, no
+import cycles, a short top level.
 
 Imports are read with :mod:`ast`, so nothing is imported to check them. Only module-level imports
 count (an import inside a function runs when the function does, after both modules have loaded);
@@ -20,6 +21,22 @@ OVERSIZED: set[str] = set()
 
 KNOWN_CYCLES: set[frozenset[str]] = set()
 """Import cycles tolerated for now, as the set of modules on the cycle."""
+
+STAGES = ("base", "data", "prepare", "layers", "models", "infer", "motion", "video", "evaluate", "train",
+          "action", "cli")
+"""The stage packages, lowest first; a module may import only from its own stage or a lower one.
+``base`` is the top level (``skeleton``, ``geometry``, ``metrics``, ``fileio``, ``options``,
+``tables``). ``evaluate`` sits above ``infer``, ``motion`` and ``video`` because the MPI-INF-3DHP
+scorer lifts with the ``Lifter`` and ``skelgnn bench`` times the video pipeline; ``train`` above
+``evaluate`` because the loop validates with the benchmark scorer. The package's ``__init__`` (the
+lazy ``skelgnn.Lifter``) and ``__main__`` are entry points, outside the order."""
+
+MODEL_STAGES = ("data", "layers", "models")
+"""Stages that must never import the ones that use a model (:data:`USER_STAGES`)."""
+USER_STAGES = ("train", "evaluate", "infer", "motion", "video", "cli")
+
+MAX_TOP_LEVEL = 8
+"""Modules allowed at the top of ``src/skelgnn`` besides the stage packages."""
 
 
 def _module_name(path: Path, root: Path = SRC) -> str:
@@ -72,6 +89,49 @@ def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     return graph
 
 
+def all_imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """``module -> package modules it imports anywhere`` (also inside functions: those run too),
+    skipping ``if TYPE_CHECKING:`` blocks."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        edges: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped or not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                assert not node.level, f"{name}: relative import (the package uses absolute ones)"
+                base = node.module or ""
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def stage_of(module: str) -> str | None:
+    """The stage of ``skelgnn.<stage>...`` (``base`` for top-level modules); None for the entry points."""
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] == "__main__":
+        return None
+    return parts[1] if parts[1] in STAGES else "base"
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from a lower stage to a higher one, as ``"importer -> imported"``."""
+    out = []
+    for name, targets in sorted(graph.items()):
+        low = stage_of(name)
+        for target in sorted(targets):
+            high = stage_of(target)
+            if low and high and STAGES.index(high) > STAGES.index(low):
+                out.append(f"{name} -> {target}")
+    return out
+
+
 def find_cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
     """The strongly connected components with more than one module (Tarjan's algorithm)."""
     index: dict[str, int] = {}
@@ -118,6 +178,37 @@ def test_no_source_file_over_the_limit():
 def test_no_import_cycle():
     cycles = [c for c in find_cycles(import_graph(_modules())) if c not in KNOWN_CYCLES]
     assert not cycles, f"import cycles among skelgnn modules: {[sorted(c) for c in cycles]}"
+
+
+def test_no_import_runs_from_a_lower_stage_to_a_higher_one():
+    wrong = upward_imports(all_imports(_modules()))
+    assert not wrong, f"imports against the stage order {STAGES}: {wrong}"
+
+
+def test_the_model_stages_never_import_training_evaluation_or_use():
+    graph = all_imports(_modules())
+    wrong = [f"{name} -> {target}" for name, targets in sorted(graph.items()) if stage_of(name) in MODEL_STAGES
+             for target in sorted(targets) if stage_of(target) in USER_STAGES]
+    assert not wrong, wrong
+
+
+def test_stage_checker_finds_an_upward_import_inside_a_function(tmp_path):
+    files = {"skelgnn/__init__.py": "", "skelgnn/geometry.py": "", "skelgnn/models/__init__.py": "",
+             "skelgnn/models/a.py": "import skelgnn.geometry\nif TYPE_CHECKING:\n    import skelgnn.train.b\n",
+             "skelgnn/models/c.py": "def f():\n    from skelgnn.train import b\n",
+             "skelgnn/train/__init__.py": "", "skelgnn/train/b.py": "from skelgnn.models.a import x\n"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert upward_imports(all_imports(_modules(tmp_path))) == ["skelgnn.models.c -> skelgnn.train.b"]
+
+
+def test_the_top_level_is_short_and_the_layer_is_one_step_from_it():
+    top = sorted(p.name for p in (SRC / PACKAGE).glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL, top
+    packages = {p.name for p in (SRC / PACKAGE).iterdir() if (p / "__init__.py").is_file()}
+    assert set(STAGES) - {"base"} <= packages
+    assert (SRC / PACKAGE / "layers" / "dhcsf.py").is_file()
 
 
 def test_cycle_finder_finds_a_cycle_and_skips_lazy_imports():

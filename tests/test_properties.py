@@ -32,8 +32,8 @@ from conftest import save_object_npz
 from skelgnn.data import (load_npz_object, read_cameras, read_positions_2d, read_positions_3d,
                           read_split)
 from skelgnn.geometry import COORDINATE_LIMIT
-from skelgnn.inference import Lifter
-from skelgnn.keypoints_io import read_keypoints
+from skelgnn.infer.lifter import Lifter
+from skelgnn.infer.keypoints import read_keypoints
 from skelgnn.skeleton import H36M32_KEEP
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from conftest import tiny_checkpoint
-from skelgnn.checkpoint import build_payload, save_checkpoint
+from skelgnn.models.checkpoint import build_payload, save_checkpoint
 from skelgnn.cli import main
-from skelgnn.codec import PoseCodec
-from skelgnn.config import load_config
+from skelgnn.data.codec import PoseCodec
+from skelgnn.train.config import load_config
 from skelgnn.fileio import refuse_overwriting_inputs
 from skelgnn.models import build_model
 
@@ -107,13 +107,13 @@ RESUME_TINY = ["model.channels=16", "model.blocks=1", "data.split=test", "data.f
 
 
 def test_resume_from_a_weights_only_checkpoint_is_a_clear_error(mini_dir, tmp_path, capsys):
-    from skelgnn.train import train
+    from skelgnn.train.loop import train
 
     cfg = load_config(None, RESUME_TINY + ["train.epochs=2"])
     run = tmp_path / "run"
     run.mkdir()
     model = build_model(cfg.model)
-    save_checkpoint(build_payload(cfg, model, PoseCodec(cfg.data.normalization), 1, [], None),
+    save_checkpoint(build_payload(cfg.to_dict(), model, PoseCodec(cfg.data.normalization), 1, [], None),
                     run / "last.pt")  # no optimiser state, as shipped
     with pytest.raises(ValueError, match="holds weights only"):
         train(cfg, run, resume=True, progress=False, data_dir=mini_dir)
@@ -125,7 +125,7 @@ def test_resume_from_a_weights_only_checkpoint_is_a_clear_error(mini_dir, tmp_pa
 
 
 def test_resume_honours_a_new_epoch_count(mini_dir, tmp_path, capsys):
-    from skelgnn.checkpoint import load_checkpoint
+    from skelgnn.models.checkpoint import load_checkpoint
 
     run = tmp_path / "run"
     sets = [a for o in RESUME_TINY for a in ("--set", o)]
@@ -151,7 +151,7 @@ def test_resume_honours_a_new_epoch_count(mini_dir, tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 
 def _with_model_config(src: Path, dst: Path, **changes) -> Path:
-    from skelgnn.checkpoint import load_checkpoint
+    from skelgnn.models.checkpoint import load_checkpoint
 
     state = load_checkpoint(src)
     state["model_config"] = {**state["model_config"], **changes}
@@ -165,7 +165,7 @@ def _with_model_config(src: Path, dst: Path, **changes) -> Path:
 ])
 def test_absurd_or_mismatched_model_config_is_refused_before_building(ckpt, tmp_path, monkeypatch,
                                                                       changes, match):
-    import skelgnn.checkpoint as checkpoint_mod
+    import skelgnn.models.checkpoint as checkpoint_mod
 
     bad = _with_model_config(ckpt, tmp_path / "bad.pt", **changes)
     built = []
@@ -183,7 +183,7 @@ def test_absurd_or_mismatched_model_config_is_refused_before_building(ckpt, tmp_
 
 
 def test_every_preset_passes_the_meta_check():
-    from skelgnn.checkpoint import check_model_fits
+    from skelgnn.models.checkpoint import check_model_fits
     from skelgnn.models import PRESETS
 
     for name, config in PRESETS.items():
@@ -206,7 +206,7 @@ def test_export_refuses_an_unsupported_opset_in_one_line(ckpt, tmp_path, capsys,
 
 
 def test_check_opset_accepts_the_documented_range():
-    from skelgnn.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_opset
+    from skelgnn.infer.onnx import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_opset
 
     assert MIN_OPSET <= DEFAULT_OPSET <= MAX_OPSET
     assert [check_opset(o) for o in range(MIN_OPSET, MAX_OPSET + 1)] == list(range(13, 21))
@@ -291,7 +291,7 @@ def test_infer_with_a_full_disk_or_read_only_directory(ckpt, tmp_path, monkeypat
         code = main(args + ["--out", str(outdir / "p.npz")])
     _one_line_error(capsys, code, f"cannot write {outdir / 'p.npz'}", "No space left on device")
     assert os.listdir(outdir) == []
-    import skelgnn.export as export_mod
+    import skelgnn.infer.onnx as export_mod
 
     _read_only(monkeypatch, outdir)
     monkeypatch.setattr(export_mod, "build_lifter", lambda *a, **k: pytest.fail("work was done"))
@@ -301,7 +301,7 @@ def test_infer_with_a_full_disk_or_read_only_directory(ckpt, tmp_path, monkeypat
 
 
 def test_export_with_a_full_disk_or_read_only_directory(ckpt, tmp_path, monkeypatch, capsys):
-    import skelgnn.export as export_mod
+    import skelgnn.infer.onnx as export_mod
 
     pytest.importorskip("onnx")
     out = tmp_path / "m.onnx"
@@ -322,7 +322,7 @@ def test_export_with_a_full_disk_or_read_only_directory(ckpt, tmp_path, monkeypa
 
 
 def test_evaluate_json_read_only_is_refused_before_scoring(ckpt, tmp_path, monkeypatch, capsys):
-    import skelgnn.evaluate as evaluate_mod
+    import skelgnn.evaluate.benchmark as evaluate_mod
 
     monkeypatch.setattr(evaluate_mod, "evaluate_checkpoint",
                         lambda *a, **k: pytest.fail("scored before checking the output"))
@@ -332,7 +332,7 @@ def test_evaluate_json_read_only_is_refused_before_scoring(ckpt, tmp_path, monke
 
 
 def test_evaluate_json_disk_full_after_scoring(ckpt, tmp_path, monkeypatch, capsys):
-    import skelgnn.evaluate as evaluate_mod
+    import skelgnn.evaluate.benchmark as evaluate_mod
 
     monkeypatch.setattr(evaluate_mod, "evaluate_checkpoint", lambda *a, **k: {"p1": 1.0})
     monkeypatch.setattr(evaluate_mod, "format_report", lambda result: "report")
@@ -346,7 +346,7 @@ def test_evaluate_json_disk_full_after_scoring(ckpt, tmp_path, monkeypatch, caps
 @pytest.mark.slow  # a real (tiny) training run: ~15 s on a loaded CPU
 def test_train_with_a_full_disk_keeps_no_partial_checkpoint(mini_dir, tmp_path, monkeypatch,
                                                              capsys):
-    import skelgnn.checkpoint as checkpoint_mod
+    import skelgnn.models.checkpoint as checkpoint_mod
 
     run = tmp_path / "run"
     sets = [a for o in RESUME_TINY + ["train.epochs=1"] for a in ("--set", o)]
@@ -359,7 +359,7 @@ def test_train_with_a_full_disk_keeps_no_partial_checkpoint(mini_dir, tmp_path, 
 
 def test_train_into_a_read_only_directory_is_one_line(tmp_path, monkeypatch, capsys):
     _read_only(monkeypatch, tmp_path)
-    import skelgnn.train as train_mod
+    import skelgnn.train.loop as train_mod
 
     def refuse(*a, **k):
         import errno
@@ -441,8 +441,8 @@ def test_the_unpickle_budget_keeps_real_pickles(tmp_path):
 def test_checkpoint_files_are_bounded_before_torch_reads_them(ckpt, tmp_path, monkeypatch):
     import zipfile
 
-    import skelgnn.checkpoint as checkpoint_mod
-    from skelgnn.checkpoint import load_checkpoint
+    import skelgnn.models.checkpoint as checkpoint_mod
+    from skelgnn.models.checkpoint import load_checkpoint
 
     assert load_checkpoint(ckpt)["format"] == checkpoint_mod.FORMAT
     monkeypatch.setattr(checkpoint_mod, "MAX_CHECKPOINT_BYTES", ckpt.stat().st_size - 1)
@@ -472,7 +472,7 @@ def test_checkpoint_files_are_bounded_before_torch_reads_them(ckpt, tmp_path, mo
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_export_and_evaluate_refuse_non_finite_weights(ckpt, tmp_path, capsys, bad):
-    from skelgnn.checkpoint import load_checkpoint, load_model
+    from skelgnn.models.checkpoint import load_checkpoint, load_model
 
     state = load_checkpoint(ckpt)
     name = sorted(k for k, v in state["model"].items() if v.is_floating_point())[-1]
@@ -498,7 +498,7 @@ def test_export_and_evaluate_refuse_non_finite_weights(ckpt, tmp_path, capsys, b
 def test_json_keypoints_must_be_numbers(tmp_path, odd, shown):
     import json
 
-    from skelgnn.keypoints_io import read_keypoints
+    from skelgnn.infer.keypoints import read_keypoints
 
     entries = [{"image_id": i, "keypoints": [100.0 + i, 200.0, 0.9] * 17, "score": 0.9}
                for i in range(3)]
@@ -534,7 +534,7 @@ def _person(frames: int = 6, scale: float = 1.0, shift=(300.0, 200.0)) -> np.nda
     (_person(scale=1 / 600, shift=(0.5, 0.5)), (1000, 1000), "normalised"),
 ])
 def test_keypoints_that_do_not_fit_the_image_are_warned_about(uv, size, expected):
-    from skelgnn.plausibility import keypoints_image_warnings
+    from skelgnn.infer.plausibility import keypoints_image_warnings
 
     messages = keypoints_image_warnings(uv, size)
     if expected is None:
@@ -544,7 +544,7 @@ def test_keypoints_that_do_not_fit_the_image_are_warned_about(uv, size, expected
 
 
 def test_lifter_warns_on_an_image_size_that_does_not_fit(ckpt, caplog):
-    from skelgnn.inference import Lifter
+    from skelgnn.infer.lifter import Lifter
 
     lifter = Lifter.from_checkpoint(ckpt, flip_test=False)
     with caplog.at_level("WARNING", logger="skelgnn"):
@@ -556,7 +556,7 @@ def test_lifter_warns_on_an_image_size_that_does_not_fit(ckpt, caplog):
 
 
 def test_coco_order_read_as_h36m_is_warned_about(caplog):
-    from skelgnn.keypoints_io import prepare_keypoints
+    from skelgnn.infer.gaps import prepare_keypoints
 
     h36m = _person()
     with caplog.at_level("WARNING", logger="skelgnn"):
@@ -577,7 +577,7 @@ def test_coco_order_read_as_h36m_is_warned_about(caplog):
 
 
 def test_a_layout_that_does_not_fit_says_which_would():
-    from skelgnn.keypoints_io import prepare_keypoints
+    from skelgnn.infer.gaps import prepare_keypoints
 
     with pytest.raises(ValueError, match="33 per frame; pass their layout .*'blazepose33'"):
         prepare_keypoints(np.zeros((2, 33, 2)) + 5, "h36m17")
@@ -594,8 +594,8 @@ def test_same_seed_same_weights_on_cpu(mini_dir, tmp_path):
     threads two such runs differed (every tensor): CPU kernels split their sums across threads
     differently from run to run, so that is documented as not reproducible."""
     threads = 1
-    from skelgnn.checkpoint import load_checkpoint
-    from skelgnn.train import train
+    from skelgnn.models.checkpoint import load_checkpoint
+    from skelgnn.train.loop import train
 
     def run(name: str, seed: int) -> dict:
         cfg = load_config(None, [o for o in RESUME_TINY if not o.startswith("train.threads")]
@@ -634,8 +634,8 @@ def test_the_wheel_ships_the_default_checkpoints(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     found = subprocess.run(
-        [sys.executable, "-c", "from skelgnn.inference import default_checkpoint as d; "
-         "from skelgnn.checkpoint import load_checkpoint as l; p = d(); l(p); print(p)"],
+        [sys.executable, "-c", "from skelgnn.infer.lifter import default_checkpoint as d; "
+         "from skelgnn.models.checkpoint import load_checkpoint as l; p = d(); l(p); print(p)"],
         cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
         capture_output=True, text=True, check=True).stdout.strip()
     assert found == str(tmp_path / "site" / "skelgnn" / "checkpoints" / "skelgnn-27f-video.pt")

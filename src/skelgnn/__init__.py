@@ -11,7 +11,7 @@ __all__ = ["__version__", "Lifter"]
 
 def __getattr__(name: str):
     if name == "Lifter":
-        from skelgnn.inference import Lifter
+        from skelgnn.infer.lifter import Lifter
 
         return Lifter
     raise AttributeError(f"module 'skelgnn' has no attribute {name!r}")

@@ -16,7 +16,7 @@ Source = Literal["det", "gt"]
 Split = Literal["val", "test"]
 """'val': train on train minus val, validate on val; 'test': train on every train subject."""
 Normalization = Literal["screen", "box"]
-"""2D normalisation of :class:`skelgnn.codec.PoseCodec`."""
+"""2D normalisation of :class:`skelgnn.data.codec.PoseCodec`."""
 DetNoise = Literal["none", "detector"]
 """Detector-like 2D noise added to the training views a run projects itself (data/detnoise.py)."""
 Device = Literal["auto", "cpu", "cuda"]

@@ -132,7 +132,7 @@ def cmd_action_evaluate(args: argparse.Namespace) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     if args.figure:
-        from skelgnn.visualize import draw_confusion_matrix
+        from skelgnn.video.render import draw_confusion_matrix
 
         draw_confusion_matrix(scores.confusion, scores.classes, args.figure,
                               title=f"{payload['classifier']['encoder']} on {part}")

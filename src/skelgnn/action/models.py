@@ -10,7 +10,7 @@ Both share one backbone so that only the spatial operator differs: a per-joint l
 (``R`` identity, or a strided 1x1 convolution when the width or length changes), then mean
 pooling over frames and joints and a linear classifier. ``S`` is
 
-* ``dhcsf``: the package's :class:`skelgnn.nn.DHCSF` layer (hop groups up to ``K``, channel
+* ``dhcsf``: the package's :class:`skelgnn.layers.dhcsf.DHCSF` layer (hop groups up to ``K``, channel
   squeezing ``d``, dynamic offsets from a temporal-aware graph over ``W`` frames);
 * ``stgcn``: ST-GCN's spatial graph convolution with the spatial-configuration partition,
   ``S(X) = \sum_{p} (\hat A_p \odot M_p) X W_p`` over the partitions self / towards the root /
@@ -28,8 +28,8 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from skelgnn.graph import adjacency
-from skelgnn.nn import DHCSF
+from skelgnn.layers.graph import adjacency
+from skelgnn.layers.dhcsf import DHCSF
 
 __all__ = ["ENCODERS", "ClassifierConfig", "SpatialGraphConv", "ActionClassifier",
            "build_classifier", "spatial_partitions"]

@@ -72,7 +72,7 @@ def ntu_clip_sets(ntu_dir: str | Path, spec: ClipSpec) -> dict[str, ClipSet]:
 def save_action_model(path: str | Path, model: ActionClassifier, classes: Sequence[str],
                       spec: ClipSpec, **extra: Any) -> Path:
     """Write an action checkpoint (atomically)."""
-    from skelgnn.checkpoint import save_checkpoint
+    from skelgnn.models.checkpoint import save_checkpoint
 
     payload = {"format": ACTION_FORMAT, "classifier": model.cfg.to_dict(),
                "state": model.state_dict(), "classes": list(classes), "clip_spec": asdict(spec),

@@ -4,7 +4,7 @@
 * ``gtcam``: ground-truth 3D in each camera's frame, root-relative (the lifter's target): four
   sequences per (subject, action).
 * ``lifted``: the det 2D of each camera lifted by a checkpoint through
-  :class:`skelgnn.inference.Lifter` (root-relative camera-frame metres, comparable with
+  :class:`skelgnn.infer.lifter.Lifter` (root-relative camera-frame metres, comparable with
   ``gtcam``). A single-frame lifter (receptive field 1) lifts only the frames the clips keep
   (every ``lift_step``-th); a temporal one lifts every frame in sequence mode and the clip cutter
   subsamples. Lifted sequences can be cached as ``.npz`` in ``cache_dir`` (outside the
@@ -75,7 +75,7 @@ def lifted_sequences(data_dir: str | Path | None, subjects: Sequence[str], check
         flip_test: flip test-time augmentation (doubles the cost).
         cache_dir: directory of per-(checkpoint, source, step, flip, subject) ``.npz`` caches.
     """
-    from skelgnn.inference import Lifter
+    from skelgnn.infer.lifter import Lifter
 
     checkpoint = Path(checkpoint)
     lifter = Lifter.from_checkpoint(checkpoint, flip_test=flip_test)

@@ -21,13 +21,13 @@ the 2D joints' vertical extent (pixels), so the same noise fits a 200 px webcam 
 4. **Dropped low-confidence joints**: per joint and frame a run of ``U{1..drop_max_len}`` missing
    frames starts with probability ``drop_prob`` (twice that for wrists and ankles, which
    detectors lose most). The models take no confidence channel, so a dropped joint is filled the
-   way inference fills a joint below ``--min-score`` (:func:`skelgnn.keypoints_io.fill_missing`):
+   way inference fills a joint below ``--min-score`` (:func:`skelgnn.infer.gaps.fill_missing`):
    linear interpolation over time between the nearest kept frames, holding the first / last kept
    value at the ends.
 
 The defaults give a mean error of about 2.5% of the person's height (~8 px on a 330 px person,
 the size of a person in the benchmark's 1000 px images, against 6.5 px of its synthetic
-detector), see ``tests/test_detnoise.py``.
+detector), see ``tests/data/test_detnoise.py``.
 """
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ Shape letters: ``F`` frames, ``J`` joints.
 :class:`~skelgnn.data.benchmark.Sequence2D3D` for a given camera: 2D = :func:`project_pixels`
 of ``p_cam = R^T (p_world - t)``, target = ``p_cam`` minus the root joint, exactly as
 :func:`~skelgnn.data.benchmark.load_benchmark` builds its targets (with a real Human3.6M camera it
-reproduces the benchmark's ``gt`` 2D; ``tests/test_cameras.py`` pins it).
+reproduces the benchmark's ``gt`` 2D; ``tests/data/test_cameras.py`` pins it).
 :func:`training_records` builds a run's training records from a
-:class:`~skelgnn.config.DataConfig`: the fixed benchmark views (unless ``fixed_cameras`` is off),
+:class:`~skelgnn.train.config.DataConfig`: the fixed benchmark views (unless ``fixed_cameras`` is off),
 detector-like noise on the views the run projects itself, and ``virtual_cameras`` virtual views
 per sequence, drawn once per run (cached) from ``train.seed``.
 """

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from skelgnn.codec import PoseCodec
+from skelgnn.data.codec import PoseCodec
 from skelgnn.data.benchmark import Sequence2D3D, action_category
 
 __all__ = ["SampleLabels", "WindowDataset"]

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from skelgnn.nn import GroupBatchNorm, JointLinear, temporal_unfold
+from skelgnn.layers.dhcsf import GroupBatchNorm, JointLinear, temporal_unfold
 
 __all__ = ["LifterModel", "SingleFrameModel", "TemporalConv", "check_widths", "check_positive",
            "check_head_init", "check_blocks_dropout", "scale_init", "activation", "centre_frames"]
@@ -112,7 +112,7 @@ def activation(channels: int, dropout: float) -> nn.Sequential:
 
 class TemporalConv(nn.Module):
     """A temporal convolution (kernel over frames, 1 over joints) as one linear map on a
-    :func:`~skelgnn.nn.temporal_unfold` window; the same weights serve strided (window) and
+    :func:`~skelgnn.layers.dhcsf.temporal_unfold` window; the same weights serve strided (window) and
     dilated (sequence) execution.
 
     Shapes:

@@ -4,7 +4,7 @@ Shape legend: ``N`` samples (batch times frames), ``J`` joints, ``C`` channels, 
 ``R`` receptive field.
 
 * :class:`JointBatchNorm` normalises every (joint, channel) feature with its own statistics.
-  Batch norm over channels only (:class:`~skelgnn.nn.GroupBatchNorm`) pools all joints into one
+  Batch norm over channels only (:class:`~skelgnn.layers.dhcsf.GroupBatchNorm`) pools all joints into one
   mean and variance per channel; in a graph network whose joints carry very different features
   (a wrist moves far more than a hip) those pooled statistics fit no joint, and a network trained
   with them can be good in train mode (batch statistics) and bad in eval mode (running ones).

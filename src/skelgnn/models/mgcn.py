@@ -87,7 +87,7 @@ class ModulatedGraphConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, parents: tuple[int, ...],
                  decouple: bool = True, q_init: float = 1e-6) -> None:
         super().__init__()
-        from skelgnn.graph import adjacency, normalize_symmetric
+        from skelgnn.layers.graph import adjacency, normalize_symmetric
 
         self.in_channels = in_channels
         self.out_channels = out_channels

@@ -97,7 +97,7 @@ PRESETS: dict[str, ModelConfig] = {
     "skelgnn-1f-k5": dataclasses.replace(_SKEL_1F, max_hop=5),
     "skelgnn-1f-s0": dataclasses.replace(_SKEL_1F, split=0),
     "skelgnn-1f-d25": dataclasses.replace(_SKEL_1F, squeeze=0.25),
-    "skelgnn-1f-gated": dataclasses.replace(_SKEL_1F, grading="gated"),  # skelgnn.grading
+    "skelgnn-1f-gated": dataclasses.replace(_SKEL_1F, grading="gated"),  # skelgnn.layers.grading
     "skelgnn-27f-static": dataclasses.replace(_SKEL_27F, dynamic="none"),
     "skelgnn-27f-notemporal": dataclasses.replace(_SKEL_27F, dynamic="framewise"),
     # Baselines
@@ -151,7 +151,7 @@ def macs_per_frame(model: LifterModel, frames: int = 1) -> float:
     """Multiply-accumulates per output frame, counted by ``torch.utils.flop_counter`` on one
     eval-mode forward pass (window mode for ``frames == 1``, else sequence mode with ``frames``
     output frames: the cost of lifting a long clip). One uncounted pass first, so one-off
-    inference precomputation (:meth:`skelgnn.nn.HCSF.folded_weights`) is not charged per frame."""
+    inference precomputation (:meth:`skelgnn.layers.dhcsf.HCSF.folded_weights`) is not charged per frame."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training

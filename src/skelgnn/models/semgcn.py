@@ -71,7 +71,7 @@ class SemGraphConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, parents: tuple[int, ...]) -> None:
         super().__init__()
-        from skelgnn.graph import adjacency
+        from skelgnn.layers.graph import adjacency
 
         self.in_channels = in_channels
         self.out_channels = out_channels

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from skelgnn.models.base import (LifterModel, TemporalConv, activation, centre_frames,
                                  check_head_init, check_widths, scale_init)
-from skelgnn.grading import GRADINGS
-from skelgnn.nn import DHCSF, JointLinear
+from skelgnn.layers.grading import GRADINGS
+from skelgnn.layers.dhcsf import DHCSF, JointLinear
 from skelgnn.options import Dynamic, Fusion, WeightSharing, check_choice
 from skelgnn.skeleton import H36M17
 
@@ -58,7 +58,7 @@ class SkeletalGNNConfig:
     grading: str = "fixed"
     """Hop grading: 'fixed' (long-range widths by ``squeeze`` only, the paper's) or 'gated' (a
     learnable gate per channel of every hop group before fusion, initialised to 1;
-    skelgnn.grading, issue 19 ablation)."""
+    skelgnn.layers.grading, issue 19 ablation)."""
     dropout: float = 0.1
     """Dropout after every layer."""
     embedding: str = "joint"
@@ -181,7 +181,7 @@ class TemporalGraphLevel(nn.Module):
     """One temporal level of the multi-frame Skeletal GNN.
 
     A temporal convolution (kernel ``f``, dilation = product of the earlier widths) mixes frames
-    per joint; a :class:`~skelgnn.nn.DHCSF` layer then mixes joints at every remaining frame.
+    per joint; a :class:`~skelgnn.layers.dhcsf.DHCSF` layer then mixes joints at every remaining frame.
     With ``dynamic="temporal"`` its offsets are computed from the level's own ``f`` input frames
     (``padding="valid"``, same geometry as the temporal convolution, so strided and dilated
     execution agree); ``"framewise"`` computes them from each output frame alone.

@@ -5,7 +5,7 @@
 * :mod:`skelgnn.prepare.h36m` -- Human3.6M ``D3_Positions`` CDF files -> ``data_3d_h36m.npz`` and
   ``data_2d_h36m_gt.npz``;
 * :mod:`skelgnn.prepare.mpi3dhp` -- the MPI-INF-3DHP test set reader (scored by
-  :mod:`skelgnn.evaluate_3dhp`).
+  :mod:`skelgnn.evaluate.mpi3dhp`).
 
 This module holds what they share: the writers of VideoPose3D's npz format (a pickled dict in a 0-d
 object array under ``positions_3d`` / ``positions_2d``, plus ``metadata``), which the readers of

@@ -10,7 +10,7 @@ a hard dependency, reads no ``.gz`` and assumes a fixed channel layout (6 root c
 rotations per joint); ``bvhio`` 1.5 agrees within 3e-5 file units (it computes in float32) but is
 about 20 times slower (a Python object per joint, one pose at a time). The format is small (a
 brace-nested hierarchy, then one row of numbers per frame), so a vectorised reader is short, as
-fast, and adds no dependency; ``tests/test_prepare_bvh.py`` checks it against ``pybvh`` when that
+fast, and adds no dependency; ``tests/prepare/test_prepare_bvh.py`` checks it against ``pybvh`` when that
 is installed.
 
 Rotation convention (the BVH one): a joint's Euler channels, in degrees, are intrinsic rotations in

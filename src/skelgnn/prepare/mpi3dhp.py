@@ -1,4 +1,4 @@
-"""The MPI-INF-3DHP test set: reading it (scored by :mod:`skelgnn.evaluate_3dhp`).
+"""The MPI-INF-3DHP test set: reading it (scored by :mod:`skelgnn.evaluate.mpi3dhp`).
 
 Layout: ``<root>/TS1 .. TS6/annot_data.mat``. Each file holds (MATLAB array sizes, from the
 dataset's README):

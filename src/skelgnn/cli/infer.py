@@ -1,0 +1,197 @@
+"""``skelgnn infer|export|video``: the verbs that lift keypoints files and videos with a checkpoint."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from skelgnn.cli.common import BACKENDS, EXIT_OK
+from skelgnn.fileio import check_output_path, refuse_overwriting_inputs
+
+__all__ = ["add_infer_parser", "add_export_parser", "add_video_parser", "cmd_infer", "cmd_export", "cmd_video"]
+
+
+# --------------------------------------------------------------------------------------------
+# infer / export / render / video
+# --------------------------------------------------------------------------------------------
+
+def add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
+    inf = subparsers.add_parser(
+        "infer", help="lift a file of 2D keypoints to 3D",
+        description="Read one person's 2D keypoints (npz 'keypoints' (F, J, 2|3); COCO-results "
+                    "or mmpose-predictions JSON), convert them to the Human3.6M 17-joint layout, "
+                    "fill joints below --min-score by temporal interpolation, lift them and write "
+                    "an npz with poses_3d (F, 17, 3) root-relative camera-frame metres, "
+                    "keypoints_2d, scores, filled, joint_names, checkpoint (and fps when known).")
+    inf.add_argument("--keypoints", metavar="FILE", required=True, help=".npz or .json keypoints")
+    inf.add_argument("--out", metavar="NPZ", required=True, help="output file (poses_3d.npz)")
+    inf.add_argument("--layout", choices=("auto", "h36m17", "coco17", "blazepose33"),
+                     default="auto",
+                     help="keypoint layout of the file (default auto: the file's 'layout' entry, "
+                          "or blazepose33 for 33 joints; 17 joints must be named)")
+    inf.add_argument("--image-size", metavar=("W", "H"), type=float, nargs=2, default=None,
+                     help="image width and height in pixels (default: the file's image_size)")
+    inf.add_argument("--checkpoint", metavar="PT", default=None,
+                     help="checkpoint (default: checkpoints/skelgnn-27f-video.pt, the footage "
+                          "checkpoint, else the benchmark ones)")
+    inf.add_argument("--min-score", metavar="S", type=float, default=0.3,
+                     help="joints scoring below S are missing and get filled (default 0.3)")
+    inf.add_argument("--person", metavar="score|track|all|ID", default="score",
+                     help="with several people in a frame, keep the most confident (score) or the "
+                          "one nearest the previous frame's choice (track), or track everyone "
+                          "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
+                          "(see README, 'From video to motion')")
+    inf.add_argument("--backend", choices=BACKENDS, default="torch",
+                     help="run the model with PyTorch or ONNX Runtime (default torch)")
+    inf.add_argument("--onnx", metavar="ONNX", default=None,
+                     help="with --backend onnxruntime: a model from `skelgnn export` (default: "
+                          "export the checkpoint to a temporary file)")
+    inf.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    inf.add_argument("--reframe", action="store_true",
+                     help="deprecated, no effect: reframing is the default now (--no-reframe "
+                          "turns it off)")
+    # --no-reframe --device --threads --focal --smooth --export
+    from skelgnn.cli.motion import add_motion_arguments
+
+    add_motion_arguments(inf)
+    inf.set_defaults(command="infer", handler=cmd_infer)
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    """``skelgnn infer``."""
+    from skelgnn.infer.keypoints import check_image_size, read_keypoints
+    from skelgnn.infer.layouts import resolve_layout
+
+    from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks,
+                                    place_prediction, warn_deprecated_reframe, write_exports)
+
+    outputs = [Path(args.out)] + [Path(args.out).with_suffix(f".{fmt}") for fmt in args.export]
+    refuse_overwriting_inputs(outputs, [args.keypoints, args.checkpoint, args.onnx])
+    warn_deprecated_reframe(args)
+    if args.person not in ("score", "track"):  # several people: one output per track
+        return cmd_infer_tracks(args)
+    if args.onnx and args.backend != "onnxruntime":
+        raise ValueError("--onnx needs --backend onnxruntime")
+    apply_threads(args)
+    if not 0.0 <= args.min_score <= 1.0:
+        raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
+    seq = read_keypoints(args.keypoints, person=args.person)
+    layout = resolve_layout(args.layout, seq.num_joints, seq.layout)
+    if args.image_size is not None:
+        image_size = check_image_size(args.image_size)
+    elif seq.image_size is not None:
+        image_size = seq.image_size
+    else:
+        raise ValueError(f"{args.keypoints}: the file has no image_size; pass --image-size W H "
+                         "(the width and height in pixels of the images the keypoints come from)")
+    lifter = build_cli_lifter(args)
+    start = time.perf_counter()
+    pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
+                               reframe=not args.no_reframe)
+    elapsed = time.perf_counter() - start
+    pred, motion = place_prediction(pred, image_size, seq.fps, args)  # trajectory, poses_world
+    out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
+                    layout=layout, checkpoint=lifter.info.get("checkpoint", ""), **motion)
+    print(f"lifted {pred.poses_3d.shape[0]} frames ({layout}, {image_size[0]:g}x{image_size[1]:g}) "
+          f"with {lifter.info.get('checkpoint', '?')} [{args.backend}, receptive field "
+          f"{lifter.receptive_field}] in {elapsed:.2f} s")
+    print(f"missing joints: {pred.report.summary()}")
+    print(f"wrote {out}")
+    for path in write_exports(out, args.export):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
+    ex = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX",
+        description="Write the model's window mode to ONNX: input keypoints_2d (B, R, 17, 2) "
+                    "normalised 2D, output poses_3d (B, 17, 3) metres, dynamic batch B; the codec "
+                    "and receptive field go into the model metadata (needs the onnx package).")
+    ex.add_argument("--checkpoint", metavar="PT", default=None,
+                    help="checkpoint (default: as for `skelgnn infer`)")
+    ex.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
+    ex.set_defaults(command="export", handler=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``skelgnn export``."""
+    from skelgnn.infer.onnx import export_onnx
+    from skelgnn.infer.lifter import default_checkpoint
+
+    checkpoint = args.checkpoint or default_checkpoint()
+    refuse_overwriting_inputs([args.onnx], [checkpoint])
+    out = export_onnx(checkpoint, args.onnx, opset=args.opset)
+    print(f"exported {checkpoint} to {out}")
+    return EXIT_OK
+
+
+def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
+    vd = subparsers.add_parser(
+        "video", help="detect, lift and render the person in a video",
+        description="Detect one person's 2D keypoints in every frame with MediaPipe BlazePose "
+                    "(needs mediapipe==0.10.21, the 'video' extra), lift them to 3D and write "
+                    "keypoints_2d.npz, poses_3d.npz, side_by_side.mp4 (the video with the 2D "
+                    "skeleton | the 3D skeleton) and contact_sheet.png to --out, printing the "
+                    "frames/s of each stage.")
+    vd.add_argument("input", metavar="VIDEO", help="input video (mp4, mov, ...)")
+    vd.add_argument("--out", metavar="DIR", required=True, help="output directory")
+    vd.add_argument("--checkpoint", metavar="PT", default=None,
+                    help="checkpoint (default: as for `skelgnn infer`)")
+    vd.add_argument("--min-score", metavar="S", type=float, default=0.3,
+                    help="landmarks with visibility below S are filled (default 0.3)")
+    vd.add_argument("--max-frames", metavar="N", type=int, default=None,
+                    help="process only the first N frames")
+    vd.add_argument("--backend", choices=BACKENDS, default="torch",
+                    help="run the lifter with PyTorch or ONNX Runtime (default torch)")
+    vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
+    vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    vd.add_argument("--person", metavar="one", default="one",
+                    help="people lifted: one, the only choice (MediaPipe's pose API finds one "
+                         "person per frame; for several, detect with a multi-person 2D detector "
+                         "and run `skelgnn infer --person all`)")
+    # --no-reframe --device --threads --focal --smooth --export
+    from skelgnn.cli.motion import add_motion_arguments
+
+    add_motion_arguments(vd)
+    vd.set_defaults(command="video", handler=cmd_video)
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    """``skelgnn video``."""
+    from skelgnn.cli.motion import apply_threads, build_cli_lifter, write_exports
+    from skelgnn.video.pipeline import process_video, read_video_info
+
+    if args.person != "one":
+        raise ValueError(f"--person {args.person}: `skelgnn video` lifts one person, because its "
+                         "detector (MediaPipe's legacy pose API, the one that works offline) "
+                         "finds one person per frame. For several people, run a multi-person 2D "
+                         "detector (mmpose, ...) and `skelgnn infer --keypoints FILE.json "
+                         "--person all`")
+    apply_threads(args)
+    check_output_path(Path(args.out) / "poses_3d.npz")  # --out an existing file: before any work
+    if not 0.0 <= args.min_score <= 1.0:
+        raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, found {args.max_frames}")
+    info = read_video_info(args.input)
+    lifter = build_cli_lifter(args)
+    start = time.perf_counter()
+    result = process_video(args.input, args.out, lifter, min_score=args.min_score,
+                           max_frames=args.max_frames, render=not args.no_render,
+                           progress=sys.stderr.isatty(), reframe=not args.no_reframe,
+                           focal=args.focal, smooth=args.smooth)
+    elapsed = time.perf_counter() - start
+    frames = result.prediction.poses_3d.shape[0]
+    print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "
+          f"lifted with {lifter.info.get('checkpoint', '?')} in {elapsed:.1f} s")
+    print(f"missing joints: {result.prediction.report.summary()}")
+    for stage, seconds in result.timings.items():
+        print(f"  {stage:14s} {seconds:7.2f} s  {frames / max(seconds, 1e-9):8.1f} frames/s")
+    for name, path in result.files.items():
+        print(f"  {name}: {path}")
+    for path in write_exports(result.files["poses_3d"], args.export):
+        print(f"  export: {path}")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Inference: the ``Lifter``, ONNX export, keypoint readers, layouts, tracking, plausibility."""

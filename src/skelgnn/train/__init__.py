@@ -1,0 +1,1 @@
+"""Training: the loop, experiment configs, distributed data parallel."""

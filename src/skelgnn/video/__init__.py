@@ -1,0 +1,1 @@
+"""Video: detection-to-3D pipeline and rendering."""

@@ -1,0 +1,400 @@
+"""From a video file to 3D poses: 2D detection, conversion, lifting and renders.
+
+The pipeline of :func:`process_video`:
+
+1. read the frames (``imageio`` with ffmpeg) and detect one person's 2D keypoints per frame with a
+   *detector*: any callable ``frame (H, W, 3) uint8 RGB -> (J, 3) pixels + score, or None``.
+   The default, :class:`MediaPipePoseDetector`, is MediaPipe's BlazePose (33 landmarks; legacy
+   ``mediapipe.solutions.pose`` API, whose ``model_complexity=1`` weights ship inside the
+   ``mediapipe==0.10.21`` wheel, so it works offline);
+2. write them to ``keypoints_2d.npz`` (the raw detector layout, readable by ``skelgnn infer``);
+3. convert to the Human3.6M 17-joint layout, fill missing joints and lift
+   (:meth:`skelgnn.infer.lifter.Lifter.predict_full`) to ``poses_3d.npz``, with the root
+   trajectory and the world-frame poses (:func:`skelgnn.motion.pipeline.build_motion`: optional
+   smoothing, focal length given or assumed);
+4. render ``side_by_side.mp4`` (the video with the 2D skeleton that was lifted | the 3D skeleton
+   in the world frame, standing on the floor grid, seen level from the camera's side, 720
+   pixels high at most) and ``contact_sheet.png`` (8 frames of it).
+
+MediaPipe 0.10.21 pins ``numpy<2`` and ``protobuf<5``, so it lives in its own environment (the
+``video`` extra); nothing else in the package imports it.
+
+Shape letters: ``F`` frames, ``J`` joints, ``H`` / ``W`` frame height / width.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+
+from skelgnn.fileio import atomic_path
+from skelgnn.infer.lifter import Lifter, Prediction, save_npz_atomic
+from skelgnn.infer.keypoints import KeypointSequence
+
+__all__ = [
+    "Detector",
+    "MediaPipePoseDetector",
+    "VideoInfo",
+    "VideoResult",
+    "read_video_info",
+    "iter_frames",
+    "detect_keypoints",
+    "lift_detections",
+    "process_video",
+]
+
+log = logging.getLogger(__name__)
+
+Detector = Callable[[np.ndarray], Optional[np.ndarray]]
+"""``frame (H, W, 3) uint8 RGB -> (J, 3)`` pixels and score of one person, or None if nobody."""
+
+
+def _imageio_v2() -> Any:
+    try:
+        import imageio.v2 as iio2
+        import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary imageio uses)
+    except ImportError:
+        raise ValueError("reading and writing videos needs imageio and imageio-ffmpeg; install "
+                         "them with `pip install skelgnn[viz]`") from None
+    return iio2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video.
+
+    Attributes:
+        fps: frames per second.
+        size: ``(width, height)`` of the decoded frames in pixels.
+        duration: seconds (0 when unknown).
+    """
+
+    fps: float
+    size: tuple[int, int]
+    duration: float
+
+
+def read_video_info(path: str | Path) -> VideoInfo:
+    """Frame rate and size of a video file.
+
+    Raises:
+        FileNotFoundError: no file.
+        ValueError: ffmpeg cannot read it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    iio2 = _imageio_v2()
+    try:
+        reader = iio2.get_reader(str(path), format="FFMPEG")
+    except Exception as exc:  # imageio / ffmpeg raise several types for unreadable files
+        # imageio appends ffmpeg's whole stderr (version banner, build flags); keep its first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: cannot read as a video: {first}") from None
+    try:
+        meta = reader.get_meta_data()
+    finally:
+        reader.close()
+    w, h = (int(v) for v in meta["size"])
+    fps = float(meta.get("fps") or 0.0)
+    if not (w > 0 and h > 0):
+        raise ValueError(f"{path}: the video has a zero frame size ({w} x {h})")
+    return VideoInfo(fps=fps if math.isfinite(fps) and fps > 0 else 30.0, size=(w, h),
+                     duration=float(meta.get("duration") or 0.0))
+
+
+def iter_frames(path: str | Path, max_frames: Optional[int] = None) -> Iterator[np.ndarray]:
+    """The frames of a video as ``(H, W, 3)`` uint8 RGB arrays, one at a time."""
+    iio2 = _imageio_v2()
+    reader = iio2.get_reader(str(path), format="FFMPEG")
+    try:
+        for i, frame in enumerate(reader):
+            if max_frames is not None and i >= max_frames:
+                break
+            yield np.asarray(frame)[..., :3]
+    finally:
+        reader.close()
+
+
+class MediaPipePoseDetector:
+    """BlazePose (33 landmarks) through MediaPipe's legacy ``solutions.pose`` API.
+
+    Landmarks come normalised to ``[0, 1]``; they are returned in pixels with MediaPipe's
+    ``visibility`` as the score. In video mode (``static_image_mode=False``) MediaPipe tracks the
+    person from frame to frame, which is faster and steadier than detecting in every frame.
+
+    Args:
+        model_complexity: 1 (the model whose weights ship in the 0.10.21 wheel; 0 and 2 are
+            downloaded at first use, which fails offline).
+        min_detection_confidence: MediaPipe's person-detection threshold.
+        min_tracking_confidence: MediaPipe's tracking threshold.
+        static_image_mode: detect in every frame independently.
+    """
+
+    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, static_image_mode: bool = False) -> None:
+        try:
+            from mediapipe.python.solutions import pose as mp_pose
+        except ImportError:
+            raise ValueError("`skelgnn video` needs mediapipe==0.10.21 (it pins numpy<2 and "
+                             "protobuf<5, so use a separate environment: pip install "
+                             "'skelgnn[video]')") from None
+        self._pose = mp_pose.Pose(static_image_mode=static_image_mode,
+                                  model_complexity=model_complexity, smooth_landmarks=True,
+                                  enable_segmentation=False,
+                                  min_detection_confidence=min_detection_confidence,
+                                  min_tracking_confidence=min_tracking_confidence)
+
+    def __call__(self, frame: np.ndarray) -> Optional[np.ndarray]:
+        h, w = frame.shape[:2]
+        result = self._pose.process(np.ascontiguousarray(frame))
+        if result.pose_landmarks is None:
+            return None
+        lm = result.pose_landmarks.landmark
+        return np.array([[p.x * w, p.y * h, p.visibility] for p in lm], dtype=np.float64)
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> "MediaPipePoseDetector":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def detect_keypoints(path: str | Path, detector: Detector, layout: str = "blazepose33",
+                     max_frames: Optional[int] = None, progress: bool = False) -> KeypointSequence:
+    """Run ``detector`` on every frame of a video.
+
+    Args:
+        path: the video.
+        detector: see :data:`Detector`; must return the same joint count in every frame.
+        layout: the detector's keypoint layout (stored with the keypoints).
+        max_frames: stop after this many frames.
+        progress: show a progress bar (tqdm).
+
+    Returns:
+        ``(F, J, 3)`` keypoints in pixels, NaN with score 0 in frames where nobody was found,
+        with the video's fps and frame size.
+
+    Raises:
+        ValueError: no frame, or nobody detected in any frame.
+    """
+    info = read_video_info(path)
+    frames: Iterator[np.ndarray] = iter_frames(path, max_frames)
+    if progress:
+        from tqdm import tqdm
+
+        total = round(info.duration * info.fps) or None
+        if max_frames is not None and total is not None:
+            total = min(total, max_frames)
+        frames = tqdm(frames, total=total, desc="detect", unit="frame", leave=False)
+    found: list[Optional[np.ndarray]] = []
+    for frame in frames:
+        kp = detector(frame)
+        found.append(None if kp is None else np.asarray(kp, dtype=np.float64))
+    if not found:
+        raise ValueError(f"{path}: the video has no frames")
+    shapes = {k.shape for k in found if k is not None}
+    if not shapes:
+        raise ValueError(f"{path}: no person detected in any of the {len(found)} frames")
+    if len(shapes) > 1 or len(next(iter(shapes))) != 2 or next(iter(shapes))[1] != 3:
+        raise ValueError(f"detector returned keypoints of shapes {sorted(shapes)}; expected one "
+                         "(J, 3) shape in every frame")
+    j = next(iter(shapes))[0]
+    kp = np.full((len(found), j, 3), np.nan)
+    kp[..., 2] = 0.0
+    for i, k in enumerate(found):
+        if k is not None:
+            kp[i] = k
+    missing = sum(k is None for k in found)
+    if missing:
+        log.info("nobody detected in %d of %d frames", missing, len(found))
+    return KeypointSequence(kp, np.arange(len(found)), layout, info.fps,
+                            (float(info.size[0]), float(info.size[1])), str(path))
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What :func:`process_video` produced.
+
+    Attributes:
+        keypoints: the raw detections.
+        prediction: the lifted clip.
+        files: output name (``keypoints_2d``, ``poses_3d``, ``video``, ``contact_sheet``) -> path.
+    """
+
+    keypoints: KeypointSequence
+    prediction: Prediction
+    files: dict[str, Path]
+    timings: dict[str, float]
+    """seconds per stage: ``decode+detect``, ``lift``, ``render`` (drawing and encoding)."""
+    motion: Optional[dict[str, np.ndarray]] = None
+    """the trajectory / world entries added to ``poses_3d.npz``
+    (:meth:`skelgnn.motion.pipeline.Motion.arrays`)."""
+
+
+def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
+                  poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
+                  height: int = 720, sheet_frames: int = 8,
+                  world: bool = False) -> tuple[Path, Path, float]:
+    """``side_by_side.mp4``: the video with the lifted 2D skeleton | the 3D skeleton from a fixed
+    viewpoint (same height, ``height`` pixels at most), and ``contact_sheet.png``: ``sheet_frames``
+    evenly spaced side-by-side frames in a grid. Both written to temp files then renamed.
+
+    Returns:
+        the two paths and the rendering seconds (drawing and encoding, decoding excluded).
+    """
+    from PIL import Image
+
+    from skelgnn.video.render import PoseRenderer, draw_skeleton_2d, world_renderer, write_video
+
+    _imageio_v2()  # a clear error before any work when imageio / ffmpeg are missing
+    w, h = read_video_info(path).size
+    scale = min(1.0, height / h)
+    size = (max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2))
+    factor = np.array([size[0] / w, size[1] / h])
+    side = size[1] // 2 * 2
+    if world:  # level with the floor, seen from the camera's side (symmetric view)
+        renderer, poses_3d = world_renderer(poses_3d, size=(side, size[1]))
+    else:
+        renderer = PoseRenderer.for_poses(poses_3d, size=(side, size[1]))
+    n = len(poses_3d)
+    picks = set(np.linspace(0, n - 1, min(sheet_frames, n)).round().astype(int).tolist())
+    thumbs: list[np.ndarray] = []
+    out = out_dir / "side_by_side.mp4"
+    decoding = [0.0]  # seconds spent decoding, left out of the rendering time
+
+    def composed() -> Iterator[np.ndarray]:
+        frames = iter_frames(path, max_frames)
+        for i, (kp, pose) in enumerate(zip(keypoints_2d, poses_3d)):
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            decoding[0] += time.perf_counter() - t0
+            if frame is None:
+                return
+            if size != (w, h):
+                frame = np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
+            left = draw_skeleton_2d(frame, kp * factor, min_score=0.0)
+            both = np.concatenate([left, renderer.render(pose)], axis=1)  # (H, W + side, 3)
+            if i in picks:
+                thumbs.append(np.asarray(Image.fromarray(both).resize(
+                    (both.shape[1] // 3, both.shape[0] // 3), Image.Resampling.BILINEAR)))
+            yield both
+
+    t_start = time.perf_counter()
+    with atomic_path(out, suffix=".mp4") as tmp:
+        write_video(tmp, composed(), fps, quality=6)
+    seconds = time.perf_counter() - t_start - decoding[0]
+    cols = min(4, len(thumbs))
+    rows = -(-len(thumbs) // cols)
+    th, tw = thumbs[0].shape[:2]
+    sheet = np.full((rows * th, cols * tw, 3), 255, np.uint8)
+    for k, t in enumerate(thumbs):
+        r, c = divmod(k, cols)
+        sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t
+    png = out_dir / "contact_sheet.png"
+    with atomic_path(png, suffix=".png") as tmp_png:
+        Image.fromarray(sheet).save(tmp_png)
+    return out, png, seconds
+
+
+def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
+                    layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
+                    focal: Optional[float] = None, smooth: bool = False
+                    ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
+    """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
+    :meth:`~skelgnn.infer.lifter.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
+    and :meth:`~skelgnn.infer.lifter.Lifter.predict`, so the same keypoints give the same 3D), add the
+    trajectory and the world frame (:func:`skelgnn.motion.pipeline.build_motion`) and write
+    ``out_dir/poses_3d.npz``.
+
+    Returns:
+        the prediction (``poses_3d`` smoothed under ``smooth``), the motion entries added to the
+        npz (:meth:`skelgnn.motion.pipeline.Motion.arrays`) and the npz's path.
+    """
+    import dataclasses
+
+    from skelgnn.motion.pipeline import build_motion
+
+    if seq.image_size is None:
+        raise ValueError(f"{seq.source}: the image size is unknown (a video's detections carry it)")
+    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
+    log.info("video %s: %s", seq.source, pred.report.summary())
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
+                          focal, smooth)
+    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
+    arrays = motion.arrays()
+    path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
+                     image_size=seq.image_size, layout=layout,
+                     checkpoint=lifter.info.get("checkpoint", ""), **arrays)
+    return pred, arrays, path
+
+
+VIDEO_OUTPUTS = ("keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4", "contact_sheet.png")
+"""The files :func:`process_video` writes into its directory (replaced together)."""
+
+
+def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
+                  detector: Optional[Detector] = None, layout: str = "blazepose33",
+                  min_score: float = 0.3, max_frames: Optional[int] = None,
+                  render: bool = True, progress: bool = False,
+                  reframe: bool = True, focal: Optional[float] = None,
+                  smooth: bool = False) -> VideoResult:
+    """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
+
+    Args:
+        path: the input video.
+        out_dir: output directory (created); each file is written through a temp file, and the
+            :data:`VIDEO_OUTPUTS` already there are removed once detection succeeded, so the
+            directory never mixes two clips (with ``render=False`` no old renders stay either).
+        lifter: a loaded lifter (PyTorch or ONNX Runtime).
+        detector: 2D detector (default: :class:`MediaPipePoseDetector`, closed afterwards).
+        layout: the detector's layout.
+        min_score: joints scoring below it are filled by temporal interpolation.
+        max_frames: process only the first frames.
+        render: also write ``side_by_side.mp4`` and ``contact_sheet.png``.
+        progress: progress bar while detecting.
+        reframe: lift in a virtual camera framed like the training data
+            (:func:`skelgnn.infer.lifter.reframe_keypoints`); on by default, as for ``skelgnn infer``
+            and :meth:`~skelgnn.infer.lifter.Lifter.predict`, since phone and web footage is framed
+            nothing like the benchmark cameras.
+        focal: the camera's focal length in pixels (default: assumed, see
+            :func:`skelgnn.motion.trajectory.default_intrinsics`), for the root trajectory.
+        smooth: One-Euro filter on the poses and the trajectory.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    owned = detector is None
+    det: Detector = detector if detector is not None else MediaPipePoseDetector()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        seq = detect_keypoints(path, det, layout, max_frames, progress)
+    finally:
+        if owned:
+            det.close()  # type: ignore[attr-defined]
+    timings["decode+detect"] = time.perf_counter() - t0
+    # the outputs are replaced as one set: an older clip's go once this clip's detection has
+    # succeeded, so a failure or an interrupt later never leaves them beside this clip's files
+    for name in VIDEO_OUTPUTS:
+        (out_dir / name).unlink(missing_ok=True)
+    files = {"keypoints_2d": save_npz_atomic(out_dir / "keypoints_2d.npz", {
+        "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
+        "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
+    t_lift = time.perf_counter()
+    pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout, min_score,
+                                                      reframe, focal, smooth)
+    timings["lift"] = time.perf_counter() - t_lift
+    if render:
+        fps = float(seq.fps or 30.0)
+        files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
+            path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True)
+    return VideoResult(seq, pred, files, timings, arrays)
