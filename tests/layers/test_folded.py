@@ -1,5 +1,5 @@
-"""The inference-time folded D-HCSF path (:meth:`skelgnn.layers.dhcsf.HCSF.folded_weights`) computes what
-the training path computes, and never serves stale weights."""
+"""The inference-time folded D-HCSF path (:mod:`skelgnn.layers.folded`) computes what the
+paper's equation in ``HCSF.forward`` computes, and never serves stale weights."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +10,7 @@ import torch
 
 from skelgnn.models import build_model
 from skelgnn.layers.dhcsf import HCSF
+from skelgnn.layers.folded import folded_weights, forward_folded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,3 +126,25 @@ def test_gated_grading_keeps_the_unfolded_path():
     with torch.enable_grad():
         reference = model(x).detach()  # autograd on: the unfolded path
     torch.testing.assert_close(eval_out, reference, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("sharing", ["pairwise", "unshared"])
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_folded_helper_equals_the_equation(sharing, dynamic, seed_and_one_thread):
+    """The helper on its own: ``forward_folded`` with ``folded_weights`` equals the layer's
+    equation (aggregate, then fuse) for static graphs and for per-sample dynamic offsets."""
+    parents = (-1, 0, 1, 2, 0, 4, 5)
+    layer = HCSF(6, 8, parents, max_hop=3, split=1, weight_sharing=sharing).eval()
+    with torch.no_grad():
+        layer.edge_weight.normal_()
+        layer.bias.normal_(std=0.1)
+    x = torch.randn(2, 3, len(parents), 6)
+    offsets = torch.randn(2, 3, layer.num_groups, len(parents), len(parents)) if dynamic else None
+    alpha = torch.rand(layer.num_groups) if dynamic else None
+    with torch.no_grad():
+        folded = folded_weights(layer)
+        assert folded is not None and folded_weights(layer) is folded  # cached
+        out = forward_folded(layer, x, offsets, alpha, folded)
+        ref = layer.fuse(layer.aggregate(x, layer.graphs(offsets, alpha)))
+    assert out.shape == (2, 3, len(parents), 8)
+    assert torch.allclose(out, ref, rtol=0, atol=1e-5)

@@ -26,6 +26,7 @@ from typing import Optional, Sequence, cast
 import torch
 from torch import Tensor, nn
 
+from skelgnn.layers.folded import Folded, folded_weights, forward_folded
 from skelgnn.layers.grading import GRADINGS, HopGate
 from skelgnn.layers.graph import cumulative_mask, hop_masks, normalize_rows
 from skelgnn.layers.projections import GroupBatchNorm, JointLinear, PairLinear
@@ -183,7 +184,8 @@ class HCSF(nn.Module):
 
     Joints without ``k``-hop neighbours have an all-zero row in ``M_k`` and contribute zero.
     The aggregation of all groups is one batched contraction over the stacked ``(G, J, J)``
-    adjacency; only the per-group projections (``G`` is 1 to 5) loop.
+    adjacency; only the per-group projections (``G`` is 1 to 5) loop. In inference mode the
+    hierarchical fusion runs on precomputed weights (:mod:`skelgnn.layers.folded`).
 
     Args:
         in_channels: ``C_in``.
@@ -305,110 +307,43 @@ class HCSF(nn.Module):
             return torch.softmax(logits, dim=-1) * self.masks  # empty rows -> 0, never NaN
         return normalize_rows(self.edge_weight.abs() * self.masks)
 
-    def folded_weights(self) -> Optional[tuple[Tensor, Optional[Tensor], Tensor]]:
-        r"""Inference-time constants of the hierarchical fusion, or ``None`` where they do not
-        apply (training, autograd on, flat fusion, one group, or shared weights).
+    def folded_weights(self) -> Optional[Folded]:
+        """The inference-time constants of :func:`skelgnn.layers.folded.folded_weights`, or ``None``
+        where the folded path does not apply (training, autograd on, flat fusion, one group, shared
+        weights, hop gates)."""
+        return folded_weights(self)
 
-        The static graphs ``M_g`` (``(G, J, J)``), the short range's per-pair coefficients
-        (pairwise weights, ``(P,)``) and the long-range projections folded into the long-range
-        fusion: :math:`[Z_1 \| \dots \| Z_{G-1}] F_L = \sum_g A_g X\, (W_{g,i} F_{L,g})`, so
-        per target joint ``i`` one ``((G-1) C_in, C_1)`` matrix replaces ``G-1`` projections,
-        a concatenation and a linear layer. Recomputed whenever a weight changes (in-place
-        updates, ``load_state_dict``, ``.to()``), so it is never stale.
-        """
-        if (self.training or torch.is_grad_enabled() or self.fusion != "hierarchical"
-                or self.num_groups == 1 or self.weight_sharing == "shared"
-                or self.gate is not None):
-            return None
-        assert self.long_fuse is not None  # hierarchical fusion with G > 1
-        projs = self._projections()
-        params = [self.edge_weight, self.long_fuse.weight, *(p.weight for p in projs)]
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
-        cached = self.__dict__.get("_folded")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+    def graphs(self, offsets: Optional[Tensor] = None, alpha: Optional[Tensor] = None) -> Tensor:
+        """``A_g = M_g + alpha_g O_g``: ``(G, J, J)`` static graphs, or ``(B, T, G, J, J)`` with
+        offsets ``(B, T, G, J, J)`` (scaled by ``alpha`` ``(G,)`` when given)."""
         adj = self.static_adjacency()  # (G, J, J)
-        coef0 = None
-        if self.weight_sharing == "pairwise":
-            pair = self._pair()
-            coef0 = adj[0, pair.dst, pair.src]  # (P,)
-        fl = self.long_fuse.weight.t()  # (sum C_g, C_1)
-        parts: list[Tensor] = []
-        start = 0
-        for proj in projs[1:]:
-            c = proj.out_channels
-            parts.append(proj.weight @ fl[start:start + c])  # (J, C_in, C_1)
-            start += c
-        folded = (adj, coef0, torch.cat(parts, dim=1))  # (J, (G-1) C_in, C_1)
-        self.__dict__["_folded"] = (key, folded)
-        return folded
-
-    def _forward_folded(self, x: Tensor, offsets: Optional[Tensor], alpha: Optional[Tensor],
-                        folded: tuple[Tensor, Optional[Tensor], Tensor]) -> Tensor:
-        """The hierarchical fusion with :meth:`folded_weights`, joint-major inside: one copy in
-        (the gather / aggregation), one out."""
-        adj, coef0, w_long = folded
-        lead, j, g = x.shape[:-2], self.num_joints, self.num_groups
-        xf = x.reshape(-1, j, self.in_channels)  # (N, J, C_in)
-        n = xf.shape[0]
-        off = None
-        if offsets is not None:
-            off = offsets.reshape(n, g, j, j)
-            if alpha is not None:
-                off = off * alpha.view(-1, 1, 1)
-        assert self.long_fuse is not None and self.out_fuse is not None  # as folded_weights
-        if coef0 is not None:
-            pair = self._pair()
-            coef = coef0 if off is None else coef0 + off[:, 0, pair.dst, pair.src]  # (N, P)
-            z0 = pair.joint_major(xf, coef)  # (J, N, C_out)
-        else:
-            a0 = adj[0] if off is None else adj[0] + off[:, 0]
-            agg0 = (a0 @ xf).transpose(0, 1)  # (J, N, C_in)
-            z0 = torch.bmm(agg0, self._projections()[0].weight)  # (J, N, C_out)
-        a_long = adj[1:] if off is None else adj[1:] + off[:, 1:]  # (G-1, J, J) or (N, G-1, J, J)
-        agg = torch.matmul(a_long.reshape(-1, (g - 1) * j, j), xf)  # (N, (G-1) J, C_in)
-        agg = agg.view(n, g - 1, j, self.in_channels).permute(2, 0, 1, 3)  # (J, N, G-1, C_in)
-        agg = agg.reshape(j, n, (g - 1) * self.in_channels)
-        long = torch.relu(torch.baddbmm(self.long_fuse.bias, agg, w_long))  # (J, N, C_1)
-        if self.bias is not None:
-            z0 = z0 + self.bias
-        y = torch.addmm(z0.reshape(j * n, -1), long.reshape(j * n, -1), self.out_fuse.weight.t())
-        y = y.view(j, n, self.out_channels).transpose(0, 1).contiguous()  # (N, J, C_out)
-        return y.view(*lead, j, self.out_channels)
-
-    def forward(self, x: Tensor, offsets: Optional[Tensor] = None,
-                alpha: Optional[Tensor] = None) -> Tensor:
-        if x.shape[-2] != self.num_joints or x.shape[-1] != self.in_channels:
-            raise ValueError(f"HCSF expects (B, T, {self.num_joints}, {self.in_channels}) input, "
-                             f"got {tuple(x.shape)}")
-        folded = self.folded_weights()
-        if folded is not None:
-            return self._forward_folded(x, offsets, alpha, folded)
-        adj = self.static_adjacency()  # (G, J, J)
-        if offsets is not None and alpha is not None:
+        if offsets is None:
+            return adj
+        if alpha is not None:
             offsets = offsets * alpha.view(-1, 1, 1)
+        return adj + offsets
+
+    def aggregate(self, x: Tensor, graphs: Tensor) -> list[Tensor]:
+        """``Z_g = A_g X W_g`` for every group: ``G x (B, T, J, C_g)``.
+
+        With pairwise weights the short range is one matrix per (target, source) edge, weighted by
+        that edge's entry of ``A_0`` (per sample with offsets); the other groups aggregate first and
+        project per target joint."""
+        projs = list(self.group_proj)
+        z: list[Tensor] = []
         if self.weight_sharing == "pairwise":
             pair = self._pair()
-            coef = adj[0, pair.dst, pair.src]  # (P,)
-            if offsets is not None:
-                # dynamic offsets modulate each short-range edge per sample
-                coef = coef + offsets[:, :, 0, pair.dst, pair.src]  # (B, T, P)
-            z = [pair(x, coef)]
-            if self.num_groups > 1:
-                if offsets is None:
-                    agg = torch.einsum("gij,btjc->btgic", adj[1:], x)  # (B, T, G-1, J, C_in)
-                else:
-                    agg = torch.einsum("btgij,btjc->btgic", adj[1:] + offsets[:, :, 1:], x)
-                z += [proj(agg[:, :, g - 1]) for g, proj in enumerate(self.group_proj)
-                      if g > 0]
-        else:
-            if offsets is None:
-                agg = torch.einsum("gij,btjc->btgic", adj, x)  # (B, T, G, J, C_in)
-            else:
-                agg = torch.einsum("btgij,btjc->btgic", adj + offsets, x)  # (B, T, G, J, C_in)
-            z = [proj(agg[:, :, g]) for g, proj in enumerate(self.group_proj)]  # G x (B,T,J,C_g)
-        if self.gate is not None:
-            z = self.gate(z)  # learnable hop grading: G x (B, T, J, C_g), scaled per channel
+            z.append(pair(x, graphs[..., 0, pair.dst, pair.src]))  # coefficients (P,) or (B, T, P)
+            graphs, projs = graphs[..., 1:, :, :], projs[1:]
+        if projs:
+            equation = "gij,btjc->btgic" if graphs.dim() == 3 else "btgij,btjc->btgic"
+            agg = torch.einsum(equation, graphs, x)  # (B, T, G', J, C_in)
+            z += [proj(agg[:, :, g]) for g, proj in enumerate(projs)]
+        return z
+
+    def fuse(self, z: list[Tensor]) -> Tensor:
+        """Hierarchical fusion ``Y = Z_0 + ReLU([Z_1 .. Z_{G-1}] F_L) F_O + b``, or flat
+        ``Y = [Z_0 .. Z_{G-1}] F + b``: ``(B, T, J, C_out)``."""
         if self.num_groups == 1:
             y = z[0]
         elif self.fusion == "hierarchical":
@@ -418,9 +353,24 @@ class HCSF(nn.Module):
         else:
             assert self.flat_fuse is not None
             y = self.flat_fuse(torch.cat(z, dim=-1))
-        if self.bias is not None:
-            y = y + self.bias
-        return y  # (B, T, J, C_out)
+        return y if self.bias is None else y + self.bias
+
+    def forward(self, x: Tensor, offsets: Optional[Tensor] = None,
+                alpha: Optional[Tensor] = None) -> Tensor:
+        r"""The paper's layer: :math:`Z_g = (M_g + \alpha_g O_g) X W_g`, then the fusion of
+        :meth:`fuse`. ``x`` ``(B, T, J, C_in)``, ``offsets`` ``(B, T, G, J, J)``, ``alpha``
+        ``(G,)`` -> ``(B, T, J, C_out)``. In inference mode the same function runs on folded
+        weights (:mod:`skelgnn.layers.folded`)."""
+        if x.shape[-2] != self.num_joints or x.shape[-1] != self.in_channels:
+            raise ValueError(f"HCSF expects (B, T, {self.num_joints}, {self.in_channels}) input, "
+                             f"got {tuple(x.shape)}")
+        folded = self.folded_weights()
+        if folded is not None:
+            return forward_folded(self, x, offsets, alpha, folded)
+        z = self.aggregate(x, self.graphs(offsets, alpha))  # G x (B, T, J, C_g)
+        if self.gate is not None:
+            z = self.gate(z)  # learnable hop grading: each group's channels scaled
+        return self.fuse(z)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, K={self.max_hop}, s={self.split}, "
