@@ -26,18 +26,20 @@ def compare(checkpoint: Path, data: str | None, subjects: list[str]) -> dict:
 
     from skelgnn.evaluate.speed import bf16_supported, cpu_flags
     from skelgnn.models.checkpoint import load_model
-    from skelgnn.data import WindowDataset, load_benchmark, resolve_data_dir
+    from skelgnn.data import WindowDataset, load_benchmark, read_skeleton, resolve_data_dir
     from skelgnn.models.predict import predict_sequences
 
     root = resolve_data_dir(data)
     model, codec, info = load_model(checkpoint)
     records = load_benchmark(root, info["source"], subjects=subjects)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
+    skeleton = read_skeleton(root, info["source"], num_joints=model.num_joints)
     preds, secs, target = [], [], None
     for bf16 in (False, True):
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            pred, target = predict_sequences(model, dataset, flip_test=True, progress=False)
+            pred, target = predict_sequences(model, dataset, flip_test=True, progress=False,
+                                             skeleton=skeleton)
         secs.append(time.perf_counter() - t0)
         preds.append(pred)
     dist = np.linalg.norm(preds[0] - preds[1], axis=-1) * 1000.0  # (N, J) mm

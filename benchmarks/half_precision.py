@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def compare(half: Path, full: Path, data: str | None, every: int) -> dict:
     from skelgnn.models.checkpoint import load_model
-    from skelgnn.data import WindowDataset, load_benchmark, read_split, resolve_data_dir
+    from skelgnn.data import WindowDataset, load_benchmark, read_skeleton, read_split, resolve_data_dir
     from skelgnn.models.predict import predict_sequences
 
     root = resolve_data_dir(data)
@@ -30,7 +30,8 @@ def compare(half: Path, full: Path, data: str | None, every: int) -> dict:
         model, codec, info = load_model(path)
         records = load_benchmark(root, info["source"], subjects=read_split(root / "split.json")["test"])
         dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
-        pred, target = predict_sequences(model, dataset, flip_test=True)
+        pred, target = predict_sequences(model, dataset, flip_test=True,
+                                         skeleton=read_skeleton(root, info["source"], num_joints=model.num_joints))
         preds.append(pred[::every])
     target = target[::every]
     dist = np.linalg.norm(preds[0] - preds[1], axis=-1) * 1000.0  # (N, J) mm

@@ -31,14 +31,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _predict(checkpoint: Path, records: list, progress: bool) -> tuple[np.ndarray, np.ndarray, object, str]:
+def _predict(checkpoint: Path, records: list, progress: bool, skeleton) -> tuple[np.ndarray, np.ndarray, object, str]:
     from skelgnn.data import WindowDataset
     from skelgnn.models.predict import predict_sequences
     from skelgnn.models.checkpoint import load_model
 
     model, codec, info = load_model(checkpoint)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
-    pred, target = predict_sequences(model, dataset, flip_test=True, progress=progress)
+    pred, target = predict_sequences(model, dataset, flip_test=True, progress=progress, skeleton=skeleton)
     return pred, target, dataset, str(info.get("preset", info.get("arch", "?")))
 
 
@@ -132,14 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "pose_gain"))
     args = ap.parse_args(argv)
 
-    from skelgnn.data import load_benchmark, read_split, resolve_data_dir
+    from skelgnn.data import load_benchmark, read_skeleton, read_split, resolve_data_dir
 
     root = resolve_data_dir(args.data)
     split = read_split(root / "split.json")
     records = load_benchmark(root, args.source, subjects=split["test"])
     progress = sys.stderr.isatty()
-    pred_a, target, dataset, name_a = _predict(Path(args.a), records, progress)
-    pred_b, target_b, _, name_b = _predict(Path(args.b), records, progress)
+    skeleton = read_skeleton(root, args.source)
+    pred_a, target, dataset, name_a = _predict(Path(args.a), records, progress, skeleton)
+    pred_b, target_b, _, name_b = _predict(Path(args.b), records, progress, skeleton)
     if not np.array_equal(target, target_b):
         raise SystemExit("the two models' test samples differ (receptive fields pad differently?)")
     e_a = np.linalg.norm(pred_a - target, axis=-1).mean(-1) * 1000.0  # (N,) mm

@@ -176,7 +176,9 @@ def measure_case(case: str, frames: int = H36M_FRAMES_PER_CAMERA, steps: int = 5
     from skelgnn.train.config import load_config
     from skelgnn.data import WindowDataset
     from skelgnn.models import build_model, count_parameters
-    from skelgnn.train.loop import _flip_batch, _loss, release_freed_memory
+    from skelgnn.skeleton import H36M17
+    from skelgnn.train.batches import epoch_batches
+    from skelgnn.train.loop import _loss, release_freed_memory
 
     if case not in ("cmu", "synthetic"):
         raise ValueError(f"unknown case {case!r}; expected 'cmu' or 'synthetic'")
@@ -246,15 +248,10 @@ def measure_case(case: str, frames: int = H36M_FRAMES_PER_CAMERA, steps: int = 5
         epoch_alloc.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
         model.train()
-        for step in range(math.ceil(n_epoch / batch)):
+        # the training loop's batches: (B, R, J, 2), (B, J, 3), mirrored where flips says
+        for _, _, x, y in epoch_batches(train_set, order, batch, skeleton=H36M17, flips=flips):
             if done >= steps:
                 break
-            lo, hi = step * batch, min((step + 1) * batch, n_epoch)
-            if hi - lo < 2:
-                continue  # batch norm needs two samples
-            x, y = train_set.batch(order[lo:hi])  # (B, R, J, 2), (B, J, 3)
-            if flips is not None:
-                x, y = _flip_batch(x, y, flips[lo:hi])
             loss = _loss(model(x).float(), y, t_cfg.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -197,9 +197,9 @@ def test_root_relative():
 def test_flip_twice_is_identity_numpy_and_torch(flip, channels):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, 5, 17, channels)).astype(np.float32)
-    np.testing.assert_array_equal(flip(flip(x)), x)
+    np.testing.assert_array_equal(flip(flip(x, H36M17), H36M17), x)
     t = torch.from_numpy(x).requires_grad_(True)
-    out = flip(flip(t))
+    out = flip(flip(t, H36M17), H36M17)
     assert isinstance(out, torch.Tensor)
     torch.testing.assert_close(out, t)
     out.sum().backward()  # differentiable (flip augmentation inside the graph)
@@ -209,7 +209,7 @@ def test_flip_twice_is_identity_numpy_and_torch(flip, channels):
 def test_flip_swaps_named_joints_and_negates_x():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(17, 3))
-    f = flip_3d(x)
+    f = flip_3d(x, H36M17)
     names = H36M17.names
     for left, right in [("LHip", "RHip"), ("LWrist", "RWrist"), ("LShoulder", "RShoulder")]:
         li, ri = names.index(left), names.index(right)
@@ -218,12 +218,12 @@ def test_flip_swaps_named_joints_and_negates_x():
     for centre in ("Hip", "Spine", "Thorax", "Neck/Nose", "Head"):
         j = names.index(centre)
         np.testing.assert_array_equal(f[j], [-x[j, 0], x[j, 1], x[j, 2]])
-    f2 = flip_2d(torch.from_numpy(x[:, :2]))
+    f2 = flip_2d(torch.from_numpy(x[:, :2]), H36M17)
     torch.testing.assert_close(f2[names.index("LKnee")], torch.tensor([-x[2, 0], x[2, 1]]))
 
 
 def test_flip_rejects_wrong_shape():
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, 2\)"):
-        flip_2d(np.zeros((16, 2)))
+        flip_2d(np.zeros((16, 2)), H36M17)
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, 3\)"):
-        flip_3d(torch.zeros(17, 2))
+        flip_3d(torch.zeros(17, 2), H36M17)

@@ -22,7 +22,7 @@ from typing import Any, Mapping, TypeVar
 
 import numpy as np
 
-from skelgnn.skeleton import H36M17, Skeleton
+from skelgnn.skeleton import Skeleton
 
 __all__ = [
     "normalize_screen",
@@ -350,14 +350,14 @@ def _flip(x_in: ArrayT, skeleton: Skeleton, channels: int, name: str) -> ArrayT:
     return x[..., perm, :] * sign.astype(x.dtype if x.dtype.kind == "f" else np.float64)
 
 
-def flip_2d(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
+def flip_2d(x: ArrayT, skeleton: Skeleton) -> ArrayT:
     """Horizontal flip of screen-normalised 2D poses ``(..., J, 2)``: negate ``x`` and swap every
     left joint with its right partner. Works on numpy arrays and torch tensors; flipping twice is
     the identity. Only meaningful in a space centred on ``x = 0`` (screen or box coordinates)."""
     return _flip(x, skeleton, 2, "flip_2d")
 
 
-def flip_3d(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
+def flip_3d(x: ArrayT, skeleton: Skeleton) -> ArrayT:
     """Horizontal flip of camera-frame 3D poses ``(..., J, 3)``: negate ``X`` and swap left and
     right joints (the 3D counterpart of :func:`flip_2d`). Numpy or torch."""
     return _flip(x, skeleton, 3, "flip_3d")

@@ -288,5 +288,5 @@ def test_infer_with_a_checkpoint_trained_on_mini_matches_evaluation(mini_dir, tm
                  str(out), "--no-reframe"]) == 0  # the benchmark's cameras: as evaluated
     model, codec, _ = load_model(ckpt)
     _, inputs, _ = next(WindowDataset([rec], model.receptive_field, codec=codec).sequences())
-    expected = predict_sequence(model, inputs, flip_test=True).numpy()
+    expected = predict_sequence(model, inputs, flip_test=True, skeleton=H36M17).numpy()
     np.testing.assert_allclose(_load(out)["poses_3d"], expected, atol=1e-5)

@@ -13,6 +13,7 @@ from skelgnn.evaluate.benchmark import format_report, score
 from skelgnn.models.predict import predict_sequence, predict_sequences
 from skelgnn.geometry import Camera, flip_2d, flip_3d
 from skelgnn.models import PRESETS, build_model
+from skelgnn.skeleton import H36M17
 
 CAMERA = Camera(id="c0", res_w=1000, res_h=1000, fx=1000.0, fy=1000.0, cx=500.0, cy=500.0,
                 k=(0.0, 0.0, 0.0), p=(0.0, 0.0), orientation=(1.0, 0.0, 0.0, 0.0),
@@ -186,13 +187,13 @@ def test_predict_sequence_root_centred_and_flip_tta(preset):
     with torch.no_grad():
         windows = _windows(inputs, r)
         plain = model(windows)  # (F, J, 3), window mode: an independent path
-        mirrored = flip_3d(model(flip_2d(windows)))
-    y = predict_sequence(model, inputs, flip_test=True)
+        mirrored = flip_3d(model(flip_2d(windows, H36M17)), H36M17)
+    y = predict_sequence(model, inputs, flip_test=True, skeleton=H36M17)
     assert y.shape == (20, 17, 3)
     assert torch.all(y[:, 0] == 0)  # root exactly zero
     manual = 0.5 * (plain + mirrored)
     torch.testing.assert_close(y, manual - manual[:, :1], atol=1e-5, rtol=1e-5)
-    y_plain = predict_sequence(model, inputs, flip_test=False)
+    y_plain = predict_sequence(model, inputs, flip_test=False, skeleton=H36M17)
     assert torch.all(y_plain[:, 0] == 0)
     torch.testing.assert_close(y_plain, plain - plain[:, :1], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(y, y_plain, atol=1e-3)  # TTA did something
@@ -204,9 +205,9 @@ def test_predict_sequence_chunking(preset):
     r = model.receptive_field
     torch.manual_seed(2)
     inputs = torch.randn(20 + r - 1, 17, 2) * 0.3
-    whole = predict_sequence(model, inputs, flip_test=True)
+    whole = predict_sequence(model, inputs, flip_test=True, skeleton=H36M17)
     for chunk in (7, 1, 19, 20):
-        parts = predict_sequence(model, inputs, flip_test=True, chunk=chunk)
+        parts = predict_sequence(model, inputs, flip_test=True, chunk=chunk, skeleton=H36M17)
         assert parts.shape == whole.shape
         # chunks see the same windows; only the matmul blocking over the frame axis can differ
         torch.testing.assert_close(parts, whole, atol=1e-6, rtol=0)
@@ -216,15 +217,15 @@ def test_predict_sequences_order_and_checks(two_actions):
     model = _tiny("skelgnn-9f")
     ds = WindowDataset([_record("Walk 01_01", 30, 0), _record("Run 02_01", 10, 1)], 9)
     model.train()
-    pred, target = predict_sequences(model, ds, flip_test=False)
+    pred, target = predict_sequences(model, ds, flip_test=False, skeleton=H36M17)
     assert model.training  # restored
     assert pred.shape == target.shape == (40, 17, 3)
     np.testing.assert_array_equal(target, _targets(ds))
     _, inputs, _ = next(iter(ds.sequences()))
     model.eval()
-    np.testing.assert_array_equal(pred[:30], predict_sequence(model, inputs, False).numpy())
+    np.testing.assert_array_equal(pred[:30], predict_sequence(model, inputs, False, skeleton=H36M17).numpy())
     with pytest.raises(ValueError, match="receptive field"):
-        predict_sequences(model, two_actions)
+        predict_sequences(model, two_actions, skeleton=H36M17)
     strided = WindowDataset([_record("Walk 01_01", 30, 0)], 9, stride=2)
     with pytest.raises(ValueError, match="stride 1"):
-        predict_sequences(model, strided)
+        predict_sequences(model, strided, skeleton=H36M17)

@@ -12,6 +12,7 @@ from skelgnn.data import WindowDataset, load_benchmark
 from skelgnn.infer.lifter import Lifter
 from skelgnn.models.predict import predict_sequences
 from skelgnn.train.loop import train
+from skelgnn.skeleton import H36M17
 
 
 @pytest.fixture(scope="module", params=["skelgnn-1f", "skelgnn-9f"])
@@ -75,7 +76,7 @@ def test_predict_matches_the_dataset_path(checkpoint, test_records, flip_test):
     model, codec, _ = load_model(checkpoint)
     records = test_records[:2]
     ds = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
-    pred, _ = predict_sequences(model, ds, flip_test=flip_test)  # (N, J, 3)
+    pred, _ = predict_sequences(model, ds, flip_test=flip_test, skeleton=H36M17)  # (N, J, 3)
     lifter = Lifter.from_checkpoint(checkpoint, flip_test=flip_test)
     start = 0
     for rec in records:

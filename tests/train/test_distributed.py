@@ -148,14 +148,14 @@ def test_kill_9_mid_epoch_then_resume_matches(tmp_path, mini_dir):
                    check=True, env=_env(), cwd=REPO, capture_output=True)
     # a child that kills itself with SIGKILL at the start of its 2nd epoch's 2nd step
     code = (
-        "import os, sys, skelgnn.train.loop as t\n"
-        "orig = t._flip_batch\n"
+        "import os, sys, skelgnn.train.batches as t\n"
+        "orig = t.flip_batch\n"
         "calls = [0]\n"
         "def boom(*a):\n"
         "    calls[0] += 1\n"
         "    if calls[0] == 6: os.kill(os.getpid(), 9)\n"
         "    return orig(*a)\n"
-        "t._flip_batch = boom\n"
+        "t.flip_batch = boom\n"
         "from skelgnn.cli import main\n"
         f"sys.exit(main(['train', *{cfg!r}, '--run-dir', {str(run)!r}]))\n")
     proc = subprocess.run([sys.executable, "-c", code], env=_env(), cwd=REPO,

@@ -17,7 +17,9 @@ from skelgnn.models.checkpoint import load_checkpoint
 from skelgnn.train.config import load_config
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.models.checkpoint import load_model
-from skelgnn.train.loop import TrainingDiverged, _flip_batch, subjects_for, train
+from skelgnn.train.batches import flip_batch
+from skelgnn.train.loop import TrainingDiverged, subjects_for, train
+from skelgnn.skeleton import H36M17
 
 TINY = ["model.channels=16", "model.blocks=1", "data.split=test", "data.frame_stride=1",
         "train.batch_size=64", "train.max_samples=256", "train.threads=1"]
@@ -209,20 +211,20 @@ def test_flip_batch_flips_exactly_the_masked_samples():
     x = torch.randn(5, 3, 17, 2)  # (B, R, J, 2)
     y = torch.randn(5, 17, 3)  # (B, J, 3)
     mask = torch.tensor([True, False, True, False, False])
-    fx, fy = _flip_batch(x, y, mask)
+    fx, fy = flip_batch(x, y, mask, H36M17)
     for i in range(5):
         if mask[i]:
-            assert torch.equal(fx[i], flip_2d(x[i])) and torch.equal(fy[i], flip_3d(y[i]))
+            assert torch.equal(fx[i], flip_2d(x[i], H36M17)) and torch.equal(fy[i], flip_3d(y[i], H36M17))
             # by hand: pelvis (0) stays, right hip (1) <-> left hip (4), x negated
             assert torch.equal(fx[i, :, 0], x[i, :, 0] * torch.tensor([-1.0, 1.0]))
             assert torch.equal(fx[i, :, 1], x[i, :, 4] * torch.tensor([-1.0, 1.0]))
             assert torch.equal(fy[i, 16], y[i, 13] * torch.tensor([-1.0, 1.0, 1.0]))
         else:
             assert torch.equal(fx[i], x[i]) and torch.equal(fy[i], y[i])
-    nx, ny = _flip_batch(x, y, torch.zeros(5, dtype=torch.bool))
+    nx, ny = flip_batch(x, y, torch.zeros(5, dtype=torch.bool), H36M17)
     assert torch.equal(nx, x) and torch.equal(ny, y)
-    ax, ay = _flip_batch(x, y, torch.ones(5, dtype=torch.bool))
-    assert torch.equal(ax, flip_2d(x)) and torch.equal(ay, flip_3d(y))
+    ax, ay = flip_batch(x, y, torch.ones(5, dtype=torch.bool), H36M17)
+    assert torch.equal(ax, flip_2d(x, H36M17)) and torch.equal(ay, flip_3d(y, H36M17))
 
 
 def test_init_weights_starts_from_a_checkpoint_and_refuses_another_model(tmp_path):

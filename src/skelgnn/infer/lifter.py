@@ -301,5 +301,6 @@ class Lifter:
     def _lift_encoded(self, x: np.ndarray) -> np.ndarray:
         """Encoded, padded ``(F + R - 1, J, 2)`` -> ``(F, J, 3)`` root-relative metres."""
         with torch.no_grad():
-            y = predict_sequence(self.model, torch.from_numpy(x).to(self.device), self.flip_test)
+            y = predict_sequence(self.model, torch.from_numpy(x).to(self.device), self.flip_test,
+                                 skeleton=H36M17)  # the Lifter's layout: keypoints are converted to it
         return y.cpu().numpy()

@@ -32,6 +32,7 @@ from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.models.checkpoint import load_model
 from skelgnn.infer.lifter import Lifter
 from skelgnn.models import LifterModel
+from skelgnn.skeleton import H36M17
 
 __all__ = ["build_lifter", "export_onnx", "export_model_onnx", "OnnxLifter", "INPUT_NAME", "OUTPUT_NAME",
            "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET", "check_opset"]
@@ -258,9 +259,9 @@ class OnnxLifter(Lifter):
             batch = np.ascontiguousarray(windows[lo: lo + self.chunk], dtype=np.float32)
             n = batch.shape[0]
             if self.flip_test:
-                batch = np.concatenate([batch, flip_2d(batch)], 0)  # (2n, R, J, 2)
+                batch = np.concatenate([batch, flip_2d(batch, H36M17)], 0)  # (2n, R, J, 2)
             y = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]  # (n or 2n, J, 3)
             if self.flip_test:
-                y = 0.5 * (y[:n] + flip_3d(y[n:]))
+                y = 0.5 * (y[:n] + flip_3d(y[n:], H36M17))
             outs.append(y)
         return root_relative(np.concatenate(outs, 0))  # (F, J, 3)

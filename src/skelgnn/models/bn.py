@@ -11,20 +11,17 @@ Shape legend: ``N`` samples (batch times frames), ``J`` joints, ``C`` channels, 
 * :func:`recompute_bn_stats` ("precise BN", Wu & Johnson 2021): after training, replace every
   batch norm's running statistics by their average over ``N`` training batches computed with the
   final weights. A small momentum late in a schedule leaves the running statistics an average
-  over weights of several epochs ago; this removes that lag.
+  over weights of several epochs ago; this removes that lag. Its input batches come from the
+  training stage's one batch builder (:func:`skelgnn.train.batches.bn_input_batches`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence
+from typing import Iterable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from skelgnn.skeleton import Skeleton
-
-__all__ = ["JointBatchNorm", "norm_activation", "recompute_bn_stats", "bn_input_batches"]
+__all__ = ["JointBatchNorm", "norm_activation", "recompute_bn_stats"]
 
 
 class JointBatchNorm(nn.Module):
@@ -131,24 +128,3 @@ def recompute_bn_stats(model: nn.Module, batches: Iterable[Tensor]) -> int:
                 for stat, value in zip(_running_stats(m), old):
                     stat.copy_(value)
     return n
-
-
-def bn_input_batches(dataset, order: Sequence[int] | np.ndarray, batch_size: int, count: int,
-                     *, skeleton: Skeleton, flips: Optional[Tensor] = None,
-                     device: Optional[torch.device] = None) -> Iterator[Tensor]:
-    """The inputs of the first ``count`` training batches of an epoch's sample ``order``
-    (``dataset.batch(idx) -> (x, y)``), mirrored where ``flips`` (one flag per position in
-    ``order``) says so, with the data's ``skeleton`` (required: a default layout would mirror
-    another skeleton's joints wrongly), as in training. Yields ``(B, R, J, 2)``; batches under
-    two samples are skipped."""
-    from skelgnn.geometry import flip_2d
-
-    for step in range(count):
-        lo, hi = step * batch_size, min((step + 1) * batch_size, len(order))
-        if hi - lo < 2:
-            break
-        x, _ = dataset.batch(order[lo:hi])
-        if flips is not None:
-            f = flips[lo:hi]
-            x = torch.where(f.view(-1, 1, 1, 1), flip_2d(x, skeleton), x)
-        yield x if device is None else x.to(device)

@@ -19,7 +19,7 @@ import torch
 from skelgnn.data.codec import root_relative
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.models import LifterModel
-from skelgnn.skeleton import H36M17, Skeleton
+from skelgnn.skeleton import Skeleton
 
 if TYPE_CHECKING:  # pragma: no cover
     from skelgnn.data import WindowDataset
@@ -29,7 +29,7 @@ __all__ = ["predict_sequence", "predict_sequences"]
 
 @torch.no_grad()
 def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool = True,
-                     chunk: int = 8192, skeleton: Skeleton = H36M17) -> torch.Tensor:
+                     chunk: int = 8192, *, skeleton: Skeleton) -> torch.Tensor:
     """Lift one padded sequence.
 
     Args:
@@ -37,7 +37,8 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
         inputs: ``(F + R - 1, J, 2)`` normalised 2D, ends already padded.
         flip_test: average with the prediction for the mirrored input.
         chunk: output frames per forward pass (bounds memory on long clips).
-        skeleton: the data's skeleton (its left / right joints mirror the flip test).
+        skeleton: the data's skeleton (its left / right joints mirror the flip test; required, so
+            no other layout's mirror is used by default).
 
     Returns:
         ``(F, J, 3)`` root-relative 3D (root joint exactly zero).
@@ -61,11 +62,12 @@ def predict_sequence(model: LifterModel, inputs: torch.Tensor, flip_test: bool =
 @torch.no_grad()
 def predict_sequences(model: LifterModel, dataset: "WindowDataset", flip_test: bool = True,
                       progress: Union[bool, Callable[[int], None]] = False,
-                      skeleton: Skeleton = H36M17) -> tuple[np.ndarray, np.ndarray]:
+                      *, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
     """Predict every frame of every sequence of a stride-1 dataset.
 
     ``progress``: ``True`` shows a tqdm bar; a callable is called with the frame count of each
     sequence once it is lifted (e.g. periodic log lines when stderr is not a terminal).
+    ``skeleton``: the data's skeleton, as :func:`predict_sequence`.
 
     Returns:
         ``(pred, target)``, both ``(N, J, 3)`` float32 metres in the dataset's sample order.

@@ -44,12 +44,12 @@ from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_spl
                           resolve_data_dir)
 from skelgnn.evaluate.benchmark import score
 from skelgnn.fileio import atomic_write_text, write_error
-from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.layers.grading import gate_penalty
 from skelgnn.train.distributed import DistContext, convert_sync_batchnorm, distributed_context
 from skelgnn.models import LifterModel, build_model, count_parameters, for_skeleton
 from skelgnn.models.predict import predict_sequences
-from skelgnn.skeleton import H36M17, Skeleton
+from skelgnn.skeleton import Skeleton
+from skelgnn.train.batches import bn_input_batches, epoch_batches
 
 __all__ = ["train", "TrainingDiverged", "TrainResult", "subjects_for", "release_freed_memory"]
 
@@ -100,16 +100,6 @@ def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "l1":
         return (pred - target).abs().mean()
     return torch.linalg.vector_norm(pred - target, dim=-1).mean()
-
-
-def _flip_batch(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                skeleton: Skeleton = H36M17) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror the samples selected by ``mask`` (B,) -- inputs (B, R, J, 2), targets (B, J, 3)."""
-    if not bool(mask.any()):
-        return x, y
-    x = torch.where(mask.view(-1, 1, 1, 1), flip_2d(x, skeleton), x)
-    y = torch.where(mask.view(-1, 1, 1), flip_3d(y, skeleton), y)
-    return x, y
 
 
 def _tensorboard_writer(run_dir: Path):
@@ -261,7 +251,7 @@ class _Run:
     codec: PoseCodec
     last: Path
     progress: bool
-    skeleton: Skeleton = H36M17  # the data's skeleton: flips in training and the flip test
+    skeleton: Skeleton  # the data's skeleton: flips in training and the flip test
 
 
 def _resume_state(cfg: ExperimentConfig, last: Path, resume: bool, epochs: Optional[int] = None
@@ -382,7 +372,6 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
     n_total = len(train_set)
     n_epoch = min(n_total, t_cfg.max_samples) if t_cfg.max_samples else n_total
     steps = math.ceil(n_epoch / t_cfg.batch_size)
-    local = t_cfg.batch_size // ctx.world
     pin = device.type == "cuda"
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if t_cfg.amp and pin
                 else contextlib.nullcontext())
@@ -393,21 +382,15 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
     run.model.train()
     loss_sum, seen = 0.0, 0
     t0 = time.perf_counter()
-    bar: Any = range(steps)  # a tqdm bar with run.progress
-    if run.progress:
+    # (step, idx, x (B, R, J, 2), y (B, J, 3)): this rank's slice, mirrored where flips says
+    batches: Any = epoch_batches(train_set, order, t_cfg.batch_size, skeleton=run.skeleton,
+                                 flips=flips, rank=ctx.rank, world=ctx.world)
+    if run.progress:  # a tqdm bar
         from tqdm import tqdm
 
-        bar = tqdm(bar, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="step", leave=False,
-                   dynamic_ncols=True)
-    for step in bar:
-        lo = step * t_cfg.batch_size + ctx.rank * local  # this rank's slice of the batch
-        hi = min(lo + local, (step + 1) * t_cfg.batch_size, n_epoch)
-        idx = order[lo:hi]
-        if hi - step * t_cfg.batch_size < 2 * ctx.world or len(idx) < 2:
-            continue  # batch norm needs two samples per process
-        x, y = train_set.batch(idx)  # (B, R, J, 2), (B, J, 3)
-        if flips is not None:
-            x, y = _flip_batch(x, y, flips[lo:hi], run.skeleton)
+        batches = tqdm(batches, total=steps, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="step",
+                       leave=False, dynamic_ncols=True)
+    for step, idx, x, y in batches:
         if pin:
             x = x.pin_memory().to(device, non_blocking=True)
             y = y.pin_memory().to(device, non_blocking=True)
@@ -432,9 +415,9 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
         seen += len(idx)
         if run.progress and step % 10 == 0:  # rank 0's running figures
             rate = seen / max(time.perf_counter() - t0, 1e-9)
-            bar.set_postfix(loss_mm=f"{1000 * loss_sum / seen:.1f}", samples_s=f"{rate:.0f}")
+            batches.set_postfix(loss_mm=f"{1000 * loss_sum / seen:.1f}", samples_s=f"{rate:.0f}")
     if epoch + 1 == t_cfg.epochs and t_cfg.precise_bn_batches > 0:  # precise BN
-        from skelgnn.models.bn import bn_input_batches, recompute_bn_stats
+        from skelgnn.models.bn import recompute_bn_stats
 
         recompute_bn_stats(run.model, bn_input_batches(
             train_set, order, t_cfg.batch_size, t_cfg.precise_bn_batches, skeleton=run.skeleton,
