@@ -1,4 +1,4 @@
-"""Skeleton action recognition on the CMU benchmark: classifiers x 3D sources (issue 19, part 4).
+"""Skeleton action recognition on the CMU benchmark: classifiers x 3D sources (README, action recognition).
 
     python benchmarks/action.py                                  # the whole grid
     python benchmarks/action.py --models stgcn --sources gtcam   # a part of it

@@ -1,4 +1,4 @@
-"""Does bf16 inference lift like float32? (issue 20, item 3)
+"""Does bf16 inference lift like float32? (README, speed)
 
     python benchmarks/bf16.py --checkpoint checkpoints/skelgnn-1f-cmu-det.pt --subject S08
 

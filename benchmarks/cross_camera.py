@@ -1,4 +1,4 @@
-"""The cross-camera test (issue 16) for the shipped checkpoints.
+"""The cross-camera test (training for footage) for the shipped checkpoints.
 
     python benchmarks/cross_camera.py                         # checkpoints/*.pt, all test frames
     python benchmarks/cross_camera.py --max-frames 300 --checkpoint checkpoints/skelgnn-1f-cmu-det.pt

@@ -1,4 +1,4 @@
-"""Do half-precision shipped weights lift like their float32 source? (issue 14, item 4)
+"""Do half-precision shipped weights lift like their float32 source? (docs/DESIGN.md, whole network: width)
 
     python benchmarks/half_precision.py --pair checkpoints/skelgnn-1f-cmu-det.pt runs/bench/skelgnn-1f-det/last.pt
 

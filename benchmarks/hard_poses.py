@@ -1,4 +1,4 @@
-"""Which poses does one lifter win or lose on against another? (issue 14, item 6)
+"""Which poses does one lifter win or lose on against another? (docs/DESIGN.md, "Where the flagship wins and loses")
 
     python benchmarks/hard_poses.py --a checkpoints/skelgnn-1f-cmu-det.pt \\
         --b runs/tcn-1f-det/last.pt --source det

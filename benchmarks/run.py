@@ -4,7 +4,8 @@
     python benchmarks/run.py --only skelgnn-1f --source det
     python benchmarks/run.py                    # every row not yet committed
 
-Each row trains its config (``configs/<row>.toml``) on all ``train`` subjects (``data.split =
+Each row trains its model preset (the registry's ``<row>``, plus ``configs/<row>.toml`` where a row
+carries settings beyond the preset) on all ``train`` subjects (``data.split =
 "test"``, settings having been chosen on ``val`` beforehand), scores the test subjects once with
 the last epoch's weights, and writes ``benchmarks/results/<row>-<source>.json`` (commit, config,
 epochs, training minutes, machine, every metric). Rows already written are skipped, so the table
@@ -27,21 +28,22 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CONFIGS = REPO / "configs"
 
-# row name -> (config file, sources, shipped checkpoint name for the det row or None)
+# row name (= model preset) -> (config file where the row carries settings beyond its preset, else
+# None; sources; shipped checkpoint name for the det row or None)
 ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
-    "skelgnn-1f": ("skelgnn-1f.toml", ("det", "gt"), "skelgnn-1f-cmu-det.pt"),
-    "skelgnn-27f": ("skelgnn-27f.toml", ("det", "gt"), "skelgnn-27f-cmu-det.pt"),
-    "skelgnn-1f-paper": ("skelgnn-1f-paper.toml", ("det", "gt"), "skelgnn-1f-paper-cmu-det.pt"),
-    "skelgnn-27f-paper": ("skelgnn-27f-paper.toml", ("det", "gt"), None),
-    "fcn-1f": ("fcn-1f.toml", ("det", "gt"), None),
+    "skelgnn-1f": (None, ("det", "gt"), "skelgnn-1f-cmu-det.pt"),
+    "skelgnn-27f": (None, ("det", "gt"), "skelgnn-27f-cmu-det.pt"),
+    "skelgnn-1f-paper": (None, ("det", "gt"), "skelgnn-1f-paper-cmu-det.pt"),
+    "skelgnn-27f-paper": (None, ("det", "gt"), None),
+    "fcn-1f": (None, ("det", "gt"), None),
     "semgcn-1f": ("semgcn-1f.toml", ("det", "gt"), None),
     "mgcn-1f": ("mgcn-1f.toml", ("det", "gt"), None),
-    "tcn-1f": ("tcn-1f.toml", ("det", "gt"), None),
-    "tcn-27f": ("tcn-27f.toml", ("det", "gt"), None),
-    "skelgnn-1f-nosqueeze": ("ablation-nosqueeze.toml", ("det",), None),
-    "skelgnn-1f-flat": ("ablation-flat.toml", ("det",), None),
-    "skelgnn-1f-static": ("ablation-static.toml", ("det",), None),
-    "skelgnn-27f-notemporal": ("ablation-notemporal.toml", ("det",), None),
+    "tcn-1f": (None, ("det", "gt"), None),
+    "tcn-27f": (None, ("det", "gt"), None),
+    "skelgnn-1f-nosqueeze": (None, ("det",), None),
+    "skelgnn-1f-flat": (None, ("det",), None),
+    "skelgnn-1f-static": (None, ("det",), None),
+    "skelgnn-27f-notemporal": (None, ("det",), None),
 }
 
 METRIC_COLUMNS = [("p1", "P1"), ("p2", "P2"), ("p1_action", "P1 act."), ("p2_action", "P2 act."),
@@ -70,23 +72,33 @@ def row_stem(name: str, source: str, seed: int | None) -> str:
     return f"{name}-{source}" if seed is None else f"{name}-{source}-s{seed}"
 
 
+def row_config(name: str, overrides: list[str] | tuple[str, ...] = ()):
+    """The :class:`~skelgnn.train.config.ExperimentConfig` of row ``name``: its config file, or the
+    default recipe with the row's model preset from the registry; then ``overrides``."""
+    from skelgnn.train.config import load_config
+
+    cfg_file = ROWS[name][0]
+    if cfg_file is None:
+        return load_config(None, [f"model.preset={name}", *overrides])
+    return load_config(CONFIGS / cfg_file, list(overrides))
+
+
 def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[str],
             seed: int | None = None) -> Path:
     from skelgnn.models.checkpoint import export_weights
-    from skelgnn.train.config import load_config
     from skelgnn.evaluate.benchmark import evaluate_checkpoint
     from skelgnn.train.loop import train
 
     cfg_file, _, shipped = ROWS[name]
     seed_set = [] if seed is None else [f"train.seed={seed}"]
-    cfg = load_config(CONFIGS / cfg_file, [f"data.source={source}", "data.split=test", *extra, *seed_set])
+    cfg = row_config(name, [f"data.source={source}", "data.split=test", *extra, *seed_set])
     run_dir = runs / row_stem(name, source, seed)
     resume = (run_dir / "last.pt").exists()
     result = train(cfg, run_dir, resume=resume, progress=sys.stderr.isatty(), data_dir=data)
     scores = evaluate_checkpoint(result.checkpoint, data, source, flip_test=True,
                                  progress=sys.stderr.isatty())
     row = {"row": name, "source": source, "seed": cfg.train.seed, "commit": commit(), "config": cfg.to_dict(),
-           "config_file": f"configs/{cfg_file}", "epochs": result.epochs,
+           "config_file": f"configs/{cfg_file}" if cfg_file else None, "epochs": result.epochs,
            "train_minutes": round(result.minutes, 2),
            "train_frames": "every 2nd" if cfg.data.frame_stride == 2 else
            f"every {cfg.data.frame_stride}", "machine": machine(),

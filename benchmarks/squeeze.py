@@ -1,5 +1,5 @@
 """Where should the squeeze ratio come from? Val P1 against d, next to the ratios the information
-gain and the learnt gates imply (issue 19, parts 1 and 3).
+gain and the learnt gates imply (docs/DESIGN.md, "Squeeze ratio" and "Learnable hop grading").
 
     python benchmarks/val.py --round r4-squeeze      # fixed grading at d = 0.5, 0.57, 0.79, 1
     python benchmarks/val.py --round r6-gate-l1      # gated, full width, L1 on the gates

@@ -33,11 +33,11 @@ EPOCHS = 6
 SAMPLES = 40_000  # per epoch, a fresh random subset each epoch (about half the val-split set)
 LR_DECAY = round((0.95 ** 19) ** (1 / (EPOCHS - 1)), 4)  # 0.8228: same final lr as 20 epochs
 
-# round -> variant -> (config file, overrides)
-_S = "skelgnn-1f.toml"
-_T = "tcn-1f.toml"
+# round -> variant -> (model preset, overrides)
+_S = "skelgnn-1f"
+_T = "tcn-1f"
 ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
-    # input embedding and a pose-level pathway (issue 14 leads), det and gt
+    # input embedding and a pose-level pathway (docs/DESIGN.md, "The flagship and the paper's network"), det and gt
     "r3-embedding": {
         f"{name}-{src}": (cfg, [f"data.source={src}", *sets])
         for name, cfg, sets, src in [
@@ -54,7 +54,7 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
     },
     # squeeze ratio d: the flagship's 0.5 against the ratios `skelgnn analyze hops` derives
     # (benchmarks/results/hops/det/hops.json: target-aware 0.79 fitted on k = 1..5, 0.57 on
-    # k = 1..8) and no squeezing (issue 19)
+    # k = 1..8) and no squeezing
     "r4-squeeze": {
         **{f"d{d}-det": (_S, ["data.source=det", f"model.squeeze={d}"])
            for d in ("0.5", "0.79", "0.57", "1.0")},
@@ -63,7 +63,7 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
            for d in ("0.5", "0.79")},
     },
     # learnable hop grading: a gate per hop-group channel against the fixed grading, and the
-    # widths the gates imply (skelgnn.layers.grading; issue 19 part 3)
+    # widths the gates imply (skelgnn.layers.grading)
     "r5-grading": {
         "fixed-det": (_S, ["data.source=det"]),
         "gated-det": (_S, ["data.source=det", "model.grading=gated"]),
@@ -77,7 +77,7 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
     # learnable grading with sparsity pressure: every group starts full width (d = 1) and an L1
     # on the gates (train.gate_l1, network slimming) lets the loss decide which hop groups keep
     # their channels; the widths the gates imply give a squeeze ratio, compared with r4's
-    # P1 at fixed ratios (issue 19 part 3). Scale: at the start the loss gradient on a gate
+    # P1 at fixed ratios. Scale: at the start the loss gradient on a gate
     # logit is about 5e-5 (median over the 1,728 gates, one det batch of 256), the penalty's
     # 3.7e-3 x gate_l1, so 0.01 matches them and 0.001 / 0.1 are a tenth / ten times that
     # (computed once with a throwaway script; not a test)
@@ -118,7 +118,7 @@ def run_variant(round_name: str, variant: str, runs: Path, threads: int, data: s
     epochs, samples, decay = _protocol(round_name)
     if _done(run_dir, epochs):
         return f"{variant}: done before"
-    cmd = [sys.executable, "-m", "skelgnn.cli", "train", "--config", str(REPO / "configs" / cfg),
+    cmd = [sys.executable, "-m", "skelgnn.cli", "train", "--set", f"model.preset={cfg}",
            "--run-dir", str(run_dir), "--no-progress", "--set", "data.split=val",
            "--set", f"train.epochs={epochs}", "--set", f"train.lr_decay={decay}",
            "--set", f"train.threads={threads}", "--set", "train.validate_every=3",
@@ -150,7 +150,7 @@ def collect(round_name: str, runs: Path) -> dict:
             continue
         conf = json.loads((run_dir / "config.json").read_text())
         hist = json.loads((run_dir / "history.json").read_text())
-        out["runs"][variant] = {"config_file": f"configs/{cfg}", "overrides": sets,
+        out["runs"][variant] = {"preset": cfg, "overrides": sets,
                                 "model": conf["model"], "train": conf["train"],
                                 "data": conf["data"], "history": hist}
         if conf["model"].get("grading", "fixed") == "gated":

@@ -1,10 +1,9 @@
-"""One normalisation for every entry point (issue 16.3): ``Lifter.predict``, ``skelgnn infer`` and
+"""One normalisation for every entry point: ``Lifter.predict``, ``skelgnn infer`` and
 ``skelgnn video`` (its lifting step after detection, :func:`skelgnn.video.pipeline.lift_detections`) give
 the same 3D for the same keypoints, by default and with the one option that turns reframing off;
 and ``--device`` / ``--person`` of the two commands."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +90,15 @@ def test_the_three_entry_points_give_the_same_3d(tmp_path, checkpoint, keypoints
                                atol=1e-6)
 
 
-def test_infer_reframe_is_a_deprecated_no_op(tmp_path, checkpoint, keypoints, caplog):
-    with caplog.at_level(logging.WARNING, logger="skelgnn"):
-        old = _infer(tmp_path, checkpoint, keypoints, "--reframe")
-    assert "--reframe is deprecated and has no effect" in caplog.text
-    np.testing.assert_array_equal(old, _infer(tmp_path, checkpoint, keypoints))
+def test_infer_reframe_flag_is_removed_with_a_clear_error(tmp_path, checkpoint, keypoints, capsys):
+    src = tmp_path / "kp.npz"
+    np.savez(src, keypoints=keypoints, layout=np.array("h36m17"), image_size=np.array(IMAGE))
+    out = tmp_path / "out.npz"
+    assert main(["infer", "--keypoints", str(src), "--checkpoint", str(checkpoint), "--out",
+                 str(out), "--reframe"]) == 2
+    assert capsys.readouterr().err == ("error: --reframe was removed: every entry point reframes "
+                                       "by default (--no-reframe turns it off)\n")
+    assert not out.exists()
 
 
 def test_device_choices_and_errors(tmp_path, checkpoint, keypoints, capsys, monkeypatch):

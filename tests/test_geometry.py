@@ -13,13 +13,34 @@ from skelgnn.geometry import (
     flip_2d,
     flip_3d,
     normalize_screen,
-    qinverse,
-    qrot,
     quaternion_to_matrix,
-    root_relative,
     unnormalize_screen,
 )
+from skelgnn.data.codec import root_relative
 from skelgnn.skeleton import H36M17
+
+
+# Quaternion rotation, the reference the camera transforms are checked against (test-only).
+
+def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v`` ``(..., 3)`` by unit quaternions ``q`` ``(..., 4)`` in ``(w, x, y, z)``
+    order; leading dimensions broadcast.
+
+    Uses ``v' = v + 2 w (u x v) + 2 u x (u x v)`` with ``u = (x, y, z)``, which equals
+    ``R(q) v`` for a unit quaternion.
+    """
+    q = np.asarray(q)
+    v = np.asarray(v)
+    w, u = q[..., :1], q[..., 1:]
+    uv = np.cross(u, v)
+    uuv = np.cross(u, uv)
+    return v + 2.0 * (w * uv + uuv)
+
+
+def qinverse(q: np.ndarray) -> np.ndarray:
+    """Inverse of unit quaternions ``(..., 4)`` (``w, x, y, z``): the conjugate ``(w, -x, -y, -z)``."""
+    q = np.asarray(q)
+    return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype if q.dtype.kind == "f" else None)
 
 
 def _random_quaternions(rng: np.random.Generator, n: int) -> np.ndarray:

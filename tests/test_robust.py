@@ -1,4 +1,5 @@
-"""Issue 17 (a subset): outputs never overwrite inputs, resuming needs a resumable checkpoint and
+"""Limits and refusals (README; with tests/cli/test_robust_cli.py):
+outputs never overwrite inputs, resuming needs a resumable checkpoint and
 honours a new epoch count, a checkpoint cannot ask for an absurd model, the ONNX opset is
 checked before exporting, and a full disk or read-only directory is one line naming the output
 with nothing partial left."""

@@ -10,13 +10,23 @@ import dataclasses
 import numpy as np
 import pytest
 
-from skelgnn.skeleton import H36M17, H36M32, H36M32_KEEP, Skeleton, reduce_h36m32_to_17
+from skelgnn.skeleton import H36M17, H36M32, H36M32_KEEP, Skeleton
 
-# PAPER.md section 1
+
+def reduce_h36m32_to_17() -> Skeleton:
+    """The 32 -> 17 reduction: keep :data:`H36M32_KEEP`, then re-parent both shoulders to the
+    thorax (their nearest kept ancestor in the 32-joint tree is the spine, which is not how the
+    17-joint layout links them)."""
+    reduced = H36M32.keep_joints(H36M32_KEEP)
+    thorax = reduced.names.index("Thorax")
+    return reduced.with_parents({reduced.names.index("LShoulder"): thorax,
+                                 reduced.names.index("RShoulder"): thorax})
+
+# docs/PAPER.md section 1
 PAPER_PARENTS_17 = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 PAPER_LEFT_17 = (4, 5, 6, 11, 12, 13)
 PAPER_RIGHT_17 = (1, 2, 3, 14, 15, 16)
-# PAPER.md section 9
+# docs/PAPER.md section 9
 PAPER_PARENTS_32 = (-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 13, 14, 12, 16, 17, 18, 19, 20,
                     19, 22, 12, 24, 25, 26, 27, 28, 27, 30)
 PAPER_KEEP_32 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)

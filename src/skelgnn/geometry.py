@@ -27,12 +27,9 @@ from skelgnn.skeleton import Skeleton
 __all__ = [
     "normalize_screen",
     "unnormalize_screen",
-    "qrot",
-    "qinverse",
     "quaternion_to_matrix",
     "matrix_to_quaternion",
     "Camera",
-    "root_relative",
     "flip_2d",
     "flip_3d",
     "COORDINATE_LIMIT",
@@ -86,30 +83,6 @@ def unnormalize_screen(xy: np.ndarray, w: float, h: float) -> np.ndarray:
         xy = xy.astype(np.float64)
     offset = np.array([1.0, h / w], dtype=xy.dtype)
     return ((xy + offset) * (w / 2.0)).astype(xy.dtype, copy=False)
-
-
-def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors ``v`` ``(..., 3)`` by unit quaternions ``q`` ``(..., 4)`` in ``(w, x, y, z)``
-    order; leading dimensions broadcast.
-
-    Uses ``v' = v + 2 w (u x v) + 2 u x (u x v)`` with ``u = (x, y, z)``, which equals
-    ``R(q) v`` for a unit quaternion.
-    """
-    q = np.asarray(q)
-    v = np.asarray(v)
-    _check_last_dim(q, 4, "qrot quaternion")
-    _check_last_dim(v, 3, "qrot vectors")
-    w, u = q[..., :1], q[..., 1:]
-    uv = np.cross(u, v)
-    uuv = np.cross(u, uv)
-    return v + 2.0 * (w * uv + uuv)
-
-
-def qinverse(q: np.ndarray) -> np.ndarray:
-    """Inverse of unit quaternions ``(..., 4)`` (``w, x, y, z``): the conjugate ``(w, -x, -y, -z)``."""
-    q = np.asarray(q)
-    _check_last_dim(q, 4, "qinverse")
-    return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype if q.dtype.kind == "f" else None)
 
 
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
@@ -321,14 +294,6 @@ class Camera:
     def unnormalize(self, xy: np.ndarray) -> np.ndarray:
         """Screen coordinates -> pixels at this camera's resolution (:func:`unnormalize_screen`)."""
         return unnormalize_screen(xy, self.res_w, self.res_h)
-
-
-def root_relative(x: np.ndarray, root: int = 0) -> np.ndarray:
-    """Subtract joint ``root`` from every joint: ``(..., J, C)`` -> ``(..., J, C)``."""
-    x = np.asarray(x)
-    if x.ndim < 2 or not -x.shape[-2] <= root < x.shape[-2]:
-        raise ValueError(f"root_relative: expected (..., J, C) with root {root} < J, found {x.shape}")
-    return x - x[..., root:root + 1, :]
 
 
 def _flip(x_in: ArrayT, skeleton: Skeleton, channels: int, name: str) -> ArrayT:

@@ -10,7 +10,8 @@ Two layouts are built in:
 * :data:`H36M17` -- the 17-joint Human3.6M layout in VideoPose3D order, the layout every model of
   this package consumes and predicts;
 * :data:`H36M32` -- the 32-joint layout of the original Human3.6M mocap files, with
-  :func:`reduce_h36m32_to_17` (keep ``H36M32_KEEP`` and re-parent the shoulders to the thorax).
+  ``H36M32_KEEP``, the joints kept in the 17-joint layout (with both shoulders re-parented to
+  the thorax).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Skeleton", "H36M17", "H36M32", "H36M32_KEEP", "reduce_h36m32_to_17",
+__all__ = ["Skeleton", "H36M17", "H36M32", "H36M32_KEEP",
            "skeleton_from_metadata", "skeleton_metadata"]
 
 
@@ -154,16 +155,6 @@ H36M32 = Skeleton(
 
 H36M32_KEEP: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 """Indices of the 32-joint layout kept by the reduction to 17 joints."""
-
-
-def reduce_h36m32_to_17() -> Skeleton:
-    """The 32 -> 17 reduction: keep :data:`H36M32_KEEP`, then re-parent both shoulders to the
-    thorax (their nearest kept ancestor in the 32-joint tree is the spine, which is not how the
-    17-joint layout links them)."""
-    reduced = H36M32.keep_joints(H36M32_KEEP)
-    thorax = reduced.names.index("Thorax")
-    return reduced.with_parents({reduced.names.index("LShoulder"): thorax,
-                                 reduced.names.index("RShoulder"): thorax})
 
 
 def skeleton_metadata(skeleton: Skeleton, layout_name: str) -> dict[str, object]:

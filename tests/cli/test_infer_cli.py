@@ -251,7 +251,7 @@ def test_infer_output_not_replaced_when_writing_fails(ckpts, tmp_path, monkeypat
     monkeypatch.setattr(np, "savez", broken_savez)
     code = main(["infer", "--keypoints", str(src), "--checkpoint", str(ckpts["skelgnn-1f"]),
                  "--out", str(out)])
-    assert code == 2 and capsys.readouterr().err == "error: disk full\n"  # one line (issue 17)
+    assert code == 2 and capsys.readouterr().err == "error: disk full\n"  # one line (limits and refusals)
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kp.npz", "poses.npz"]
 

@@ -1,4 +1,5 @@
-"""Issue 17, the rest: a new run never overwrites a run directory's files, `evaluate` reports
+"""Limits and refusals of the command line (with tests/test_robust.py):
+a new run never overwrites a run directory's files, `evaluate` reports
 progress in logs and scores a labelled subsample on request, and CLI runs hide library warnings
 a user cannot act on (the library API still shows them)."""
 from __future__ import annotations

@@ -108,7 +108,7 @@ def test_shipped_checkpoints_fold_to_the_same_poses(name, mini_dir, seed_and_one
 
 
 def test_gated_grading_keeps_the_unfolded_path():
-    """The fold has no hop gates in it: a gated layer (issue 19) must not take it."""
+    """The fold has no hop gates in it: a gated layer (learnable hop grading) must not take it."""
     import torch
 
     from skelgnn.models import PRESETS, build_model

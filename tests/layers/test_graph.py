@@ -26,7 +26,7 @@ from skelgnn.skeleton import H36M17
 P17 = H36M17.parents
 J = 17
 DIAMETER = 8
-# PAPER.md section 3: "pairs per k". They count ORDERED pairs (i, j): k0 = 17 is the diagonal
+# docs/PAPER.md section 3: "pairs per k". They count ORDERED pairs (i, j): k0 = 17 is the diagonal
 # (each joint with itself once), k1 = 32 = 2 x 16 bones, and the list sums to 17 x 17 = 289.
 PAIRS_PER_HOP = [17, 32, 38, 44, 50, 44, 36, 20, 8]
 

@@ -361,22 +361,6 @@ def test_retired_window_option_still_loads():
     assert config_from_dict(data) == PRESETS["skelgnn-27f"]
 
 
-def test_temporal_level_loads_state_dicts_from_before_one_dhcsf():
-    """A multi-frame model saved when its temporal levels held the HCSF, dynamic graph and alpha
-    directly (``levels.i.hcsf.*``) loads into the levels' single D-HCSF and gives the same
-    output."""
-    torch.manual_seed(0)
-    cfg = SkeletalGNNConfig(channels=8, blocks=1, filter_widths=(3, 3))
-    model = build_model(cfg).eval()
-    state = model.state_dict()
-    old = {k.replace(".dhcsf.", "."): v for k, v in state.items()}
-    assert any(k.startswith("levels.0.hcsf.") for k in old) and "levels.0.alpha" in old
-    fresh = build_model(cfg).eval()
-    fresh.load_state_dict(old)
-    x = torch.randn(2, 9, 17, 2)
-    torch.testing.assert_close(fresh(x), model(x), atol=0, rtol=0)
-
-
 def test_pose_embedding_mixes_joints_before_the_first_nonlinearity():
     """With ``embedding="pose"`` moving one joint changes every joint's first features; with the
     per-joint embedding only that joint's."""

@@ -223,19 +223,35 @@ def test_the_default_schedule_is_the_benchmark_recipe():
     assert (t.epochs, t.batch_size, t.lr, t.lr_decay, t.bn_momentum_end) == (20, 256, 1e-3, 0.95,
                                                                              0.01)
     assert (d.source, d.split, d.frame_stride) == ("det", "val", 2)
-    # the footage (video) configs add virtual cameras and detector noise on purpose (issue 16)
-    rows = [p for p in CONFIGS if p.name != "mini.toml" and not p.name.endswith("-video.toml")]
-    assert len(rows) >= 12
+    # every benchmark row (benchmarks/run.py: a preset from the registry, or a config file where
+    # the row carries more settings); the footage (video) configs add virtual cameras and detector
+    # noise on purpose and are no benchmark row
+    from conftest import load_benchmark_script
+
+    bench = load_benchmark_script("run")
+    assert len(bench.ROWS) >= 12
     # A benchmark row differs from the recipe in its model only, and in the per-model fields
     # chosen on val that do not change the budget (batch-norm statistics re-estimated after the
     # last epoch: the graph baselines, configs/semgcn-1f.toml).
     per_model = {"precise_bn_batches"}
-    for path in rows:
-        cfg = load_config(path)
+    for name in bench.ROWS:
+        cfg = bench.row_config(name)
+        assert cfg.preset == name
         same_budget = dataclasses.replace(
             cfg.train, **{f: getattr(TrainConfig(), f) for f in per_model})
-        assert same_budget == TrainConfig(), path.name
-        assert cfg.data == DataConfig(), path.name
+        assert same_budget == TrainConfig(), name
+        assert cfg.data == DataConfig(), name
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_config_file_carries_settings_beyond_its_preset(path):
+    """A file that would only name a preset is not kept: presets come from the registry."""
+    import tomllib
+
+    raw = tomllib.loads(path.read_text())
+    beyond = {k for k in raw.get("model", {}) if k != "preset"} | set(raw.get("data", {})) \
+        | set(raw.get("train", {}))
+    assert beyond, f"{path.name} only names a preset: use --set model.preset=NAME instead"
 
 
 def test_allowed_values_are_one_literal_each():

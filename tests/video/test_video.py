@@ -203,7 +203,7 @@ def test_full_video_command_on_the_sample_with_the_shipped_checkpoint(tmp_path, 
 
 
 def test_process_video_places_the_figure_and_exports(clip, checkpoint, tmp_path):
-    """Trajectory + world frame in poses_3d.npz, and `skelgnn convert` of it (issue 18)."""
+    """Trajectory + world frame in poses_3d.npz, and `skelgnn convert` of it (from video to motion)."""
     lifter = Lifter.from_checkpoint(checkpoint)
     result = process_video(clip, tmp_path / "out", lifter, detector=FakeBlazePose(),
                            render=False, focal=500.0, smooth=True)

@@ -1,4 +1,4 @@
-"""The renderer draws ``poses_world`` by default (issue 18.2): gravity up, the figure standing on
+"""The renderer draws ``poses_world`` by default (the world frame): gravity up, the figure standing on
 the floor grid, level, from a symmetric view; ``skelgnn render`` picks ``poses_world`` when the
 file has it."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Skeleton action recognition downstream of the lifter (issue 19, part 4).
+"""Skeleton action recognition downstream of the lifter.
 
 Clips of 3D skeletons (ground truth, or lifted from 2D by a shipped checkpoint) are classified
 by a D-HCSF encoder or an ST-GCN-style baseline.

@@ -48,9 +48,7 @@ def add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="with --backend onnxruntime: a model from `skelgnn export` (default: "
                           "export the checkpoint to a temporary file)")
     inf.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
-    inf.add_argument("--reframe", action="store_true",
-                     help="deprecated, no effect: reframing is the default now (--no-reframe "
-                          "turns it off)")
+    inf.add_argument("--reframe", action="store_true", help=argparse.SUPPRESS)  # removed: refused
     # --no-reframe --device --threads --focal --smooth --export
     from skelgnn.cli.motion import add_motion_arguments
 
@@ -64,11 +62,11 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.infer.layouts import resolve_layout
 
     from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks,
-                                    place_prediction, warn_deprecated_reframe, write_exports)
+                                    place_prediction, refuse_removed_reframe, write_exports)
 
     outputs = [Path(args.out)] + [Path(args.out).with_suffix(f".{fmt}") for fmt in args.export]
     refuse_overwriting_inputs(outputs, [args.keypoints, args.checkpoint, args.onnx])
-    warn_deprecated_reframe(args)
+    refuse_removed_reframe(args)
     if args.person not in ("score", "track"):  # several people: one output per track
         return cmd_infer_tracks(args)
     if args.onnx and args.backend != "onnxruntime":

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is built
     import numpy as np
 
-__all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "warn_deprecated_reframe",
+__all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "refuse_removed_reframe",
            "place_prediction", "write_exports", "cmd_infer_tracks", "add_convert_parser",
            "cmd_convert", "add_render_parser", "cmd_render"]
 
@@ -65,11 +65,12 @@ def apply_threads(args: argparse.Namespace) -> None:
                          "end runs on the CPU)")
 
 
-def warn_deprecated_reframe(args: argparse.Namespace) -> None:
-    """``infer --reframe``: accepted, without effect, with a warning."""
+def refuse_removed_reframe(args: argparse.Namespace) -> None:
+    """``infer --reframe``, a flag that did nothing, is refused with one clear error (for one
+    release; then the parser forgets it)."""
     if getattr(args, "reframe", False):
-        log.warning("--reframe is deprecated and has no effect: every entry point reframes by "
-                    "default now (--no-reframe turns it off)")
+        raise ValueError("--reframe was removed: every entry point reframes by default "
+                         "(--no-reframe turns it off)")
 
 
 def build_cli_lifter(args: argparse.Namespace) -> Any:

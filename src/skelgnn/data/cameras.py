@@ -15,7 +15,7 @@ moves the target from the image centre to a chosen image point.
 ``u = fx X/Z + cx``, ``v = fy Y/Z + cy`` without :meth:`Camera.project`'s ``|X/Z| <= 1`` clamp
 (a 120 degree action camera sees up to ``|X/Z| = 1.73``).
 
-:class:`CameraSampler` draws the training distribution (issue 16): device kind (phone in portrait
+:class:`CameraSampler` draws the training distribution (training for footage): device kind (phone in portrait
 or landscape, webcam, action camera) with its image sizes and horizontal field of view, azimuth
 ``U(0, 360)``, elevation of the line of sight ``U(-10, 60)`` degrees, distance ``U(2, 8)`` m,
 camera height kept in ``[0.3, 2.5]`` m (elevation and distance redrawn until it is), roll

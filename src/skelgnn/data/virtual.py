@@ -1,5 +1,5 @@
 """Training views from virtual cameras: world-frame 3D projected into sampled cameras, with
-optional detector-like noise (issue 16, parts 1 and 2).
+optional detector-like noise (training for footage, docs/DESIGN.md).
 
 Shape letters: ``F`` frames, ``J`` joints.
 

@@ -1,4 +1,4 @@
-"""The cross-camera test (issue 16, part 4): the test subjects' world 3D seen through a fixed,
+"""The cross-camera test (training for footage, docs/DESIGN.md): the test subjects' world 3D seen through a fixed,
 seeded set of novel cameras unlike the benchmark's four Human3.6M cameras, with detector-like
 2D noise, and any checkpoint scored on it per camera kind.
 

@@ -72,7 +72,7 @@ DEFAULT_CHECKPOINTS: tuple[str, ...] = ("checkpoints/skelgnn-27f-video.pt",
                                         "checkpoints/skelgnn-27f-cmu-det.pt",
                                         "checkpoints/skelgnn-1f-cmu-det.pt")
 """Checkpoints tried, in order, when none is named (relative to the repository root or cwd): the
-footage checkpoint (virtual cameras and detector-like noise, issue 16) first."""
+footage checkpoint (virtual cameras and detector-like noise) first."""
 
 
 def default_checkpoint() -> Path:
@@ -84,7 +84,7 @@ def default_checkpoint() -> Path:
         FileNotFoundError: none of them exists.
     """
     repo_root = Path(__file__).resolve().parents[2]  # src/skelgnn/infer/lifter.py -> repository
-    package = Path(__file__).resolve().parent  # installed wheels: skelgnn/checkpoints/ (issue 17)
+    package = Path(__file__).resolve().parent  # installed wheels: skelgnn/checkpoints/ (package data)
     roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve(), package]))
     for name in DEFAULT_CHECKPOINTS:
         for root in roots:

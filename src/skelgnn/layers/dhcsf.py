@@ -6,7 +6,7 @@ Shape legend: ``B`` batch, ``T`` frames, ``J`` joints, ``C`` channels, ``G`` hop
 Layers
 ------
 * :class:`HCSF` -- hop-aware hierarchical channel-squeezing fusion (Zeng et al., ICCV 2021,
-  section 3 of ``PAPER.md``). Neighbours are grouped by hop distance, every group is aggregated
+  section 3 of ``docs/PAPER.md``). Neighbours are grouped by hop distance, every group is aggregated
   over its own (learnable, topology-initialised) adjacency, long-range groups are squeezed to fewer
   channels and fused among themselves before they are fused with the short range.
 * :class:`DynamicGraph` -- temporal-aware dynamic graph learning: per hop group a dense,

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from skelgnn.models.base import SingleFrameModel, check_blocks_dropout, check_positive
 from skelgnn.models.bn import NORMS, norm_activation
 
-__all__ = ["check_graph_config", "ResidualGraphNet"]
+__all__ = ["check_graph_config", "GraphConfigChecks", "ResidualGraphNet"]
 
 
 def check_graph_config(cfg: Any) -> None:
@@ -37,6 +37,22 @@ def check_graph_config(cfg: Any) -> None:
     if len(cfg.parents) != cfg.num_joints:
         raise ValueError(f"parents has {len(cfg.parents)} entries for num_joints="
                          f"{cfg.num_joints}")
+
+
+class GraphConfigChecks:
+    """What the single-frame graph-baseline configs share (a mixin of their frozen dataclasses):
+    ``parents`` stored as a tuple of ints, :func:`check_graph_config` on construction, and a
+    receptive field of one frame."""
+
+    parents: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
+        check_graph_config(self)
+
+    @property
+    def receptive_field(self) -> int:
+        return 1
 
 
 class ResidualGraphNet(SingleFrameModel):

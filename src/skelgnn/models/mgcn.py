@@ -22,14 +22,14 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from skelgnn.models.graph_baseline import ResidualGraphNet, check_graph_config
+from skelgnn.models.graph_baseline import GraphConfigChecks, ResidualGraphNet
 from skelgnn.skeleton import H36M17
 
 __all__ = ["MGCNConfig", "ModulatedGraphConv", "MGCN"]
 
 
 @dataclass(frozen=True)
-class MGCNConfig:
+class MGCNConfig(GraphConfigChecks):
     """Modulated GCN (Zou & Tang 2021): residual blocks of modulated graph convolutions."""
 
     channels: int = 128
@@ -53,14 +53,6 @@ class MGCNConfig:
     parents: tuple[int, ...] = H36M17.parents
     """Skeleton giving the adjacency that ``Q`` modulates."""
     arch: str = field(default="mgcn", init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
-        check_graph_config(self)
-
-    @property
-    def receptive_field(self) -> int:
-        return 1
 
 
 class ModulatedGraphConv(nn.Module):

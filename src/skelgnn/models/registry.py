@@ -64,7 +64,7 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
 _MODEL_TYPES: dict[str, type] = {"skelgnn": SkeletalGNN, "fcn": FCN, "semgcn": SemGCN,
                                  "tcn": TCN, "mgcn": MGCN}
 
-# The paper's layer and network as PAPER.md describes them, with the choices it leaves open
+# The paper's layer and network as docs/PAPER.md describes them, with the choices it leaves open
 # settled on val (pairwise short range, head_init): kept so users can measure the paper's design.
 _PAPER_1F = SkeletalGNNConfig()
 # C = 64 for the multi-frame models: the shipped 1f (3.6 M parameters) and 27f checkpoints must

@@ -13,14 +13,14 @@ import torch
 from torch import Tensor, nn
 
 from skelgnn.models.base import scale_init
-from skelgnn.models.graph_baseline import ResidualGraphNet, check_graph_config
+from skelgnn.models.graph_baseline import GraphConfigChecks, ResidualGraphNet
 from skelgnn.skeleton import H36M17
 
 __all__ = ["SemGCNConfig", "SemGraphConv", "SemGCN"]
 
 
 @dataclass(frozen=True)
-class SemGCNConfig:
+class SemGCNConfig(GraphConfigChecks):
     """SemGCN-style graph convolution (Zhao et al. 2019) without the non-local blocks."""
 
     channels: int = 128
@@ -45,14 +45,6 @@ class SemGCNConfig:
     parents: tuple[int, ...] = H36M17.parents
     """Skeleton giving the 1-hop adjacency."""
     arch: str = field(default="semgcn", init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
-        check_graph_config(self)
-
-    @property
-    def receptive_field(self) -> int:
-        return 1
 
 
 class SemGraphConv(nn.Module):

@@ -58,7 +58,7 @@ class SkeletalGNNConfig:
     grading: str = "fixed"
     """Hop grading: 'fixed' (long-range widths by ``squeeze`` only, the paper's) or 'gated' (a
     learnable gate per channel of every hop group before fusion, initialised to 1;
-    skelgnn.layers.grading, issue 19 ablation)."""
+    skelgnn.layers.grading, the hop-grading ablation)."""
     dropout: float = 0.1
     """Dropout after every layer."""
     embedding: str = "joint"
@@ -205,14 +205,6 @@ class TemporalGraphLevel(nn.Module):
         else:
             y = self.dhcsf(u, context=x, dilation=1, stride=self.kernel)
         return centre_frames(x, self.kernel, dilation, sequence) + self.gact(y)  # (B, T', J, C)
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
-                              *args: Any, **kwargs: Any) -> None:
-        # checkpoints written before the level used one DHCSF kept its parts at the level
-        for key in [k for k in state_dict
-                    if k.startswith((prefix + "hcsf.", prefix + "graph.", prefix + "alpha"))]:
-            state_dict[prefix + "dhcsf." + key[len(prefix):]] = state_dict.pop(key)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class SkeletalGNN(LifterModel):

@@ -86,7 +86,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation schedule. The defaults are the schedule every benchmark row was trained with
-    (chosen on val, docs/DESIGN.md): PAPER.md section 6 (Adam with AMSGrad, lr 1e-3 decayed by
+    (chosen on val, docs/DESIGN.md): docs/PAPER.md section 6 (Adam with AMSGrad, lr 1e-3 decayed by
     0.95 per epoch, 20 epochs) with batch 256 (85 steps per epoch at batch 1024 were too few for
     the ~100k-sample training set) and batch-norm momentum decayed to 0.01 (0.001 froze the
     running statistics ~2 epochs behind the weights)."""

@@ -295,7 +295,7 @@ def _build_data(cfg: ExperimentConfig, data_dir: Optional[str | Path], receptive
     root = resolve_data_dir(data_dir if data_dir is not None else cfg.data.root)
     train_subjects, val_subjects = subjects_for(root / "split.json", cfg.data.split)
     d = cfg.data
-    if d.virtual_cameras or d.det_noise != "none" or not d.fixed_cameras:  # issue 16
+    if d.virtual_cameras or d.det_noise != "none" or not d.fixed_cameras:  # training for footage
         from skelgnn.data.virtual import training_records
 
         records = training_records(root, d.source, train_subjects, d.virtual_cameras,
