@@ -1,8 +1,8 @@
-"""Command-line pieces of the video-to-motion path, kept out of :mod:`skelgnn.cli` so that its
-verb table stays small: the options ``--no-reframe``, ``--device``, ``--threads``, ``--focal``,
-``--smooth``, ``--export`` shared by ``skelgnn infer`` and ``skelgnn video``, the lifter they
-build, what they do after lifting, and the ``skelgnn convert`` verb (poses npz -> BVH / JSON /
-CSV) and ``skelgnn render`` (poses npz -> mp4 / gif / png)."""
+"""The motion verb group of the command line (``skelgnn convert|render``) and the pieces of the
+video-to-motion path that ``skelgnn infer`` and ``skelgnn video`` (:mod:`skelgnn.cli.infer`)
+share: the options ``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``,
+``--export``, the lifter they build and what they do after lifting. ``convert``: poses npz ->
+BVH / JSON / CSV; ``render``: poses npz -> mp4 / gif / png."""
 from __future__ import annotations
 
 import argparse
