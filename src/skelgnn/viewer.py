@@ -150,8 +150,9 @@ def write_viewer(poses: np.ndarray, out: str | Path, fps: float = 30.0, *,
         if images is not None and images.jpeg:
             data["images"] = {"every": images.every,
                               "jpeg": [base64.b64encode(b).decode("ascii") for b in images.jpeg]}
-    # "</" inside a <script> element would end it early; "<\/" is the same JSON string
-    motion_json = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # "</script" or "<!--" inside a <script> element would end or derail it; "\u003c" is the same
+    # JSON string ("<" only occurs inside strings)
+    motion_json = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     three = _resource("three.min.js")
     parts = {"THREE_JS": three, "MOTION_JSON": motion_json}
     html = _MARKERS.sub(lambda m: parts[m.group(1)], _resource("viewer.html"))
