@@ -201,6 +201,8 @@ def test_view_command_writes_the_viewer_of_an_npz(tmp_path, capsys):
     # without poses_world: the camera-frame poses turned y-up, and the page says so
     kwargs = load_viewer_npz(_poses_npz(tmp_path / "camera.npz", world=False))
     assert kwargs["world"] is False
+    np.savez(tmp_path / "nofps.npz", poses_world=walking(2), fps=np.array(0.0))
+    assert load_viewer_npz(tmp_path / "nofps.npz")["fps"] == 30.0
     np.testing.assert_allclose(kwargs["poses"][:, 10] - kwargs["poses"][:, 0],
                                walking(12)[:, 10] - walking(12)[:, 0], atol=1e-9)
 

@@ -236,6 +236,9 @@ def load_viewer_npz(path: str | Path) -> dict[str, Any]:
     from skelgnn.animation import load_motion_npz
 
     poses, fps, frame = load_motion_npz(path)
+    if not (math.isfinite(fps) and fps > 0):  # an fps of 0 or NaN: unknown
+        log.info("%s: fps %s unknown, playing at 30", path, fps)
+        fps = 30.0
     if not np.isfinite(poses).all():
         raise ValueError(f"{path}: the poses hold NaN or infinite values")
     kwargs: dict[str, Any] = {"poses": poses, "fps": fps, "world": frame == "world",
