@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 __all__ = ["add_view_parser", "cmd_view"]
@@ -38,7 +39,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     if args.max_images < 1:
         raise ValueError(f"--max-images must be >= 1, found {args.max_images}")
     refuse_overwriting_inputs([args.out], [args.poses, args.video])
-    out = write_viewer_from_npz(args.poses, args.out, video=args.video, max_images=args.max_images)
+    out = write_viewer_from_npz(args.poses, args.out, video=args.video, max_images=args.max_images,
+                                progress=sys.stderr.isatty())
     size = out.stat().st_size / 1e6
     print(f"wrote {out} ({size:.1f} MB): open it in a browser (works offline)")
     return 0

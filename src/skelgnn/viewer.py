@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -207,10 +207,12 @@ class FrameSampler:
 
 
 def sample_video_frames(video: str | Path, num_frames: int, max_images: int = 150,
-                        image_height: int = 240, quality: int = 70) -> ViewerImages:
+                        image_height: int = 240, quality: int = 70,
+                        progress: bool = False) -> ViewerImages:
     """Evenly spaced frames of the video's first ``num_frames`` as small JPEGs for the viewer
     (:class:`FrameSampler`): at most ``max_images`` frames, each ``image_height`` pixels high at
-    most, so the viewer grows by about ``max_images`` times 10 kB at the defaults.
+    most, so the viewer grows by about ``max_images`` times 10 kB at the defaults. ``progress``:
+    a progress bar (tqdm) while decoding.
 
     Raises:
         FileNotFoundError: no video.
@@ -222,7 +224,12 @@ def sample_video_frames(video: str | Path, num_frames: int, max_images: int = 15
         raise ValueError(f"num_frames must be >= 1, found {num_frames}")
     sampler = FrameSampler(max_images, image_height, quality)
     read_video_info(video)  # FileNotFoundError / ValueError before decoding
-    for frame in iter_frames(video, num_frames):
+    frames: Iterable[np.ndarray] = iter_frames(video, num_frames)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, total=num_frames, desc="video frames", unit="frame", leave=False)
+    for frame in frames:
         sampler.offer(frame)
     return sampler.images()
 
@@ -265,9 +272,10 @@ def load_viewer_npz(path: str | Path) -> dict[str, Any]:
 
 
 def write_viewer_from_npz(npz: str | Path, out: str | Path, video: Optional[str | Path] = None,
-                          max_images: int = 150, image_height: int = 240) -> Path:
+                          max_images: int = 150, image_height: int = 240,
+                          progress: bool = False) -> Path:
     """:func:`write_viewer` for a ``poses_3d.npz``, with frames of ``video`` under the 2D
-    keypoints when given (:func:`sample_video_frames`)."""
+    keypoints when given (:func:`sample_video_frames`, with a progress bar under ``progress``)."""
     kwargs = load_viewer_npz(npz)
     if video is not None:
         if "keypoints_2d" not in kwargs:
@@ -275,5 +283,6 @@ def write_viewer_from_npz(npz: str | Path, out: str | Path, video: Optional[str 
                              "leave out the video")
         ids = kwargs.get("frame_ids")
         last = (max(ids) if ids else len(kwargs["poses"]) - 1) + 1
-        kwargs["images"] = sample_video_frames(video, last, max_images, image_height)
+        kwargs["images"] = sample_video_frames(video, last, max_images, image_height,
+                                               progress=progress)
     return write_viewer(out=out, **kwargs)
