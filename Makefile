@@ -42,7 +42,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-browser: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (~100 MB) for the browser test"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
-	SKELGNN_BROWSER_TEST=1 $(PY) -m pytest -q -m slow tests/test_viewer.py
+	SKELGNN_BROWSER_TEST=1 $(PY) -m pytest -q -m slow tests/video/test_viewer.py
 
 ## every test, slow ones included
 test-all: $(STAMP)

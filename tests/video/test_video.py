@@ -209,7 +209,7 @@ def test_full_video_command_on_the_sample_with_the_shipped_checkpoint(tmp_path, 
     assert np.median(bones.std(axis=0)) < 0.02, bones.std(axis=0)
     assert (out / "side_by_side.mp4").stat().st_size > 0
     assert (out / "contact_sheet.png").stat().st_size > 0
-    assert "viewer" in text and 0.6e6 < (out / "motion.html").stat().st_size < 4e6  # see skelgnn.viewer
+    assert "viewer" in text and 0.6e6 < (out / "motion.html").stat().st_size < 4e6  # see skelgnn.video.viewer
 
 
 def test_process_video_places_the_figure_and_exports(clip, checkpoint, tmp_path):

@@ -15,7 +15,7 @@ The pipeline of :func:`process_video`:
 4. render ``side_by_side.mp4`` (the video with the 2D skeleton that was lifted | the 3D skeleton
    in the world frame, standing on the floor grid, seen level from the camera's side, 720
    pixels high at most) and ``contact_sheet.png`` (8 frames of it);
-5. write ``motion.html``, the interactive viewer (:func:`skelgnn.viewer.write_viewer`: one
+5. write ``motion.html``, the interactive viewer (:func:`skelgnn.video.viewer.write_viewer`: one
    offline HTML file, the world-frame skeleton with orbit controls and a timeline beside the 2D
    keypoints over up to 150 small frames of the video, kept while decoding for detection).
 
@@ -373,7 +373,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         focal: the camera's focal length in pixels (default: assumed, see
             :func:`skelgnn.motion.trajectory.default_intrinsics`), for the root trajectory.
         smooth: One-Euro filter on the poses and the trajectory.
-        viewer: also write ``motion.html`` (:mod:`skelgnn.viewer`).
+        viewer: also write ``motion.html`` (:mod:`skelgnn.video.viewer`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -382,7 +382,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     timings: dict[str, float] = {}
     detect, sampler = det, None
     if viewer:  # the viewer's video frames are kept while decoding for detection
-        from skelgnn.viewer import FrameSampler
+        from skelgnn.video.viewer import FrameSampler
 
         sampler = keep = FrameSampler()
 
@@ -413,7 +413,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
             path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True)
     if sampler is not None:
-        from skelgnn.viewer import write_viewer
+        from skelgnn.video.viewer import write_viewer
 
         t_view = time.perf_counter()
         files["viewer"] = write_viewer(

@@ -1,4 +1,4 @@
-"""Tests of skelgnn.viewer and ``skelgnn view``: the HTML file's content and the data embedded in
+"""Tests of skelgnn.video.viewer and ``skelgnn view``: the HTML file's content and the data embedded in
 it, and -- in a ``slow`` test that ``make test-browser`` (CI) runs -- the page itself in real
 headless Chromium, opened from file:// with the network off, driven through the DevTools
 protocol."""
@@ -23,10 +23,10 @@ import pytest
 
 from skelgnn.cli import main
 from skelgnn.skeleton import H36M17
-from skelgnn.viewer import (THREE_VERSION, FrameSampler, ViewerImages, load_viewer_npz,
+from skelgnn.video.viewer import (THREE_VERSION, FrameSampler, ViewerImages, load_viewer_npz,
                             write_viewer, write_viewer_from_npz)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESOURCES = REPO / "src" / "skelgnn" / "resources"
 
 # A standing figure in the world frame (metres, y up, facing +z), Human3.6M-17 order.

@@ -1,7 +1,7 @@
 """An interactive 3D motion viewer: one self-contained HTML file that opens offline.
 
 :func:`write_viewer` writes ``motion.html``: the world-frame skeleton (bones as cylinders, joints
-as spheres; left blue, right red, centre grey, as in :mod:`skelgnn.visualize`) standing on a floor
+as spheres; left blue, right red, centre grey, as in :mod:`skelgnn.video.render`) standing on a floor
 grid with the root's track drawn on it, orbit controls (three.js ``OrbitControls``), a timeline
 slider, play/pause at the clip's fps and a frame counter, and beside it the 2D keypoints that were
 lifted -- over a few of the video's frames when a video is given (:func:`sample_video_frames`).
@@ -218,7 +218,7 @@ def sample_video_frames(video: str | Path, num_frames: int, max_images: int = 15
         FileNotFoundError: no video.
         ValueError: unreadable video, or bad limits.
     """
-    from skelgnn.video import iter_frames, read_video_info
+    from skelgnn.video.pipeline import iter_frames, read_video_info
 
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, found {num_frames}")
@@ -237,10 +237,10 @@ def sample_video_frames(video: str | Path, num_frames: int, max_images: int = 15
 def load_viewer_npz(path: str | Path) -> dict[str, Any]:
     """What the viewer shows of a ``poses_3d.npz`` (``skelgnn infer`` / ``skelgnn video``):
     ``poses_world`` when present, else ``poses_3d`` (+ ``trajectory``) turned y-up
-    (:func:`skelgnn.animation.load_motion_npz`), and the ``keypoints_2d``, ``image_size``,
+    (:func:`skelgnn.motion.animation.load_motion_npz`), and the ``keypoints_2d``, ``image_size``,
     ``filled`` and ``frames`` entries when present and consistent. Returns the keyword
     arguments of :func:`write_viewer` (with ``poses``)."""
-    from skelgnn.animation import load_motion_npz
+    from skelgnn.motion.animation import load_motion_npz
 
     poses, fps, frame = load_motion_npz(path)
     if not (math.isfinite(fps) and fps > 0):  # an fps of 0 or NaN: unknown

@@ -1,5 +1,5 @@
 """The ``skelgnn view`` verb: a poses npz -> one self-contained, offline HTML viewer
-(:mod:`skelgnn.viewer`)."""
+(:mod:`skelgnn.video.viewer`)."""
 from __future__ import annotations
 
 import argparse
@@ -32,7 +32,7 @@ def add_view_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_view(args: argparse.Namespace) -> int:
     """``skelgnn view``."""
     from skelgnn.fileio import refuse_overwriting_inputs
-    from skelgnn.viewer import write_viewer_from_npz
+    from skelgnn.video.viewer import write_viewer_from_npz
 
     if Path(args.out).suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out {args.out}: the viewer is an HTML file; name it FILE.html")
