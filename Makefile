@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data/cmu
 ARGS ?=
 
-.PHONY: setup demo data-check test test-all benchmark models clean-venv
+.PHONY: setup demo data-check test test-browser test-all benchmark models clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+## the HTML viewer (skelgnn view) in real headless Chromium, offline; installs Debian's chromium
+## when no chromium is on PATH (CI runs this after `make test`)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-browser: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (~100 MB) for the browser test"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	SKELGNN_BROWSER_TEST=1 $(PY) -m pytest -q -m slow tests/video/test_viewer.py
 
 ## every test, slow ones included
 test-all: $(STAMP)

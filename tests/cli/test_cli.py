@@ -52,6 +52,7 @@ MINIMAL_ARGS = {
     "action train": ["--out", "x"],
     "action evaluate": ["x"],
     "convert": ["x", "y.bvh"],
+    "view": ["x", "--out", "y.html"],
 }
 
 

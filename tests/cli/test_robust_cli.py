@@ -304,8 +304,10 @@ def test_video_outputs_are_replaced_as_one_set(ckpt, tmp_path, monkeypatch):
     for name, data in old.items():
         (out / name).write_bytes(data)
     video.process_video(clip, out, lifter, detector=lambda frame: person, render=False)
-    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "notes.txt", "poses_3d.npz"]
-    assert all((out / n).read_bytes() != old[n] for n in ("keypoints_2d.npz", "poses_3d.npz"))
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "motion.html", "notes.txt",
+                                                     "poses_3d.npz"]
+    assert all((out / n).read_bytes() != old[n] for n in ("keypoints_2d.npz", "poses_3d.npz",
+                                                          "motion.html"))
 
 
 def test_an_unreadable_video_is_one_line_without_the_ffmpeg_banner(tmp_path, capsys):

@@ -4,6 +4,7 @@ separate environment)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -114,10 +115,10 @@ def test_detect_keypoints_marks_empty_frames(clip):
 def test_process_video_writes_everything(clip, checkpoint, tmp_path):
     lifter = Lifter.from_checkpoint(checkpoint)
     result = process_video(clip, tmp_path / "out", lifter, detector=FakeBlazePose())
-    assert set(result.files) == {"keypoints_2d", "poses_3d", "video", "contact_sheet"}
+    assert set(result.files) == {"keypoints_2d", "poses_3d", "video", "contact_sheet", "viewer"}
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "contact_sheet.png", "keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4"]
-    assert set(result.timings) == {"decode+detect", "lift", "render"}
+        "contact_sheet.png", "keypoints_2d.npz", "motion.html", "poses_3d.npz", "side_by_side.mp4"]
+    assert set(result.timings) == {"decode+detect", "lift", "render", "viewer"}
     with np.load(result.files["poses_3d"], allow_pickle=False) as data:
         assert data["poses_3d"].shape == (FRAMES, 17, 3) and np.isfinite(data["poses_3d"]).all()
         assert data["filled"][3].all() and data["filled"][5, 13]  # LWrist from landmark 15
@@ -133,6 +134,14 @@ def test_process_video_writes_everything(clip, checkpoint, tmp_path):
     assert first.shape[0] == H and first.shape[1] == W + H  # video | square 3D panel
     sheet = iio2.imread(result.files["contact_sheet"])
     assert sheet.shape[0] == 2 * (H // 3) and sheet.shape[1] == 4 * ((W + H) // 3)
+    # the viewer: the world-frame poses, the lifted 2D keypoints and every frame (8 <= 150)
+    html = result.files["viewer"].read_text(encoding="utf-8")
+    start = html.index('<script id="motion-data" type="application/json">')
+    data = json.loads(html[html.index(">", start) + 1: html.index("</script>", start)])
+    assert data["frames"] == FRAMES and data["fps"] == 10.0 and data["world"] is True
+    assert data["image_size"] == [W, H] and len(data["images"]["jpeg"]) == FRAMES
+    np.testing.assert_array_equal(np.array(data["poses"]).reshape(FRAMES, 17, 3),
+                                  np.round(result.motion["poses_world"].astype(np.float64) * 1000))
     # The keypoints file feeds `skelgnn infer` as it is (layout, fps, image size declared).
     out = tmp_path / "again.npz"
     assert main(["infer", "--keypoints", str(result.files["keypoints_2d"]), "--checkpoint",
@@ -200,13 +209,15 @@ def test_full_video_command_on_the_sample_with_the_shipped_checkpoint(tmp_path, 
     assert np.median(bones.std(axis=0)) < 0.02, bones.std(axis=0)
     assert (out / "side_by_side.mp4").stat().st_size > 0
     assert (out / "contact_sheet.png").stat().st_size > 0
+    assert "viewer" in text and 0.6e6 < (out / "motion.html").stat().st_size < 4e6  # see skelgnn.video.viewer
 
 
 def test_process_video_places_the_figure_and_exports(clip, checkpoint, tmp_path):
     """Trajectory + world frame in poses_3d.npz, and `skelgnn convert` of it (from video to motion)."""
     lifter = Lifter.from_checkpoint(checkpoint)
     result = process_video(clip, tmp_path / "out", lifter, detector=FakeBlazePose(),
-                           render=False, focal=500.0, smooth=True)
+                           render=False, focal=500.0, smooth=True, viewer=False)
+    assert "viewer" not in result.files and not (tmp_path / "out" / "motion.html").exists()
     with np.load(result.files["poses_3d"], allow_pickle=False) as data:
         # (a random-weight checkpoint: shapes and plumbing, not a meaningful depth)
         assert data["trajectory"].shape == (FRAMES, 3) and np.isfinite(data["trajectory"]).all()

@@ -21,6 +21,7 @@ from skelgnn.cli.common import BACKENDS, EXIT_USAGE, Handler
 from skelgnn.cli.data import add_analyze_parser, add_data_parser, add_prepare_parser, cmd_data_check
 from skelgnn.cli.infer import add_export_parser, add_infer_parser, add_video_parser
 from skelgnn.cli.motion import add_convert_parser, add_render_parser
+from skelgnn.cli.view import add_view_parser
 from skelgnn.cli.train import add_bench_parser, add_evaluate_parser, add_models_parser, add_train_parser
 from skelgnn.tables import format_table
 
@@ -47,6 +48,7 @@ PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_prepare_parser,  # skelgnn.cli.data
     add_analyze_parser,
     add_convert_parser,  # skelgnn.cli.motion
+    add_view_parser,  # skelgnn.cli.view
     add_action_parser,  # skelgnn.action.cli
 ]
 """The verb table: one function per top-level verb, each adding its sub-parser with

@@ -132,8 +132,9 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Detect one person's 2D keypoints in every frame with MediaPipe BlazePose "
                     "(needs mediapipe==0.10.21, the 'video' extra), lift them to 3D and write "
                     "keypoints_2d.npz, poses_3d.npz, side_by_side.mp4 (the video with the 2D "
-                    "skeleton | the 3D skeleton) and contact_sheet.png to --out, printing the "
-                    "frames/s of each stage.")
+                    "skeleton | the 3D skeleton), contact_sheet.png and motion.html (an "
+                    "interactive 3D viewer, one offline HTML file; see `skelgnn view`) to --out, "
+                    "printing the frames/s of each stage.")
     vd.add_argument("input", metavar="VIDEO", help="input video (mp4, mov, ...)")
     vd.add_argument("--out", metavar="DIR", required=True, help="output directory")
     vd.add_argument("--checkpoint", metavar="PT", default=None,
@@ -145,6 +146,7 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
     vd.add_argument("--backend", choices=BACKENDS, default="torch",
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
     vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
+    vd.add_argument("--no-viewer", action="store_true", help="skip motion.html (the interactive viewer)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     vd.add_argument("--person", metavar="one", default="one",
                     help="people lifted: one, the only choice (MediaPipe's pose API finds one "
@@ -180,7 +182,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                            max_frames=args.max_frames, render=not args.no_render,
                            progress=sys.stderr.isatty(), reframe=not args.no_reframe,
-                           focal=args.focal, smooth=args.smooth)
+                           focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer)
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

@@ -14,7 +14,10 @@ The pipeline of :func:`process_video`:
    smoothing, focal length given or assumed);
 4. render ``side_by_side.mp4`` (the video with the 2D skeleton that was lifted | the 3D skeleton
    in the world frame, standing on the floor grid, seen level from the camera's side, 720
-   pixels high at most) and ``contact_sheet.png`` (8 frames of it).
+   pixels high at most) and ``contact_sheet.png`` (8 frames of it);
+5. write ``motion.html``, the interactive viewer (:func:`skelgnn.video.viewer.write_viewer`: one
+   offline HTML file, the world-frame skeleton with orbit controls and a timeline beside the 2D
+   keypoints over up to 150 small frames of the video, kept while decoding for detection).
 
 MediaPipe 0.10.21 pins ``numpy<2`` and ``protobuf<5``, so it lives in its own environment (the
 ``video`` extra); nothing else in the package imports it.
@@ -338,7 +341,8 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
     return pred, arrays, path
 
 
-VIDEO_OUTPUTS = ("keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4", "contact_sheet.png")
+VIDEO_OUTPUTS = ("keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4", "contact_sheet.png",
+                 "motion.html")
 """The files :func:`process_video` writes into its directory (replaced together)."""
 
 
@@ -347,7 +351,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   min_score: float = 0.3, max_frames: Optional[int] = None,
                   render: bool = True, progress: bool = False,
                   reframe: bool = True, focal: Optional[float] = None,
-                  smooth: bool = False) -> VideoResult:
+                  smooth: bool = False, viewer: bool = True) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -369,15 +373,26 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         focal: the camera's focal length in pixels (default: assumed, see
             :func:`skelgnn.motion.trajectory.default_intrinsics`), for the root trajectory.
         smooth: One-Euro filter on the poses and the trajectory.
+        viewer: also write ``motion.html`` (:mod:`skelgnn.video.viewer`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
     det: Detector = detector if detector is not None else MediaPipePoseDetector()
     timings: dict[str, float] = {}
+    detect, sampler = det, None
+    if viewer:  # the viewer's video frames are kept while decoding for detection
+        from skelgnn.video.viewer import FrameSampler
+
+        sampler = keep = FrameSampler()
+
+        def detect_and_keep(frame: np.ndarray) -> Optional[np.ndarray]:
+            keep.offer(frame)
+            return det(frame)
+        detect = detect_and_keep
     t0 = time.perf_counter()
     try:
-        seq = detect_keypoints(path, det, layout, max_frames, progress)
+        seq = detect_keypoints(path, detect, layout, max_frames, progress)
     finally:
         if owned:
             det.close()  # type: ignore[attr-defined]
@@ -397,4 +412,13 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
             path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True)
+    if sampler is not None:
+        from skelgnn.video.viewer import write_viewer
+
+        t_view = time.perf_counter()
+        files["viewer"] = write_viewer(
+            arrays["poses_world"], out_dir / "motion.html", float(seq.fps or 30.0),
+            keypoints_2d=pred.keypoints_2d, image_size=seq.image_size, filled=pred.report.mask,
+            frame_ids=seq.frames.tolist(), images=sampler.images(), title=Path(path).name)
+        timings["viewer"] = time.perf_counter() - t_view
     return VideoResult(seq, pred, files, timings, arrays)
