@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data/cmu
 ARGS ?=
 
-.PHONY: setup demo data-check test test-all benchmark models clean-venv
+.PHONY: setup demo data-check test test-all test-blender benchmark models clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+## BVH export imported by real Blender (installs the blender extra once: bpy, a 520 MB wheel)
+test-blender: $(STAMP)
+	$(PY) -m pip install -q -e '.[blender]'
+	$(PY) -m pytest -q -m blender tests/test_bvh_blender.py
 
 ## every test, slow ones included
 test-all: $(STAMP)

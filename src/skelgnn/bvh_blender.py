@@ -82,9 +82,9 @@ def blender_positions(path: str | Path, python: Optional[str] = None,
 
 def _import_and_sample(bvh: Path, out: Path) -> None:  # pragma: no cover - runs inside Blender
     """The child: import ``bvh`` into an empty scene and write every bone head of every frame."""
-    import bpy  # type: ignore[import-not-found]  # first: it puts Blender's modules on the path
-    import addon_utils  # type: ignore[import-not-found]
-    from bpy_extras.io_utils import axis_conversion  # type: ignore[import-not-found]
+    import bpy  # first: it puts Blender's modules on the path
+    import addon_utils
+    from bpy_extras.io_utils import axis_conversion
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     addon_utils.enable("io_anim_bvh", default_set=True)
