@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -152,3 +153,17 @@ def test_load_motion_npz_prefers_world_and_flips_camera_axes(tmp_path):
     p, fps, frame = load_motion_npz(tmp_path / "w.npz")
     assert frame == "world" and fps == 30.0
     np.testing.assert_allclose(p, poses + 2.0)
+
+
+def test_pybvh_reads_the_bvh_onto_the_encoded_positions(tmp_path):
+    """A third reader (pybvh, which assumes 6 root channels then 3 rotations per joint: the
+    layout Blender and most tools expect) reproduces the positions the solver encoded."""
+    pybvh = pytest.importorskip("pybvh")
+    clip = _rigid_clip(seed=5) + np.random.default_rng(5).normal(0, 0.01, (40, 17, 3))
+    encoded = write_bvh(clip, tmp_path / "p.bvh")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pybvh warns about axis heuristics
+        theirs = pybvh.read_bvh_file(tmp_path / "p.bvh", world_up="+y")
+        positions = theirs.joint_positions() / 100.0
+    idx = [list(theirs.joint_names).index(n) for n in BVH_NAMES]
+    assert np.abs(positions[:, idx] - encoded).max() < 1e-4
