@@ -39,7 +39,7 @@ test: $(STAMP)
 ## BVH export imported by real Blender (installs the blender extra once: bpy, a 520 MB wheel)
 test-blender: $(STAMP)
 	$(PY) -m pip install -q -e '.[blender]'
-	$(PY) -m pytest -q -m blender tests/test_bvh_blender.py
+	$(PY) -m pytest -q -m blender tests/motion/test_blender.py
 
 ## every test, slow ones included
 test-all: $(STAMP)

@@ -6,8 +6,8 @@
 
 Needs the ``blender`` extra (``bpy``). Without ``--poses`` the sample video is lifted as ``make
 demo`` does (``skelgnn video --no-render``, default checkpoint). Without ``--bvh`` the clip is
-written with :func:`skelgnn.animation.write_bvh` (what ``skelgnn convert`` writes). The file is
-imported with Blender's own importer (:func:`skelgnn.bvh_blender.blender_positions`) and with our
+written with :func:`skelgnn.motion.animation.write_bvh` (what ``skelgnn convert`` writes). The file is
+imported with Blender's own importer (:func:`skelgnn.motion.blender.blender_positions`) and with our
 reader (:func:`skelgnn.prepare.bvh.read_bvh`), and both are compared with ``poses_world``:
 
 * mean / max joint error (cm) over every joint of every frame, and the mean per joint;
@@ -44,7 +44,7 @@ def _widths(x: np.ndarray) -> dict[str, float]:
 
 def score(world: np.ndarray, positions: np.ndarray) -> dict[str, object]:
     """Figures of ``positions`` against ``world`` (both ``(F, 17, 3)`` metres)."""
-    from skelgnn.animation import BVH_NAMES
+    from skelgnn.motion.animation import BVH_NAMES
 
     err = 100 * np.linalg.norm(positions - world, axis=-1)  # (F, 17) cm
     return {"mean_joint_error_cm": float(err.mean()), "max_joint_error_cm": float(err.max()),
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="JSON to write, '-' for none")
     args = ap.parse_args(argv)
 
-    from skelgnn.animation import BVH_NAMES, bone_lengths, load_motion_npz, write_bvh
-    from skelgnn.bvh_blender import blender_positions
+    from skelgnn.motion.animation import BVH_NAMES, bone_lengths, load_motion_npz, write_bvh
+    from skelgnn.motion.blender import blender_positions
     from skelgnn.cli import main as cli
     from skelgnn.prepare.bvh import forward_kinematics, read_bvh
     from skelgnn.skeleton import H36M17
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                                           - lengths[c]).mean()), 2)
               for c, (n, p) in enumerate(zip(BVH_NAMES, H36M17.parents)) if p >= 0}
     result = {"poses": str(args.poses or f"skelgnn video {SAMPLE.name} --no-render"),
-              "bvh": str(args.bvh or "skelgnn.animation.write_bvh"), "frames": int(len(world)),
+              "bvh": str(args.bvh or "skelgnn.motion.animation.write_bvh"), "frames": int(len(world)),
               "bpy": importlib.metadata.version("bpy"), "poses_world": _widths(world),
               "blender_import": score(world, blender), "skelgnn_read_bvh": score(world, ours),
               "blender_vs_skelgnn_max_cm": 100 * float(np.abs(blender - ours).max()),

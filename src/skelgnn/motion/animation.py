@@ -30,7 +30,7 @@ OFFSET, so position channels below the root would collapse the figure there.)
 Leaf joints (feet, wrists, head) are joints with zero rotation and a 5 cm ``End Site`` along their
 bone, so a reader that keeps only joints still sees all 17 positions. The file reads back with
 :func:`skelgnn.prepare.bvh.read_bvh` (tests/motion/test_animation.py) and with Blender's own importer
-(:mod:`skelgnn.bvh_blender`, tests/test_bvh_blender.py) to the positions
+(:mod:`skelgnn.motion.blender`, tests/motion/test_blender.py) to the positions
 :attr:`BvhSolution.positions` predicts.
 
 JSON and CSV hold the positions themselves (:func:`write_json`, :func:`write_csv`), metres.

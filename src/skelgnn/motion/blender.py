@@ -5,10 +5,10 @@ Blender's importer (``io_anim_bvh``), for instance, takes a joint's position cha
 translation where other readers add them to the joint's OFFSET. :func:`blender_positions` runs
 the real importer (``bpy``, Blender as a Python module: ``pip install 'skelgnn[blender]'``) on a
 file and reads back every joint's world-space head for every frame, so an exporter can be checked
-against the positions it was meant to encode (tests/test_bvh_blender.py).
+against the positions it was meant to encode (tests/motion/test_blender.py).
 
 Blender runs in a child process (``bpy`` is heavy, keeps global state, and prints freely): this
-file is also the child's script (``python bvh_blender.py IN.bvh OUT.npz``), so it imports only the
+file is also the child's script (``python blender.py IN.bvh OUT.npz``), so it imports only the
 standard library and numpy at the top.
 
 Import options are Blender's defaults (``axis_forward="-Z"``, ``axis_up="Y"``: the file's y-up

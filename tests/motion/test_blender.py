@@ -3,7 +3,7 @@ importer (``bpy``, the ``blender`` extra) lands on ``poses_world``.
 
 The Blender tests run with ``make test-blender`` (installs the extra; ``.ci/run`` calls it after
 ``make test``) or ``pytest -m blender``; outside CI they skip when ``bpy`` or the shared data are
-missing. The error paths of :func:`skelgnn.bvh_blender.blender_positions` run in the default suite.
+missing. The error paths of :func:`skelgnn.motion.blender.blender_positions` run in the default suite.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, require_path
-from skelgnn.animation import BVH_NAMES, load_motion_npz, positions_to_bvh
-from skelgnn.bvh_blender import blender_positions
+from skelgnn.motion.animation import BVH_NAMES, load_motion_npz, positions_to_bvh
+from skelgnn.motion.blender import blender_positions
 from skelgnn.cli import main
 from skelgnn.prepare.bvh import forward_kinematics, read_bvh
 
