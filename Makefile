@@ -38,6 +38,7 @@ test: $(STAMP)
 
 ## BVH export imported by real Blender (installs the blender extra once: bpy, a 520 MB wheel)
 test-blender: $(STAMP)
+	.ci/blender-deps
 	$(PY) -m pip install -q -e '.[blender]'
 	$(PY) -m pytest -q -m blender tests/motion/test_blender.py
 
