@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ../shared/data/cmu
 ARGS ?=
 
-.PHONY: setup demo data-check test test-browser test-all benchmark models clean-venv
+.PHONY: setup demo data-check test test-browser test-blender test-all benchmark models clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ test-browser: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (~100 MB) for the browser test"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	SKELGNN_BROWSER_TEST=1 $(PY) -m pytest -q -m slow tests/video/test_viewer.py
+
+## BVH export imported by real Blender (installs the blender extra once: bpy, a 520 MB wheel)
+test-blender: $(STAMP)
+	.ci/blender-deps
+	$(PY) -m pip install -q -e '.[blender]'
+	$(PY) -m pytest -q -m blender tests/motion/test_blender.py
 
 ## every test, slow ones included
 test-all: $(STAMP)

@@ -2,34 +2,36 @@
 
 BVH (Biovision Hierarchy) stores a skeleton of fixed bone offsets and, per frame, the root's
 position and every joint's rotation. :func:`positions_to_bvh` turns 17 Human3.6M joint positions
-per frame into that:
+per frame into the form Blender, MotionBuilder and retargeting tools expect: position channels on
+the root only, rotation-only channels below it, OFFSETs that are the bone lengths. (Blender's
+importer takes a joint's position channels as its whole translation, not as an addition to its
+OFFSET, so position channels below the root would collapse the figure there.)
 
-1. **fixed bone lengths**: each bone's median length over the clip; the clip is rebuilt with
-   them, keeping every bone's direction (:func:`fix_bone_lengths`, the reference the BVH
-   reproduces);
+1. **fixed bone lengths**: each bone's median length over the clip (:func:`bone_lengths`); a
+   lifted clip's bones stretch a little from frame to frame, and that variation is what the
+   file cannot hold (:attr:`BvhSolution.residual`);
 2. **rest pose** (the BVH offsets, y up, facing +z, left at +x): legs straight down, spine and
    neck straight up, arms out sideways (a T-pose); the three-way branches (Hip -> hips and spine,
    Thorax -> neck and shoulders) keep the clip's median shape, expressed in a frame built from
-   the branch itself, so one rotation can place all three children;
-3. **rotations**: at a branch, the rotation that best maps the rest offsets of the children
-   onto their target directions (Kabsch: SVD of ``sum_c o_c d_c^T``); along a chain, the smallest
-   rotation (swing, no twist) turning the bone from its parent's orientation onto its target.
-   The branch's three bones do not keep exactly the same angles in every frame (lifted
-   poses, and even mocap, flex there), so the six branch children (RHip, LHip, Spine,
-   Neck/Nose, LShoulder, RShoulder) also carry ``Xposition Yposition Zposition`` channels: the
-   small residual, in the parent's frame, between the rotated rest offset and the target (a few
-   millimetres on mocap). With them the file reproduces the fixed-length clip exactly; tools
-   that ignore non-root position channels still get every rotation right and the branch
-   children within that residual.
+   the branch itself, so one rotation places all three children;
+3. **rotations**, solved from the root outwards, each bone aimed from its already-placed parent
+   at the joint's position in the clip (so errors do not accumulate down the limbs): at a branch,
+   the rotation that best maps the rest offsets of the three children onto their targets
+   (Kabsch: SVD of ``sum_c o_c d_c^T``); along a chain, the smallest rotation (swing, no twist)
+   turning the bone from its parent's orientation onto its target. A branch's three bones do not
+   keep exactly the same angles in every frame (lifted poses, and even mocap, flex there): its
+   children land within that flex of their targets (a few millimetres on mocap);
 4. **Euler angles**: local rotations ``L_j = G_parent^T G_j`` written as ``Zrotation Xrotation
-   Yrotation`` channels (intrinsic, ``L = Rz Rx Ry``, degrees); the root also has ``Xposition
-   Yposition Zposition``. Lengths in centimetres (the common BVH unit).
+   Yrotation`` channels, the same order for every joint (intrinsic, ``L = Rz Rx Ry``, degrees;
+   unwrapped over frames so no channel jumps by 360); the root also has ``Xposition Yposition
+   Zposition`` (its OFFSET is zero, so readers that add the OFFSET and Blender, which does not,
+   agree). Lengths in centimetres (the common BVH unit).
 
-Limb targets are aimed from the already-placed parent, so nothing accumulates down the limbs.
-Leaf joints (feet, wrists, head) are joints with zero rotation and a 5 cm ``End Site``, so a BVH
-reader that keeps only joints still sees all 17 positions. The file reads back with
-:func:`skelgnn.prepare.bvh.read_bvh` and its forward kinematics reproduce the fixed-length clip
-(tests/motion/test_animation.py).
+Leaf joints (feet, wrists, head) are joints with zero rotation and a 5 cm ``End Site`` along their
+bone, so a reader that keeps only joints still sees all 17 positions. The file reads back with
+:func:`skelgnn.prepare.bvh.read_bvh` (tests/motion/test_animation.py) and with Blender's own importer
+(:mod:`skelgnn.motion.blender`, tests/motion/test_blender.py) to the positions
+:attr:`BvhSolution.positions` predicts.
 
 JSON and CSV hold the positions themselves (:func:`write_json`, :func:`write_csv`), metres.
 
@@ -41,9 +43,11 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator, Optional
+from typing import IO, Iterator
 
 import numpy as np
 
@@ -52,7 +56,8 @@ from skelgnn.skeleton import H36M17
 
 __all__ = [
     "BVH_NAMES",
-    "fix_bone_lengths",
+    "BvhSolution",
+    "bone_lengths",
     "matrix_to_euler_zxy",
     "positions_to_bvh",
     "write_bvh",
@@ -77,7 +82,9 @@ _REST_DIR = {1: (-1, 0, 0), 2: (0, -1, 0), 3: (0, -1, 0), 4: (1, 0, 0), 5: (0, -
 # Branch joints: (joint, left child, right child, up child) -> frame x = left - right, y ~ up.
 _BRANCHES = {0: (4, 1, 7), 8: (11, 14, 9)}
 _CM = 100.0
-_SHIFTED = tuple(c for j in _BRANCHES for c in _CHILDREN[j])  # joints with position channels
+_END_SITE_CM = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -102,19 +109,6 @@ def bone_lengths(positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def fix_bone_lengths(positions: np.ndarray, lengths: Optional[np.ndarray] = None) -> np.ndarray:
-    """Rebuild ``(F, 17, 3)`` positions from the root outwards with fixed bone ``lengths``
-    (default :func:`bone_lengths`), keeping every bone's direction: ``q_c = q_p + L_c
-    unit(p_c - p_p)``."""
-    p = np.asarray(positions, dtype=np.float64)
-    lengths = bone_lengths(p) if lengths is None else np.asarray(lengths, dtype=np.float64)
-    q = p.copy()
-    for c, par in enumerate(_PARENTS):  # parents precede children
-        if par >= 0:
-            q[:, c] = q[:, par] + lengths[c] * _unit(p[:, c] - p[:, par])
-    return q
-
-
 def _branch_frame(q: np.ndarray, left: int, right: int, up: int, joint: int) -> np.ndarray:
     """``(F, 3, 3)`` rotation whose columns are the branch's x (right -> left), y (towards the
     up child, orthogonalised) and z = x cross y, in the clip's coordinates."""
@@ -125,7 +119,7 @@ def _branch_frame(q: np.ndarray, left: int, right: int, up: int, joint: int) -> 
 
 
 def _rest_offsets(q: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """``(J, 3)`` rest offsets in metres (see the module docstring, step 2)."""
+    """``(J, 3)`` rest offsets in metres of the clip ``q`` (see the module docstring, step 2)."""
     offsets = np.zeros((len(_PARENTS), 3))
     for c in range(1, len(_PARENTS)):
         offsets[c] = lengths[c] * np.asarray(_REST_DIR[c], dtype=np.float64)
@@ -181,18 +175,38 @@ def matrix_to_euler_zxy(r: np.ndarray) -> np.ndarray:
     return np.degrees(np.stack([z, x, y], axis=-1))
 
 
-def positions_to_bvh(positions: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Solve the BVH of a clip.
+@dataclass(frozen=True, eq=False)
+class BvhSolution:
+    """A clip solved as a BVH skeleton (:func:`positions_to_bvh`).
+
+    Attributes:
+        offsets: ``(J, 3)`` rest offsets from the parent, metres (zero for the root); their
+            norms are the bone lengths.
+        root: ``(F, 3)`` root positions, metres.
+        euler: ``(F, J, 3)`` local rotations as ``(z, x, y)`` degrees, ``L = Rz Rx Ry``.
+        positions: ``(F, J, 3)`` the joint positions the file encodes (its forward kinematics),
+            metres.
+        target: ``(F, J, 3)`` the clip that was solved, metres.
+    """
+
+    offsets: np.ndarray
+    root: np.ndarray
+    euler: np.ndarray
+    positions: np.ndarray
+    target: np.ndarray
+
+    @property
+    def residual(self) -> np.ndarray:
+        """``(F, J)`` distance, metres, of every encoded joint from the clip's: what fixed bone
+        lengths and rigid branches cannot hold."""
+        return np.asarray(np.linalg.norm(self.positions - self.target, axis=-1))
+
+
+def positions_to_bvh(positions: np.ndarray) -> BvhSolution:
+    """Solve the BVH of a clip (the module docstring gives the steps).
 
     Args:
         positions: ``(F, 17, 3)`` y-up metres (e.g. ``poses_world``).
-
-    Returns:
-        ``offsets (J, 3)`` rest offsets in metres, ``root (F, 3)`` root positions in metres,
-        ``euler (F, J, 3)`` local ZXY Euler angles in degrees, ``shifts (F, J, 3)`` the position
-        channels of the branch children in metres (zero for the other joints), and
-        ``reference (F, J, 3)`` the fixed-bone-length clip the BVH encodes.
     """
     p = np.asarray(positions, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (len(_PARENTS), 3) or len(p) == 0:
@@ -200,20 +214,14 @@ def positions_to_bvh(positions: np.ndarray
     if not np.isfinite(p).all():
         raise ValueError("BVH export: positions must be finite (fill missing frames first)")
     lengths = bone_lengths(p)
-    q = fix_bone_lengths(p, lengths)
-    offsets = _rest_offsets(q, lengths)
+    offsets = _rest_offsets(p, lengths)
     f, j = p.shape[:2]
-    glob = np.zeros((f, j, 3, 3))
-    placed = np.zeros_like(q)
-    placed[:, 0] = q[:, 0]
-    shifts = np.zeros_like(q)
+    glob = np.zeros((f, j, 3, 3))  # (F, J, 3, 3) global orientation of every joint
+    placed = np.zeros_like(p)
+    placed[:, 0] = p[:, 0]
     for joint in range(j):  # parents precede children
         par = _PARENTS[joint]
-        if joint in _SHIFTED:  # residual in the parent's frame: lands exactly on the target
-            shifts[:, joint] = np.einsum("fji,fj->fi", glob[:, par], q[:, joint] - placed[:, par]) \
-                - offsets[joint]
-            placed[:, joint] = q[:, joint]
-        elif joint > 0:
+        if par >= 0:
             placed[:, joint] = placed[:, par] + np.einsum("fij,j->fi", glob[:, par], offsets[joint])
         kids = _CHILDREN[joint]
         parent_rot = np.broadcast_to(np.eye(3), (f, 3, 3)) if par < 0 else glob[:, par]
@@ -222,19 +230,20 @@ def positions_to_bvh(positions: np.ndarray
         elif len(kids) == 1:
             c = kids[0]
             a = _unit(np.einsum("fij,j->fi", parent_rot, offsets[c]))
-            b = _unit(q[:, c] - placed[:, joint])
+            b = _unit(p[:, c] - placed[:, joint])
             glob[:, joint] = _swing(a, b) @ parent_rot
         else:
-            dst = np.stack([q[:, c] - placed[:, joint] for c in kids], axis=1)  # (F, K, 3)
+            dst = np.stack([p[:, c] - placed[:, joint] for c in kids], axis=1)  # (F, K, 3)
             glob[:, joint] = _kabsch(offsets[kids], dst)
     local = glob.copy()
     for joint in range(1, j):
         local[:, joint] = np.swapaxes(glob[:, _PARENTS[joint]], -1, -2) @ glob[:, joint]
-    return offsets, q[:, 0], matrix_to_euler_zxy(local), shifts, q
+    euler = np.unwrap(matrix_to_euler_zxy(local), period=360.0, axis=0)  # no 360-degree jumps
+    return BvhSolution(offsets=offsets, root=p[:, 0].copy(), euler=euler, positions=placed, target=p)
 
 
-def _bvh_text(offsets: np.ndarray, root: np.ndarray, euler: np.ndarray, shifts: np.ndarray,
-              fps: float) -> str:
+def _bvh_text(solution: BvhSolution, fps: float) -> str:
+    offsets, root, euler = solution.offsets, solution.root, solution.euler
     out = io.StringIO()
     out.write("HIERARCHY\n")
 
@@ -244,7 +253,7 @@ def _bvh_text(offsets: np.ndarray, root: np.ndarray, euler: np.ndarray, shifts: 
         out.write(f"{pad}{kind} {BVH_NAMES[j]}\n{pad}{{\n")
         o = offsets[j] * _CM
         out.write(f"{pad}  OFFSET {o[0]:.6f} {o[1]:.6f} {o[2]:.6f}\n")
-        if j == 0 or j in _SHIFTED:
+        if j == 0:
             out.write(f"{pad}  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n")
         else:
             out.write(f"{pad}  CHANNELS 3 Zrotation Xrotation Yrotation\n")
@@ -252,7 +261,7 @@ def _bvh_text(offsets: np.ndarray, root: np.ndarray, euler: np.ndarray, shifts: 
             for c in _CHILDREN[j]:
                 joint(c, depth + 1)
         else:
-            end = _unit(offsets[j]) * 5.0 if j else np.array([0.0, 5.0, 0.0])
+            end = _unit(offsets[j]) * _END_SITE_CM
             out.write(f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} "
                       f"{end[2]:.6f}\n{pad}  }}\n")
         out.write(f"{pad}}}\n")
@@ -268,21 +277,23 @@ def _bvh_text(offsets: np.ndarray, root: np.ndarray, euler: np.ndarray, shifts: 
     walk(0)
     out.write(f"MOTION\nFrames: {len(root)}\nFrame Time: {1.0 / fps:.8f}\n")
     for f in range(len(root)):
-        values = [*(root[f] * _CM)] + [v for j in order for v in (
-            [*(shifts[f, j] * _CM), *euler[f, j]] if j in _SHIFTED else euler[f, j])]
+        values = [*(root[f] * _CM)] + [v for j in order for v in euler[f, j]]
         out.write(" ".join(f"{v:.5f}" for v in values) + "\n")
     return out.getvalue()
 
 
 def write_bvh(positions: np.ndarray, path: str | Path, fps: float = 30.0) -> np.ndarray:
     """Write ``(F, 17, 3)`` y-up metre positions as a BVH file (atomically); returns the
-    fixed-bone-length reference positions it encodes."""
+    ``(F, 17, 3)`` positions it encodes (:attr:`BvhSolution.positions`), metres."""
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be positive, found {fps}")
-    offsets, root, euler, shifts, reference = positions_to_bvh(positions)
+    solution = positions_to_bvh(positions)
     with _text_out(path) as fh:
-        fh.write(_bvh_text(offsets, root, euler, shifts, fps))
-    return reference
+        fh.write(_bvh_text(solution, fps))
+    res = solution.residual * 1000.0
+    logger.info("BVH %s: fixed bone lengths place the joints %.1f mm from the clip's on average "
+                "(max %.1f mm)", path, res.mean(), res.max())
+    return solution.positions
 
 
 def write_json(positions: np.ndarray, path: str | Path, fps: float = 30.0,
