@@ -109,6 +109,7 @@ def test_read_footage_maps_the_joints(footage_file):
     assert track.valid.sum() == 36
 
 
+@pytest.mark.usefixtures("seed_and_one_thread")
 def test_evaluate_footage_lifts_and_scores(footage_file):
     from skelgnn.infer.lifter import Lifter
 
@@ -125,6 +126,7 @@ def test_evaluate_footage_lifts_and_scores(footage_file):
     assert "| constant pose (the set's mean) |" in report and "Tracks lifted 2 of 2" in report
 
 
+@pytest.mark.usefixtures("seed_and_one_thread")
 def test_cli_evaluate_footage(footage_file, tmp_path, capsys):
     from skelgnn.cli import main
 
@@ -157,6 +159,7 @@ def test_bad_footage_files(tmp_path, footage_file):
     assert main(["evaluate", "--json", str(tmp_path / "x.json")]) != 0  # benchmark: --checkpoint
 
 
+@pytest.mark.usefixtures("seed_and_one_thread")
 def test_shelf_dev_every_track_lifted():
     """The real OpenPose detections of Shelf's development half (shared data; under CI=true a
     missing file fails): every track lifted, none refused, figures in their measured range."""

@@ -69,6 +69,7 @@ def test_too_little_left_is_refused_with_the_rule():
     check_enough_seen(valid)  # 9 joints with a hip and a shoulder: enough
 
 
+@pytest.mark.usefixtures("seed_and_one_thread")
 def test_lifter_lifts_a_clip_with_a_hidden_arm_and_face(tmp_path):
     """COCO keypoints of a person whose face and right arm are never detected: lifted, the
     filled joints flagged in the saved npz (infer refused such clips before)."""

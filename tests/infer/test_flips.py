@@ -90,6 +90,7 @@ def test_missing_joints_are_tolerated(records):
     np.testing.assert_array_equal(detect_flips(bad), truth)
 
 
+@pytest.mark.usefixtures("seed_and_one_thread")
 def test_three_d_consistency_with_a_lifter(records):
     """With the lifter's 3D facing as a second cue, whole-body swaps are found as well."""
     from pathlib import Path

@@ -19,7 +19,11 @@ change of the lifted body's facing direction (the normal of its hips and shoulde
 consecutive frames under their labellings: a swapped frontal frame lifts to a person facing away,
 and nobody turns round between two frames. This cue still holds where the 2D one is weak (a
 joint missing in one of the two frames, a person seen from above), and it lets a person who
-really turns round keep their labels.
+really turns round keep their labels. :class:`skelgnn.infer.lifter.Lifter` uses it with
+single-frame lifters only: a temporal lifter spreads a run of swapped frames over its whole
+window, so its 3D is not a per-frame cue (on whole-body swaps injected into shelf_dev's real
+detections it cost the 27-frame footage checkpoint most of its leg recall, while with the
+single-frame checkpoint it repaired the two tracks the 2D cue got wrong).
 
 The repair works on Human3.6M-17 keypoints (after :func:`skelgnn.infer.layouts.convert`), before the
 gaps are filled; the face joints there (nose, mid-eyes) are symmetric and need no repair.

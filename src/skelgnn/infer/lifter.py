@@ -310,9 +310,12 @@ class Lifter:
         flips: Optional[FlipReport] = None
         if self.flip_repair:  # after the checks: the repair lifts the clip itself
             converted = convert(kp, resolve_layout(layout, kp.shape[1]))  # (F, 17, 3)
-            converted, flips = repair_flips(
-                converted, min_score,
-                lambda k: self._lift_filled(k, image_size, min_score, reframe))
+            # the 3D cue needs each frame's own 3D: a temporal lifter spreads a run of swapped
+            # frames over its whole window (on shelf_dev's injected swaps it cost the 27-frame
+            # footage checkpoint most of its leg recall), so it is used with single-frame lifters
+            lift = ((lambda k: self._lift_filled(k, image_size, min_score, reframe))
+                    if self.receptive_field == 1 else None)
+            converted, flips = repair_flips(converted, min_score, lift)
             if flips.swapped_frames:
                 filled, report = prepare_keypoints(converted, "h36m17", min_score)
                 uv = filled[..., :2]
