@@ -112,9 +112,13 @@ def test_bad_input_shapes(checkpoint, keypoints, message):
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_keypoints_that_cannot_be_filled(checkpoint, bad):
     lifter = Lifter.from_checkpoint(checkpoint)
-    kp = np.full((4, 17, 2), 500.0)
-    kp[:, 7, 1] = bad  # the spine is never seen
-    with pytest.raises(ValueError, match=r"never seen.*Spine"):
+    kp = np.random.default_rng(0).uniform(400, 600, (4, 17, 2))
+    kp[:, 7, 1] = bad  # the spine is never seen: placed from the body, flagged
+    pred = lifter.predict_full(kp, (1000, 1000))
+    assert pred.report.unseen == (7,) and pred.report.mask[:, 7].all()
+    assert np.isfinite(pred.poses_3d).all()
+    kp[:, 8:, 1] = bad  # only the legs and the spine's lower half: too little left
+    with pytest.raises(ValueError, match="too little of the body is visible"):
         lifter.predict(kp, (1000, 1000))
     with pytest.raises(ValueError, match="no usable keypoints"):
         lifter.predict(np.full((4, 17, 2), bad), (1000, 1000))

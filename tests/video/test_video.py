@@ -171,7 +171,15 @@ def test_video_cli_without_mediapipe_says_what_to_install(clip, checkpoint, tmp_
 def test_mediapipe_on_the_sample_video(checkpoint, tmp_path, capsys):
     assert main(["video", str(SAMPLE), "--out", str(tmp_path / "o"), "--checkpoint",
                  str(checkpoint), "--max-frames", "10"]) == 0
-    assert "10 frames, 1080x1920 at 60 fps" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "10 frames, 1080x1920 at 60 fps" in text
+    assert "MediaPipe's own 3D (pose_world_landmarks, saved as poses_3d_mediapipe): P-MPJPE" in text
+    assert "flip repair: swapped left/right in" in text
+    with np.load(tmp_path / "o" / "poses_3d.npz", allow_pickle=False) as data:
+        theirs = data["poses_3d_mediapipe"]
+    assert theirs.shape == (10, 17, 3) and np.isfinite(theirs).all()
+    np.testing.assert_allclose(theirs[:, 0], 0.0, atol=1e-6)  # root-relative
+    assert 1.2 < np.linalg.norm(theirs[:, 10] - theirs[:, 3], axis=-1).mean() < 2.2  # metres
     with np.load(tmp_path / "o" / "keypoints_2d.npz", allow_pickle=False) as data:
         kp = data["keypoints"]
     assert kp.shape == (10, 33, 3)
@@ -230,3 +238,31 @@ def test_process_video_places_the_figure_and_exports(clip, checkpoint, tmp_path)
         out = tmp_path / f"motion{suffix}"
         assert main(["convert", str(result.files["poses_3d"]), str(out)]) == 0
         assert out.stat().st_size > 0
+
+
+class FakeBlazePoseWithWorld(FakeBlazePose):
+    """:class:`FakeBlazePose` that also keeps 3D world landmarks, as MediaPipe's detector does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world: list = []
+        rng = np.random.default_rng(1)
+        self.base_world = rng.normal(0, 0.3, (33, 3))
+
+    def __call__(self, frame: np.ndarray):
+        kp = super().__call__(frame)
+        self.world.append(None if kp is None else self.base_world.copy())
+        return kp
+
+
+def test_process_video_keeps_the_detectors_own_3d(clip, checkpoint, tmp_path):
+    lifter = Lifter.from_checkpoint(checkpoint)
+    result = process_video(clip, tmp_path / "out", lifter, detector=FakeBlazePoseWithWorld())
+    with np.load(result.files["poses_3d"], allow_pickle=False) as data:
+        theirs = data["poses_3d_mediapipe"]
+        ours = data["poses_3d"]
+    assert theirs.shape == ours.shape
+    assert np.isnan(theirs[3]).all() and np.isfinite(np.delete(theirs, 3, axis=0)).all()
+    assert result.mediapipe_frames == FRAMES - 1
+    assert result.mediapipe_agreement is not None and result.mediapipe_agreement > 0
+    assert "flip_swapped" in np.load(result.files["poses_3d"]).files

@@ -61,7 +61,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.infer.keypoints import check_image_size, read_keypoints
     from skelgnn.infer.layouts import resolve_layout
 
-    from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks,
+    from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks, flip_line,
                                     place_prediction, refuse_removed_reframe, write_exports)
 
     outputs = [Path(args.out)] + [Path(args.out).with_suffix(f".{fmt}") for fmt in args.export]
@@ -95,6 +95,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
           f"with {lifter.info.get('checkpoint', '?')} [{args.backend}, receptive field "
           f"{lifter.receptive_field}] in {elapsed:.2f} s")
     print(f"missing joints: {pred.report.summary()}")
+    print(flip_line(pred))
     print(f"wrote {out}")
     for path in write_exports(out, args.export):
         print(f"wrote {path}")
@@ -161,7 +162,7 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
-    from skelgnn.cli.motion import apply_threads, build_cli_lifter, write_exports
+    from skelgnn.cli.motion import apply_threads, build_cli_lifter, flip_line, write_exports
     from skelgnn.video.pipeline import process_video, read_video_info
 
     if args.person != "one":
@@ -188,6 +189,11 @@ def cmd_video(args: argparse.Namespace) -> int:
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "
           f"lifted with {lifter.info.get('checkpoint', '?')} in {elapsed:.1f} s")
     print(f"missing joints: {result.prediction.report.summary()}")
+    print(flip_line(result.prediction))
+    if result.mediapipe_agreement is not None:
+        print(f"MediaPipe's own 3D (pose_world_landmarks, saved as poses_3d_mediapipe): "
+              f"P-MPJPE {result.mediapipe_agreement:.1f} mm from ours over "
+              f"{result.mediapipe_frames} frames")
     for stage, seconds in result.timings.items():
         print(f"  {stage:14s} {seconds:7.2f} s  {frames / max(seconds, 1e-9):8.1f} frames/s")
     for name, path in result.files.items():

@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is b
     import numpy as np
 
 __all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "refuse_removed_reframe",
-           "place_prediction", "write_exports", "cmd_infer_tracks", "add_convert_parser",
-           "cmd_convert", "add_render_parser", "cmd_render"]
+           "place_prediction", "flip_line", "write_exports", "cmd_infer_tracks",
+           "add_convert_parser", "cmd_convert", "add_render_parser", "cmd_render"]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ torch to list them)."""
 
 
 def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``, ``--export``."""
+    """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``, ``--export``,
+    ``--no-flip-repair``."""
     parser.add_argument("--no-reframe", action="store_true",
                         help="lift in the keypoints' own pixels instead of a virtual camera "
                              "framed like the training data (the default of `infer`, `video` and "
@@ -45,6 +46,9 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", metavar="FMT", nargs="+", choices=EXPORT_FORMATS, default=[],
                         help="also write the motion as BVH / JSON / CSV next to the npz "
                              "(same name, other suffix)")
+    parser.add_argument("--no-flip-repair", action="store_true",
+                        help="keep the detector's left/right labels as they are (default: "
+                             "repair frames where it swapped them, see README, 'Footage')")
     parser.add_argument("--threads", metavar="N", type=int, default=1,
                         help="torch CPU threads (default 1: fastest for one clip, see README)")
 
@@ -80,6 +84,7 @@ def build_cli_lifter(args: argparse.Namespace) -> Any:
 
     lifter = build_lifter(args.checkpoint, args.backend, not args.no_tta,
                           getattr(args, "onnx", None))
+    lifter.flip_repair = not getattr(args, "no_flip_repair", False)
     return lifter.to(args.device) if args.device != "cpu" else lifter
 
 
@@ -95,6 +100,13 @@ def place_prediction(pred: Any, image_size: tuple[float, float], fps: Optional[f
     motion = build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores,
                           args.focal, args.smooth)
     return dataclasses.replace(pred, poses_3d=motion.poses_3d), motion.arrays()
+
+
+def flip_line(pred: Any) -> str:
+    """The printed line of what the left/right flip repair did to a prediction."""
+    if pred.flips is None:
+        return "flip repair: off"
+    return f"flip repair: {pred.flips.summary()}"
 
 
 def write_exports(npz: Path, formats: list[str]) -> list[Path]:
@@ -185,6 +197,7 @@ def cmd_infer_tracks(args: argparse.Namespace) -> int:
                           track_id=track.id, **motion)
         print(f"track {track.id}: frames {track.frames[0]}-{track.frames[-1]} "
               f"({track.num_detections} detected), wrote {saved}")
+        print(f"  {flip_line(pred)}")
         for extra in write_exports(saved, args.export):
             print(f"  wrote {extra}")
     print(f"{len(tracks)} track(s) from {args.keypoints}")

@@ -104,7 +104,9 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         description="P1 (MPJPE) and P2 (P-MPJPE) in mm: per-sample and action-wise means, a "
                     "per-action table, the fixed hard subsets and the model's own hardest "
                     "5% / 10%. Flip test-time augmentation is on unless --no-tta.")
-    ev.add_argument("--checkpoint", metavar="PT", required=True, help="checkpoint file")
+    ev.add_argument("--checkpoint", metavar="PT", default=None,
+                    help="checkpoint file (required for the benchmark; --footage: default as for "
+                         "`skelgnn infer`)")
     ev.add_argument("--data", metavar="DIR", default=None, help="benchmark directory")
     ev.add_argument("--source", choices=choices(Source), default=None,
                     help="2D source (default: the one the checkpoint was trained on)")
@@ -119,6 +121,21 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                          "set in --data (PCK@150mm, AUC, MPJPE per scene)")
     ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
                     help="3dhp: score all 17 mapped joints (default) or the official 14")
+    ev.add_argument("--footage", metavar="NPZ", default=None,
+                    help="score on labelled footage instead ('footage with 3D' npz, see README, "
+                         "'Footage you can measure on'): every track lifted as `skelgnn infer` "
+                         "does, scored on the 12 limb joints (MPJPE, P-MPJPE, limb-direction "
+                         "error, knee angles, world up error) beside the constant-pose floor")
+    ev.add_argument("--md", metavar="OUT", default=None, help="--footage: also write the "
+                    "Markdown report")
+    ev.add_argument("--min-score", metavar="S", type=float, default=0.3,
+                    help="--footage: as `skelgnn infer --min-score` (default 0.3)")
+    ev.add_argument("--no-flip-repair", action="store_true",
+                    help="--footage: keep the detector's left/right labels")
+    ev.add_argument("--no-reframe", action="store_true",
+                    help="--footage: lift in the keypoints' own pixels")
+    ev.add_argument("--smooth", action="store_true",
+                    help="--footage: One-Euro filter on the poses, as `skelgnn infer --smooth`")
     ev.set_defaults(command="evaluate", handler=cmd_evaluate)
 
 
@@ -151,11 +168,42 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _evaluate_footage(args: argparse.Namespace) -> int:
+    """``skelgnn evaluate --footage FILE``: a lifter on labelled real footage."""
+    from skelgnn.evaluate.footage import evaluate_footage, format_footage_report, read_footage
+    from skelgnn.infer.onnx import build_lifter
+
+    if args.dataset != "cmu" or args.source is not None or args.max_samples is not None:
+        raise ValueError("--footage scores the footage file alone; drop --dataset, --source and "
+                         "--max-samples")
+    if not 0.0 <= args.min_score <= 1.0:
+        raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
+    footage = read_footage(args.footage)
+    lifter = build_lifter(args.checkpoint, "torch", not args.no_tta)
+    lifter.flip_repair = not args.no_flip_repair
+    result = evaluate_footage(footage, lifter, args.min_score, reframe=not args.no_reframe,
+                              smooth=args.smooth)
+    report = format_footage_report(result)
+    print(report, end="")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    if args.md:
+        atomic_write_text(args.md, report)
+    return EXIT_OK
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
-    if args.json:
-        check_output_path(args.json)  # refuse a directory or device before minutes of scoring
-        refuse_overwriting_inputs([args.json], [args.checkpoint])
+    for out in (args.json, args.md):
+        if out:
+            check_output_path(out)  # refuse a directory or device before minutes of scoring
+            refuse_overwriting_inputs([out], [args.checkpoint, args.footage])
+    if args.footage is not None:
+        return _evaluate_footage(args)
+    if args.md is not None:
+        raise ValueError("--md applies to --footage only")
+    if args.checkpoint is None:
+        raise ValueError("the benchmark needs --checkpoint PT (the checkpoint to score)")
     if args.dataset == "3dhp":
         return _evaluate_3dhp(args)
     from skelgnn.evaluate.benchmark import evaluate_checkpoint, format_report

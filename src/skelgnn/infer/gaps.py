@@ -38,6 +38,8 @@ class FillReport:
         empty_frames: frames with no usable joint at all (entirely interpolated).
         per_joint: missing observations per joint, ``(J,)``.
         mask: ``(F, J)`` bool, True where a joint was filled.
+        unseen: joints never seen in the clip and placed from the body
+            (:mod:`skelgnn.infer.body_fill`); their ``mask`` column is True in every frame.
     """
 
     frames: int
@@ -47,17 +49,24 @@ class FillReport:
     empty_frames: int
     per_joint: tuple[int, ...] = ()
     mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
+    unseen: tuple[int, ...] = ()
 
     def summary(self) -> str:
         """One line for a log or the CLI."""
         if self.missing_joints == 0:
             return f"{self.frames} frames, no missing joints"
-        return (f"{self.frames} frames: filled {self.missing_joints} missing joint(s) in "
+        line = (f"{self.frames} frames: filled {self.missing_joints} missing joint(s) in "
                 f"{self.filled_frames} frame(s) ({self.empty_frames} frame(s) without any joint)")
+        if self.unseen:
+            names = H36M17.names if self.joints == H36M17.num_joints else None
+            listed = ", ".join(names[j] if names else str(j) for j in self.unseen)
+            line += f"; never seen, placed from the body: {listed}"
+        return line
 
 
 def fill_missing(keypoints: np.ndarray, min_score: float = 0.3,
-                 names: Optional[Sequence[str]] = None) -> tuple[np.ndarray, FillReport]:
+                 names: Optional[Sequence[str]] = None,
+                 fill_unseen: bool = False) -> tuple[np.ndarray, FillReport]:
     """Fill missing joints by linear interpolation over time, per joint.
 
     A joint is missing where its score is below ``min_score`` or a coordinate is not finite.
@@ -68,13 +77,17 @@ def fill_missing(keypoints: np.ndarray, min_score: float = 0.3,
         keypoints: ``(F, J, 3)`` pixels and score (or ``(F, J, 2)``: every finite joint is valid).
         min_score: score threshold of a usable joint.
         names: joint names for error messages (default: H36M17's when ``J == 17``).
+        fill_unseen: Human3.6M-17 keypoints only: place joints never seen in the clip from the
+            body (:mod:`skelgnn.infer.body_fill`) instead of refusing, unless too little is left.
 
     Returns:
         ``(F, J, 3)`` float64 with every coordinate finite (scores unchanged), and a
         :class:`FillReport`.
 
     Raises:
-        ValueError: a bad shape, no usable joint in any frame, or a joint never usable.
+        ValueError: a bad shape, no usable joint in any frame, or a joint never usable
+            (with ``fill_unseen``: too little of the body seen,
+            :func:`skelgnn.infer.body_fill.check_enough_seen`).
     """
     kp = as_keypoint_array(keypoints, "fill_missing")  # a copy: filled in place below
     if isinstance(min_score, (bool, np.bool_)) or not isinstance(min_score, (int, float, np.number)) \
@@ -94,6 +107,24 @@ def fill_missing(keypoints: np.ndarray, min_score: float = 0.3,
         raise ValueError(f"no usable keypoints: no joint in any of the {f} frames has a score >= "
                          f"{min_score:g}; check the detections or lower --min-score")
     never = np.flatnonzero(~valid.any(axis=0))
+    if never.size and fill_unseen and j == H36M17.num_joints:
+        from skelgnn.infer.body_fill import check_enough_seen, fill_unseen_from_body
+
+        check_enough_seen(valid)
+        seen = np.flatnonzero(valid.any(axis=0))
+        part, _ = fill_missing(kp[:, seen], min_score, [str(i) for i in seen])
+        kp[:, seen] = part
+        unseen = ~valid.any(axis=0)  # (J,)
+        scores = np.where(valid, kp[..., 2], 0.0)  # (F, J)
+        kp[..., :2] = fill_unseen_from_body(kp[..., :2], unseen, scores)
+        mask = ~valid
+        report = FillReport(frames=f, joints=j, missing_joints=int(mask.sum()),
+                            filled_frames=int(mask.any(1).sum()),
+                            empty_frames=int(mask.all(1).sum()),
+                            per_joint=tuple(int(n) for n in mask.sum(0)), mask=mask,
+                            unseen=tuple(int(i) for i in never))
+        log.info("fill_missing: %s", report.summary())
+        return kp, report
     if never.size:
         names = list(names) if names is not None else \
             list(H36M17.names) if j == H36M17.num_joints else [str(i) for i in range(j)]
@@ -120,7 +151,8 @@ def fill_missing(keypoints: np.ndarray, min_score: float = 0.3,
 
 
 def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: float = 0.3,
-                      declared: Optional[str] = None) -> tuple[np.ndarray, FillReport]:
+                      declared: Optional[str] = None,
+                      fill_unseen: bool = True) -> tuple[np.ndarray, FillReport]:
     """Any supported layout -> filled H36M 17-joint keypoints ready for a lifter.
 
     Args:
@@ -128,6 +160,9 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: 
         layout: a layout name or ``"auto"`` (see :func:`skelgnn.infer.layouts.resolve_layout`).
         min_score: joints scoring below it are missing and get filled.
         declared: the layout the file declares, used by ``"auto"``.
+        fill_unseen: place joints never seen in the clip from the body and flag them
+            (:mod:`skelgnn.infer.body_fill`) rather than refuse the clip; it is refused only when
+            too little of the body is left.
 
     Returns:
         ``(F, 17, 3)`` float64 pixels and scores with every coordinate finite, and the
@@ -145,4 +180,4 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: 
                     "joints 0-4 (pelvis, right leg, left hip) span only %.0f%% of the body: "
                     "they look like COCO's face joints. Pass layout='coco17' (--layout coco17) "
                     "if the keypoints are in COCO order", 100 * spread)
-    return fill_missing(convert(kp, resolved), min_score)
+    return fill_missing(convert(kp, resolved), min_score, fill_unseen=fill_unseen)

@@ -35,9 +35,11 @@ from skelgnn.models.checkpoint import load_model
 from skelgnn.data.codec import PoseCodec, pad_sequence
 from skelgnn.fileio import atomic_open
 from skelgnn.geometry import COORDINATE_LIMIT
+from skelgnn.infer.flips import FlipReport, repair_flips
 from skelgnn.infer.gaps import FillReport, prepare_keypoints
 from skelgnn.infer.keypoints import as_keypoint_array, check_image_size
 from skelgnn.infer.plausibility import warn_implausible_keypoints
+from skelgnn.infer.layouts import convert, resolve_layout
 from skelgnn.models import LifterModel
 from skelgnn.models.predict import predict_sequence
 from skelgnn.skeleton import H36M17
@@ -104,12 +106,14 @@ class Prediction:
         keypoints_2d: ``(F, 17, 2)`` float32 pixels in H36M order, missing joints filled.
         scores: ``(F, 17)`` float32 joint scores before filling (1 where none were given).
         report: what the gap filling did.
+        flips: what the left/right flip repair did (None when it was off).
     """
 
     poses_3d: np.ndarray
     keypoints_2d: np.ndarray
     scores: np.ndarray
     report: FillReport
+    flips: Optional[FlipReport] = None
 
     def save(self, path: str | Path, **extra: Any) -> Path:
         """Write an npz (readable with ``allow_pickle=False``) atomically: a temp file in the same
@@ -117,14 +121,20 @@ class Prediction:
         on success.
 
         Entries: ``poses_3d`` ``(F, 17, 3)``, ``keypoints_2d`` ``(F, 17, 2)``, ``scores``
-        ``(F, 17)``, ``filled`` ``(F, 17)`` bool, ``joint_names`` ``(17,)``, plus ``extra`` values
-        (``None`` values are left out; strings become 0-d string arrays).
+        ``(F, 17)``, ``filled`` ``(F, 17)`` bool, ``joint_names`` ``(17,)``, ``unseen_joints``
+        (names of the joints never seen and placed from the body, maybe empty), with flip repair
+        ``flip_swapped`` ``(F, G)`` bool and ``flip_groups`` ``(G,)`` names, plus ``extra``
+        values (``None`` values are left out; strings become 0-d string arrays).
         """
         arrays: dict[str, np.ndarray] = {
             "poses_3d": self.poses_3d, "keypoints_2d": self.keypoints_2d, "scores": self.scores,
             "filled": np.asarray(self.report.mask, dtype=bool),
             "joint_names": np.array(H36M17.names),
+            "unseen_joints": np.array([H36M17.names[j] for j in self.report.unseen], dtype=str),
         }
+        if self.flips is not None:
+            arrays["flip_swapped"] = np.asarray(self.flips.swapped, dtype=bool)
+            arrays["flip_groups"] = np.array(self.flips.groups)
         for key, value in extra.items():
             if value is not None:
                 arrays[key] = np.asarray(value)
@@ -187,12 +197,17 @@ def reframe_keypoints(uv: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
 class Lifter:
     """A trained lifter with its codec: pixels in, root-relative camera-frame metres out."""
 
+    flip_repair: bool = True
+    """Repair detector left/right swaps before lifting (:mod:`skelgnn.infer.flips`); ``skelgnn
+    infer`` / ``video`` ``--no-flip-repair`` turns it off."""
+
     def __init__(self, model: LifterModel, codec: PoseCodec, info: Optional[dict] = None,
-                 flip_test: bool = True) -> None:
+                 flip_test: bool = True, flip_repair: bool = True) -> None:
         self.model = model.eval()
         self.codec = codec
         self.info = dict(info or {})
         self.flip_test = flip_test
+        self.flip_repair = flip_repair
         self.device = torch.device("cpu")
 
     def to(self, device: str) -> "Lifter":
@@ -251,9 +266,14 @@ class Lifter:
         into a virtual 1000 x 1000 camera framed like the training data (see
         :func:`reframe_keypoints`); the returned ``keypoints_2d`` stay in the original pixels.
 
+        Left/right swaps of the detector are repaired first when ``self.flip_repair`` (the
+        default; :mod:`skelgnn.infer.flips`), and joints never seen in the clip are placed from the
+        body and flagged (:mod:`skelgnn.infer.body_fill`).
+
         Raises:
             ValueError: keypoints that are not real numbers (bool, complex, strings, objects), a
-                bad shape or layout, joints that can never be filled, pixel coordinates beyond
+                bad shape or layout, too little of the body seen to fill the rest, pixel
+                coordinates beyond
                 :data:`~skelgnn.geometry.COORDINATE_LIMIT`, an image size that does not fit the
                 keypoints (encoded inputs beyond :data:`SCREEN_LIMIT`), or a model output that is
                 not finite (a damaged checkpoint)."""
@@ -287,6 +307,19 @@ class Lifter:
                 f"keypoints_2d lie up to {extent / 2:.3g} image widths from {image}; expected "
                 "keypoints in pixels of that image. Check "
                 "image_size is the (width, height) of the frames the keypoints come from")
+        flips: Optional[FlipReport] = None
+        if self.flip_repair:  # after the checks: the repair lifts the clip itself
+            converted = convert(kp, resolve_layout(layout, kp.shape[1]))  # (F, 17, 3)
+            # the 3D cue needs each frame's own 3D: a temporal lifter spreads a run of swapped
+            # frames over its whole window (on shelf_dev's injected swaps it cost the 27-frame
+            # footage checkpoint most of its leg recall), so it is used with single-frame lifters
+            lift = ((lambda k: self._lift_filled(k, image_size, min_score, reframe))
+                    if self.receptive_field == 1 else None)
+            converted, flips = repair_flips(converted, min_score, lift)
+            if flips.swapped_frames:
+                filled, report = prepare_keypoints(converted, "h36m17", min_score)
+                uv = filled[..., :2]
+                x = self.codec.encode_2d(uv, size).astype(np.float32)
         if reframe and self.codec.mode == "screen":
             x = self.codec.encode_2d(*reframe_keypoints(uv)).astype(np.float32)
         x = pad_sequence(x, self.receptive_field)  # (F + R - 1, J, 2)
@@ -296,7 +329,20 @@ class Lifter:
                              f"checkpoint {self.info.get('checkpoint', '?')} is probably damaged "
                              "(retrain or download it again)")
         return Prediction(poses.astype(np.float32), filled[..., :2].astype(np.float32),
-                          filled[..., 2].astype(np.float32), report)
+                          filled[..., 2].astype(np.float32), report, flips)
+
+    def _lift_filled(self, keypoints: np.ndarray, image_size: Optional[tuple[float, float]],
+                     min_score: float, reframe: bool) -> np.ndarray:
+        """Fill and lift Human3.6M-17 keypoints ``(F, 17, 3)`` quietly (no checks): the 3D
+        consistency cue of the flip repair."""
+        filled, _ = prepare_keypoints(keypoints, "h36m17", min_score)
+        uv = filled[..., :2]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if reframe and self.codec.mode == "screen":
+                x = self.codec.encode_2d(*reframe_keypoints(uv))
+            else:
+                x = self.codec.encode_2d(uv, image_size)
+        return self._lift_encoded(pad_sequence(x.astype(np.float32), self.receptive_field))
 
     def _lift_encoded(self, x: np.ndarray) -> np.ndarray:
         """Encoded, padded ``(F + R - 1, J, 2)`` -> ``(F, J, 3)`` root-relative metres."""

@@ -8,10 +8,11 @@ The pipeline of :func:`process_video`:
    ``mediapipe.solutions.pose`` API, whose ``model_complexity=1`` weights ship inside the
    ``mediapipe==0.10.21`` wheel, so it works offline);
 2. write them to ``keypoints_2d.npz`` (the raw detector layout, readable by ``skelgnn infer``);
-3. convert to the Human3.6M 17-joint layout, fill missing joints and lift
-   (:meth:`skelgnn.infer.lifter.Lifter.predict_full`) to ``poses_3d.npz``, with the root
+3. convert to the Human3.6M 17-joint layout, repair left/right swaps, fill missing joints and
+   lift (:meth:`skelgnn.infer.lifter.Lifter.predict_full`) to ``poses_3d.npz``, with the root
    trajectory and the world-frame poses (:func:`skelgnn.motion.pipeline.build_motion`: optional
-   smoothing, focal length given or assumed);
+   smoothing, focal length given or assumed), and MediaPipe's own 3D beside ours
+   (``poses_3d_mediapipe``, :mod:`skelgnn.video.mediapipe3d`);
 4. render ``side_by_side.mp4`` (the video with the 2D skeleton that was lifted | the 3D skeleton
    in the world frame, standing on the floor grid, seen level from the camera's side, 720
    pixels high at most) and ``contact_sheet.png`` (8 frames of it);
@@ -39,6 +40,7 @@ import numpy as np
 from skelgnn.fileio import atomic_path
 from skelgnn.infer.lifter import Lifter, Prediction, save_npz_atomic
 from skelgnn.infer.keypoints import KeypointSequence
+from skelgnn.video.mediapipe3d import agreement_mm, stack_world_landmarks, world_landmarks_to_h36m
 
 __all__ = [
     "Detector",
@@ -153,10 +155,16 @@ class MediaPipePoseDetector:
                                   enable_segmentation=False,
                                   min_detection_confidence=min_detection_confidence,
                                   min_tracking_confidence=min_tracking_confidence)
+        self.world: list[Optional[np.ndarray]] = []
+        """MediaPipe's own 3D per call: ``(33, 3)`` ``pose_world_landmarks`` in metres (hip
+        centred), None where nobody was found (:mod:`skelgnn.video.mediapipe3d`)."""
 
     def __call__(self, frame: np.ndarray) -> Optional[np.ndarray]:
         h, w = frame.shape[:2]
         result = self._pose.process(np.ascontiguousarray(frame))
+        world = getattr(result, "pose_world_landmarks", None)
+        self.world.append(None if world is None or result.pose_landmarks is None else np.array(
+            [[p.x, p.y, p.z] for p in world.landmark], dtype=np.float64))
         if result.pose_landmarks is None:
             return None
         lm = result.pose_landmarks.landmark
@@ -242,6 +250,11 @@ class VideoResult:
     motion: Optional[dict[str, np.ndarray]] = None
     """the trajectory / world entries added to ``poses_3d.npz``
     (:meth:`skelgnn.motion.pipeline.Motion.arrays`)."""
+    mediapipe_agreement: Optional[float] = None
+    """P-MPJPE in mm between our ``poses_3d`` and MediaPipe's own 3D (``poses_3d_mediapipe``),
+    when the detector gave it (:mod:`skelgnn.video.mediapipe3d`)."""
+    mediapipe_frames: int = 0
+    """frames in that comparison."""
 
 
 def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
@@ -311,13 +324,14 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
 
 def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
                     layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
-                    focal: Optional[float] = None, smooth: bool = False
+                    focal: Optional[float] = None, smooth: bool = False,
+                    extra: Optional[dict[str, np.ndarray]] = None
                     ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
     """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
     :meth:`~skelgnn.infer.lifter.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
     and :meth:`~skelgnn.infer.lifter.Lifter.predict`, so the same keypoints give the same 3D), add the
     trajectory and the world frame (:func:`skelgnn.motion.pipeline.build_motion`) and write
-    ``out_dir/poses_3d.npz``.
+    ``out_dir/poses_3d.npz`` (with ``extra`` entries, e.g. MediaPipe's own 3D).
 
     Returns:
         the prediction (``poses_3d`` smoothed under ``smooth``), the motion entries added to the
@@ -337,7 +351,7 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
     arrays = motion.arrays()
     path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
                      image_size=seq.image_size, layout=layout,
-                     checkpoint=lifter.info.get("checkpoint", ""), **arrays)
+                     checkpoint=lifter.info.get("checkpoint", ""), **arrays, **(extra or {}))
     return pred, arrays, path
 
 
@@ -397,6 +411,12 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         if owned:
             det.close()  # type: ignore[attr-defined]
     timings["decode+detect"] = time.perf_counter() - t0
+    extra: dict[str, np.ndarray] = {}
+    world = getattr(det, "world", None)
+    if isinstance(world, list) and len(world) == seq.keypoints.shape[0] \
+            and any(w is not None for w in world):
+        extra["poses_3d_mediapipe"] = world_landmarks_to_h36m(
+            stack_world_landmarks(world)).astype(np.float32)
     # the outputs are replaced as one set: an older clip's go once this clip's detection has
     # succeeded, so a failure or an interrupt later never leaves them beside this clip's files
     for name in VIDEO_OUTPUTS:
@@ -406,8 +426,13 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
     t_lift = time.perf_counter()
     pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout, min_score,
-                                                      reframe, focal, smooth)
+                                                      reframe, focal, smooth, extra)
     timings["lift"] = time.perf_counter() - t_lift
+    agreement, n_agree = None, 0
+    if "poses_3d_mediapipe" in extra:
+        agreement, n_agree = agreement_mm(pred.poses_3d, extra["poses_3d_mediapipe"])
+        log.info("MediaPipe's own 3D agrees with ours to P-MPJPE %.1f mm over %d frames",
+                 agreement, n_agree)
     if render:
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
@@ -421,4 +446,4 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
             keypoints_2d=pred.keypoints_2d, image_size=seq.image_size, filled=pred.report.mask,
             frame_ids=seq.frames.tolist(), images=sampler.images(), title=Path(path).name)
         timings["viewer"] = time.perf_counter() - t_view
-    return VideoResult(seq, pred, files, timings, arrays)
+    return VideoResult(seq, pred, files, timings, arrays, agreement, n_agree)
