@@ -60,6 +60,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     """``skelgnn infer``."""
     from skelgnn.infer.keypoints import check_image_size, read_keypoints
     from skelgnn.infer.layouts import resolve_layout
+    from skelgnn.motion.pipeline import world_summary
 
     from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks, flip_line,
                                     place_prediction, refuse_removed_reframe, write_exports)
@@ -96,6 +97,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
           f"{lifter.receptive_field}] in {elapsed:.2f} s")
     print(f"missing joints: {pred.report.summary()}")
     print(flip_line(pred))
+    print(world_summary(motion))
     print(f"wrote {out}")
     for path in write_exports(out, args.export):
         print(f"wrote {path}")
@@ -163,6 +165,7 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
     from skelgnn.cli.motion import apply_threads, build_cli_lifter, flip_line, write_exports
+    from skelgnn.motion.pipeline import world_summary
     from skelgnn.video.pipeline import process_video, read_video_info
 
     if args.person != "one":
@@ -194,6 +197,8 @@ def cmd_video(args: argparse.Namespace) -> int:
         print(f"MediaPipe's own 3D (pose_world_landmarks, saved as poses_3d_mediapipe): "
               f"P-MPJPE {result.mediapipe_agreement:.1f} mm from ours over "
               f"{result.mediapipe_frames} frames")
+    if result.motion is not None:
+        print(world_summary(result.motion))
     for stage, seconds in result.timings.items():
         print(f"  {stage:14s} {seconds:7.2f} s  {frames / max(seconds, 1e-9):8.1f} frames/s")
     for name, path in result.files.items():

@@ -7,26 +7,39 @@ infer`` and ``skelgnn video`` control:
 2. solve the root's camera-frame position per frame (:func:`skelgnn.motion.trajectory.estimate_trajectory`,
    full perspective, detector scores as weights), smoothed too when asked;
 3. estimate a world frame -- y up, floor at y = 0, facing the camera -- from the whole clip
-   (:func:`skelgnn.motion.world.estimate_world_frame`) and express the absolute poses in it.
+   (:func:`skelgnn.motion.world.estimate_world_frame`; up from the learnt camera up direction of
+   :mod:`skelgnn.motion.gravity` by default, ``up="torso"`` for the old mean torso direction) and
+   express the absolute poses in it;
+4. detect per-frame foot contacts, put the contact feet on the floor (a vertical shift per
+   frame) and measure foot skating (:func:`skelgnn.motion.contacts.settle`).
 
 Shape letters: ``F`` frames, ``J`` joints (17, Human3.6M order).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 
+from skelgnn.motion.contacts import settle
+from skelgnn.motion.gravity import shipped_regressor
 from skelgnn.motion.smoothing import one_euro
 from skelgnn.motion.trajectory import default_intrinsics, estimate_trajectory
 from skelgnn.motion.world import WorldFrame, estimate_world_frame
 
-__all__ = ["Motion", "build_motion", "MIN_WEIGHT"]
+__all__ = ["Motion", "build_motion", "world_summary", "MIN_WEIGHT", "UP_METHODS"]
+
+UP_METHODS = ("learnt", "torso")
+"""Sources of the world's up direction: the learnt camera up (:mod:`skelgnn.motion.gravity`) or the
+clip's mean torso direction (the method before it)."""
 
 MIN_WEIGHT = 0.05
 """Smallest joint weight in the trajectory fit: filled joints (score 0) still count a little, so
 a frame whose joints were all filled keeps a solution."""
+
+LEARNT_PLANE_MAX_DEG = 10.0
+"""With the learnt up, the foot contacts' plane replaces it only within this angle."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,10 +49,17 @@ class Motion:
     Attributes:
         poses_3d: ``(F, J, 3)`` root-relative camera-frame metres (smoothed if asked).
         trajectory: ``(F, 3)`` root position in the camera frame, metres.
-        poses_world: ``(F, J, 3)`` absolute poses in the world frame (y up, floor y = 0).
+        poses_world: ``(F, J, 3)`` absolute poses in the world frame (y up, floor y = 0), contact
+            feet on the floor: ``world.to_world(poses_3d + trajectory)`` moved up by
+            ``floor_shift`` per frame.
         world: the camera -> world map.
         focal: focal length used, pixels.
         smoothed: whether the One-Euro filter was applied.
+        contacts: ``(F, 2)`` bool foot contacts, (left, right) (:mod:`skelgnn.motion.contacts`).
+        floor_shift: ``(F,)`` vertical shift that put the contact feet on the floor, metres.
+        skating: :func:`skelgnn.motion.contacts.foot_skating` (``mm_per_frame``, ``cm_per_s``,
+            ``contact_frames``).
+        up_method: where up came from: ``"learnt"`` or ``"torso"``.
     """
 
     poses_3d: np.ndarray
@@ -48,6 +68,10 @@ class Motion:
     world: WorldFrame
     focal: float
     smoothed: bool
+    contacts: np.ndarray
+    floor_shift: np.ndarray
+    skating: dict[str, float]
+    up_method: str
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The npz entries this adds to ``poses_3d.npz`` (see README, "From video to motion")."""
@@ -55,13 +79,17 @@ class Motion:
                 "poses_world": self.poses_world.astype(np.float32),
                 "world_rotation": self.world.rotation.astype(np.float32),
                 "world_origin": self.world.origin.astype(np.float32),
-                "focal_px": np.array(self.focal), "smoothed": np.array(self.smoothed)}
+                "focal_px": np.array(self.focal), "smoothed": np.array(self.smoothed),
+                "foot_contacts": self.contacts.astype(bool),
+                "floor_shift": self.floor_shift.astype(np.float32),
+                "foot_skating_cm_s": np.array(self.skating["cm_per_s"]),
+                "up_method": np.array(self.up_method)}
 
 
 def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tuple[float, float],
                  fps: Optional[float] = None, scores: Optional[np.ndarray] = None,
                  focal: Optional[float] = None, smooth: bool = False,
-                 facing: str = "camera") -> Motion:
+                 facing: str = "camera", up: str = "learnt") -> Motion:
     """Smooth (optional), place and level a lifted clip.
 
     Args:
@@ -74,7 +102,11 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
             :func:`skelgnn.motion.trajectory.default_intrinsics`).
         smooth: apply the One-Euro filter to the poses and the trajectory.
         facing: world facing, see :func:`skelgnn.motion.world.estimate_world_frame`.
+        up: :data:`UP_METHODS`: ``"learnt"`` (default; the torso when the package lacks the
+            regressor's weights) or ``"torso"``.
     """
+    if up not in UP_METHODS:
+        raise ValueError(f"up must be one of {list(UP_METHODS)}, found {up!r}")
     poses = np.asarray(poses_3d, dtype=np.float64)
     uv = np.asarray(keypoints_2d, dtype=np.float64)
     rate = float(fps) if fps else 30.0
@@ -88,7 +120,26 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
     if smooth:
         traj = one_euro(traj, rate)
     absolute = poses + traj[:, None]
-    world = estimate_world_frame(absolute, facing=facing)
+    up_cam = None
+    if up == "learnt":
+        regressor = shipped_regressor()
+        if regressor is not None:
+            up_cam = regressor.clip_up(poses, traj)
+        else:  # pragma: no cover - a broken install
+            up = "torso"
+    world = estimate_world_frame(absolute, facing=facing, up=up_cam,
+                                 plane_max_deg=LEARNT_PLANE_MAX_DEG if up_cam is not None else 30.0)
+    placed = settle(world.to_world(absolute), rate)
     return Motion(poses_3d=poses.astype(np.float32), trajectory=traj,
-                  poses_world=world.to_world(absolute), world=world, focal=intr.fx,
-                  smoothed=smooth)
+                  poses_world=placed.poses_world, world=world, focal=intr.fx,
+                  smoothed=smooth, contacts=placed.contacts, floor_shift=placed.shift,
+                  skating=placed.skating, up_method=up)
+
+
+def world_summary(arrays: Mapping[str, np.ndarray]) -> str:
+    """The CLI's one line on the world frame from :meth:`Motion.arrays`: where up came from, the
+    frames with a foot down and the foot skating."""
+    contacts = np.asarray(arrays["foot_contacts"], dtype=bool)
+    down = int(contacts.any(axis=1).sum())
+    return (f"world: up {arrays['up_method']}, a foot on the floor in {down}/{len(contacts)} "
+            f"frames, foot skating {float(arrays['foot_skating_cm_s']):.1f} cm/s")

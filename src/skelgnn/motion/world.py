@@ -4,10 +4,12 @@ Lifted poses live in the camera frame (``X`` right, ``Y`` down, ``Z`` forward): 
 makes the figure lean, and nothing says where the floor is. :func:`estimate_world_frame` picks,
 from the absolute camera-frame poses of a whole clip (root-relative pose + trajectory):
 
-* **up** (world ``+y``): the mean torso direction (Hip -> Thorax) over the clip -- people are
-  upright on average -- refined by a plane fit through the foot contacts when they spread over
-  the floor (walking) enough to define a plane (the plane's normal then wins if it is within
-  30 degrees of the torso's);
+* **up** (world ``+y``): a given direction (``up``; :func:`skelgnn.motion.pipeline.build_motion` passes
+  the learnt camera up of :mod:`skelgnn.motion.gravity`, which does not assume an upright torso), else
+  the mean torso direction (Hip -> Thorax) over the clip -- people are upright on average, but a
+  person who leans all clip long tilts this one -- either refined by a plane fit through the foot
+  contacts when they spread over the floor (walking) enough to define a plane (the plane's
+  normal then wins if it is within ``plane_max_deg`` of the first estimate);
 * **floor** (world ``y = 0``): ``ankle_height`` below the ``contact_quantile`` quantile of the
   lowest ankle's height per frame (the ankles, joints 3 and 6, are the lowest Human3.6M joints;
   on the CMU mocap they are 8 cm above the floor when the foot is flat);
@@ -22,6 +24,7 @@ World axes are right-handed: ``x = y x z``. Shape letters: ``F`` frames, ``J`` j
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -67,7 +70,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def estimate_world_frame(poses_cam: np.ndarray, facing: str = "camera",
                          ankle_height: float = ANKLE_HEIGHT, contact_quantile: float = 0.1,
-                         contact_band: float = 0.03, min_spread: float = 0.3) -> WorldFrame:
+                         contact_band: float = 0.03, min_spread: float = 0.3,
+                         up: Optional[np.ndarray] = None, plane_max_deg: float = 30.0) -> WorldFrame:
     """The world frame of a clip (see the module docstring).
 
     Args:
@@ -77,14 +81,23 @@ def estimate_world_frame(poses_cam: np.ndarray, facing: str = "camera",
         contact_quantile: quantile of the per-frame lowest ankle height taken as contact.
         contact_band: ankle points within this distance of the contact height are contacts.
         min_spread: contacts must spread this far (m, second principal extent) for a plane fit.
+        up: ``(3,)`` the up direction in camera coordinates (normalised here); ``None``: the
+            clip's mean torso direction.
+        plane_max_deg: the contacts' plane replaces ``up`` only within this angle of it.
     """
     p = np.asarray(poses_cam, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (H36M17.num_joints, 3) or len(p) == 0:
         raise ValueError(f"estimate_world_frame: expected (F, 17, 3) poses, found {p.shape}")
     if facing not in ("camera", "person"):
         raise ValueError(f"facing must be 'camera' or 'person', found {facing!r}")
-    torso = p[:, _THORAX] - p[:, _HIP]
-    up = _unit(np.mean(torso / np.linalg.norm(torso, axis=-1, keepdims=True), axis=0))
+    if up is None:
+        torso = p[:, _THORAX] - p[:, _HIP]
+        up = _unit(np.mean(torso / np.linalg.norm(torso, axis=-1, keepdims=True), axis=0))
+    else:
+        up = np.asarray(up, dtype=np.float64)
+        if up.shape != (3,) or not np.all(np.isfinite(up)):
+            raise ValueError(f"estimate_world_frame: up must be a finite (3,) direction, found {up}")
+        up = _unit(up)
     feet = p[:, list(_FEET)].reshape(-1, 3)  # (2F, 3)
     lowest = (p[:, list(_FEET)] @ up).min(axis=1)  # (F,)
     contact = np.quantile(lowest, contact_quantile)
@@ -94,7 +107,7 @@ def estimate_world_frame(poses_cam: np.ndarray, facing: str = "camera",
         _, sv, vt = np.linalg.svd(centred, full_matrices=False)
         spread = sv[1] / np.sqrt(len(pts))
         normal = vt[2] * np.sign(vt[2] @ up)
-        if spread > min_spread and normal @ up > np.cos(np.radians(30)):
+        if spread > min_spread and normal @ up > np.cos(np.radians(plane_max_deg)):
             up = normal
             lowest = (p[:, list(_FEET)] @ up).min(axis=1)
             contact = np.quantile(lowest, contact_quantile)
