@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 
@@ -104,16 +105,19 @@ def mirror(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             y * np.array([-1.0, 1.0, 1.0], dtype=y.dtype))
 
 
-def clip_errors(up: np.ndarray, target: np.ndarray, clip: np.ndarray) -> np.ndarray:
+def clip_errors(up: np.ndarray, target: np.ndarray, clip: np.ndarray,
+                weights: np.ndarray | None = None) -> np.ndarray:
     """Per-clip up error (degrees) of :func:`skelgnn.motion.gravity.clip_up` over each clip's frames."""
     from skelgnn.motion.gravity import angle_deg, clip_up
 
-    return np.array([float(angle_deg(clip_up(up[clip == c]), target[clip == c][0]))
+    w = np.ones(len(up)) if weights is None else weights
+    return np.array([float(angle_deg(clip_up(up[clip == c], w[clip == c]), target[clip == c][0]))
                      for c in np.unique(clip)])
 
 
 def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, lr: float = 2e-3,
-          dropout: float = 0.0, weight_decay: float = 1e-5, val=None, log=print):  # noqa: ANN001
+          dropout: float = 0.0, weight_decay: float = 1e-5, loss_kind: str = "cos", val=None,
+          log=print):  # noqa: ANN001
     """An :class:`skelgnn.motion.gravity.UpRegressor` fitted with Adam on ``1 - cos``."""
     import torch
 
@@ -138,7 +142,8 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, lr:
         lin = [m for m in net if isinstance(m, torch.nn.Linear)]
         return UpRegressor(mean=mean.astype(np.float64), std=std.astype(np.float64),
                            weights=tuple(m.weight.detach().numpy().T.astype(np.float64) for m in lin),
-                           biases=tuple(m.bias.detach().numpy().astype(np.float64) for m in lin))
+                           biases=tuple(m.bias.detach().numpy().astype(np.float64) for m in lin),
+                           confidence=loss_kind == "vmf")
 
     for epoch in range(epochs):
         net.train()
@@ -146,8 +151,14 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, lr:
         total = 0.0
         for i in range(0, len(xt), 512):
             idx = order[i:i + 512]
-            out = torch.nn.functional.normalize(net(xt[idx]), dim=-1)
-            loss = (1.0 - (out * yt[idx]).sum(-1)).mean()
+            raw = net(xt[idx])
+            if loss_kind == "vmf":  # von Mises-Fisher: direction raw/|raw|, concentration |raw|
+                kappa = raw.norm(dim=-1).clamp_min(1e-3)
+                log_sinh = kappa + torch.log1p(-torch.exp(-2.0 * kappa) + 1e-12) - math.log(2.0)
+                loss = (log_sinh - torch.log(kappa) - (raw * yt[idx]).sum(-1)).mean()
+            else:
+                out = torch.nn.functional.normalize(raw, dim=-1)
+                loss = (1.0 - (out * yt[idx]).sum(-1)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -157,8 +168,8 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, lr:
         net.eval()
         if val is not None:
             reg = export()
-            up = reg.predict_features(val["x"])
-            row["val_clip_deg"] = float(clip_errors(up, val["y"], val["clip"]).mean())
+            up, conf = reg.predict_with_confidence(val["x"])
+            row["val_clip_deg"] = float(clip_errors(up, val["y"], val["clip"], conf).mean())
             from skelgnn.motion.gravity import angle_deg
             row["val_frame_deg"] = float(angle_deg(up, val["y"]).mean())
         history.append(row)
@@ -175,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--loss", default="cos", choices=("cos", "vmf"),
+                    help="1 - cos, or the von Mises-Fisher likelihood (a confidence per frame)")
     ap.add_argument("--weight-decay", type=float, default=1e-5)
     ap.add_argument("--seed", type=int, default=27)
     ap.add_argument("--cache", default=None, help="npz to keep / reuse the lifted sets")
@@ -213,20 +226,20 @@ def main(argv: list[str] | None = None) -> int:
     y = np.concatenate([sets["train"]["y"], ym])
     t1 = time.perf_counter()
     reg, history = train(x, y, args.hidden, args.epochs, args.seed, dropout=args.dropout,
-                         weight_decay=args.weight_decay, val=sets["val"])
+                         weight_decay=args.weight_decay, loss_kind=args.loss, val=sets["val"])
     val = sets["val"]
-    up = reg.predict_features(val["x"])
+    up, conf = reg.predict_with_confidence(val["x"])
     res = {
         "train_subjects": train_subjects, "val_subjects": val_subjects,
         "train_frames": int(len(x)), "val_frames": int(len(val["x"])),
         "val_clips": int(len(np.unique(val["clip"]))),
-        "settings": {k: getattr(args, k) for k in ("cameras", "step", "max_height", "hidden", "epochs", "dropout",
-                                                     "weight_decay", "seed")},
+        "settings": {k: getattr(args, k) for k in ("cameras", "step", "max_height", "hidden", "epochs",
+                                                   "dropout", "loss", "weight_decay", "seed")},
         "val_up_error_deg": {
             "torso_clip_mean": float(clip_errors(val["torso"], val["y"], val["clip"]).mean()),
             "torso_frame_mean": float(angle_deg(val["torso"], val["y"]).mean()),
-            "learnt_clip_mean": float(clip_errors(up, val["y"], val["clip"]).mean()),
-            "learnt_clip_median": float(np.median(clip_errors(up, val["y"], val["clip"]))),
+            "learnt_clip_mean": float(clip_errors(up, val["y"], val["clip"], conf).mean()),
+            "learnt_clip_median": float(np.median(clip_errors(up, val["y"], val["clip"], conf))),
             "learnt_frame_mean": float(angle_deg(up, val["y"]).mean())},
         "history": history, "train_seconds": round(time.perf_counter() - t1, 1)}
     print(json.dumps(res["val_up_error_deg"], indent=2))

@@ -104,12 +104,15 @@ def clip_up(frame_ups: np.ndarray, weights: Optional[np.ndarray] = None,
 @dataclass(frozen=True, eq=False)
 class UpRegressor:
     """A small MLP ``FEATURES -> hidden -> hidden -> 3`` (ReLU), inputs standardised by
-    ``mean`` / ``std``; outputs normalised to unit up directions in camera coordinates."""
+    ``mean`` / ``std``; outputs normalised to unit up directions in camera coordinates. With
+    ``confidence`` (trained with the von Mises-Fisher likelihood) the output's length is the
+    frame's concentration, and a clip's frames are weighted by it."""
 
     mean: np.ndarray
     std: np.ndarray
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
+    confidence: bool = False
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(self.biases) or not self.weights:
@@ -152,35 +155,45 @@ class UpRegressor:
         try:
             return cls(mean=arrays["mean"], std=arrays["std"],
                        weights=tuple(arrays[f"w{i}"] for i in range(n)),
-                       biases=tuple(arrays[f"b{i}"] for i in range(n)))
+                       biases=tuple(arrays[f"b{i}"] for i in range(n)),
+                       confidence=bool(arrays.get("confidence", np.zeros(())).item()))
         except KeyError as exc:
             raise ValueError(f"{path}: not an up-regressor npz (no {exc.args[0]!r})") from None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The npz entries :meth:`load` reads."""
-        out = {"mean": self.mean.astype(np.float32), "std": self.std.astype(np.float32)}
+        out = {"mean": self.mean.astype(np.float32), "std": self.std.astype(np.float32),
+               "confidence": np.array(float(self.confidence), dtype=np.float32)}
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             out[f"w{i}"] = w.astype(np.float32)
             out[f"b{i}"] = b.astype(np.float32)
         return out
 
-    def predict_features(self, features: np.ndarray) -> np.ndarray:
-        """Unit up directions ``(F, 3)`` from :func:`up_features` rows ``(F, FEATURES)``."""
+    def predict_with_confidence(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unit up directions ``(F, 3)`` and frame weights ``(F,)`` (the concentration with
+        ``confidence``, else 1) from :func:`up_features` rows ``(F, FEATURES)``."""
         h = (np.asarray(features, dtype=np.float64) - self.mean) / self.std
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = h @ w + b
             if i < len(self.weights) - 1:
                 h = np.maximum(h, 0.0)
-        norm = np.linalg.norm(h, axis=-1, keepdims=True)
-        return h / np.maximum(norm, 1e-9)
+        norm = np.linalg.norm(h, axis=-1)
+        weight = norm if self.confidence else np.ones(len(h))
+        return h / np.maximum(norm, 1e-9)[:, None], weight
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """Unit up directions ``(F, 3)`` from :func:`up_features` rows ``(F, FEATURES)``."""
+        return self.predict_with_confidence(features)[0]
 
     def predict_frames(self, poses_rel: np.ndarray, roots: np.ndarray) -> np.ndarray:
         """Per-frame unit up directions ``(F, 3)`` in camera coordinates."""
         return self.predict_features(up_features(poses_rel, roots))
 
     def clip_up(self, poses_rel: np.ndarray, roots: np.ndarray) -> np.ndarray:
-        """The clip's up direction ``(3,)`` (:func:`clip_up` of :meth:`predict_frames`)."""
-        return clip_up(self.predict_frames(poses_rel, roots))
+        """The clip's up direction ``(3,)``: :func:`clip_up` of the per-frame directions, weighted
+        by their confidence."""
+        up, weight = self.predict_with_confidence(up_features(poses_rel, roots))
+        return clip_up(up, weight)
 
 
 _SHIPPED: list[UpRegressor] = []
