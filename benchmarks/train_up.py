@@ -184,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step", type=int, default=2, help="keep every STEP-th frame")
     ap.add_argument("--max-height", type=float, default=3.5)
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--loss", default="cos", choices=("cos", "vmf"),
+    ap.add_argument("--loss", default="vmf", choices=("cos", "vmf"),
                     help="1 - cos, or the von Mises-Fisher likelihood (a confidence per frame)")
     ap.add_argument("--weight-decay", type=float, default=1e-5)
     ap.add_argument("--seed", type=int, default=27)

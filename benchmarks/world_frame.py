@@ -18,8 +18,10 @@ degrees) and ``up="learnt"`` (the default). Parts:
   same per track, the MPJPE on the 12 limb joints centred on the mid-hip, over the rows marked
   valid; a track the lifter refuses is counted as refused;
 * ``video``: the sample clip (MediaPipe, as ``skelgnn video`` detects it; no 3D truth): the
-  angle between the old and the new up, each up's pitch and roll in the camera, and the lower
-  ankle's height above the floor (minus the ankle's own height), old and new.
+  angle between the old and the new up, each up's pitch and roll in the camera, the up error
+  when ``--video-up`` gives the camera's true up (from a calibration of that camera), and the
+  lower ankle's height above the floor (minus the ankle's own height), old (no per-frame
+  placement) and new.
 
 Means are over clips (tracks). Prints a summary and writes ``benchmarks/results/world_frame[-test].json``.
 """
@@ -148,7 +150,7 @@ def part_shelf(lifter, path: Path) -> dict:  # noqa: ANN001
             "per_track": rows}
 
 
-def part_video(lifter, video: Path) -> dict:  # noqa: ANN001
+def part_video(lifter, video: Path, true_up=None) -> dict:  # noqa: ANN001
     from skelgnn.motion.world import ANKLE_HEIGHT
     from skelgnn.motion.world_metrics import up_error_deg
 
@@ -168,6 +170,7 @@ def part_video(lifter, video: Path) -> dict:  # noqa: ANN001
         # the old pipeline had no per-frame placement: undo it for the old row
         raw = low - (mo.floor_shift if m == "torso" else 0.0)
         out[m] = {"pitch_deg": pitch, "roll_deg": roll,
+                  "up_deg": None if true_up is None else up_error_deg(mo.world.rotation[1], true_up),
                   "lower_foot_above_floor_cm": {"median": 100 * float(np.median(raw)),
                                                 "p90": 100 * float(np.quantile(raw, 0.9)),
                                                 "max": 100 * float(raw.max())},
@@ -185,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(SHARED / "cmu"))
     ap.add_argument("--shelf", default=str(SHARED / "shelf_dev" / "shelf_dev.npz"))
     ap.add_argument("--video", default=str(SHARED / "video" / "person_balance_cam01.mp4"))
+    ap.add_argument("--video-up", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                    help="the video camera's true up in its own frame (OpenCV axes), when known "
+                         "from a calibration: scores the up error of the video part too")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     import logging
@@ -214,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print("shelf", json.dumps({k: res["shelf"][k] for k in ("tracks", "lifted", "torso", "learnt")},
                                   indent=1), flush=True)
     if "video" in args.parts:
-        res["video"] = part_video(lifter, Path(args.video))
+        true_up = None if args.video_up is None else np.array(args.video_up, dtype=np.float64)
+        res["video"] = part_video(lifter, Path(args.video), true_up)
         print("video", json.dumps(res["video"], indent=1), flush=True)
     res["seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out) if args.out else (

@@ -23,7 +23,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from skelgnn.motion.contacts import settle
-from skelgnn.motion.gravity import shipped_regressor
+from skelgnn.motion.gravity import estimate_up, shipped_regressor
 from skelgnn.motion.smoothing import one_euro
 from skelgnn.motion.trajectory import default_intrinsics, estimate_trajectory
 from skelgnn.motion.world import WorldFrame, estimate_world_frame
@@ -124,7 +124,7 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
     if up == "learnt":
         regressor = shipped_regressor()
         if regressor is not None:
-            up_cam = regressor.clip_up(poses, traj)
+            up_cam = estimate_up(poses, traj, regressor)
         else:  # pragma: no cover - a broken install
             up = "torso"
     world = estimate_world_frame(absolute, facing=facing, up=up_cam,
