@@ -101,8 +101,10 @@ def centre_of_mass(poses: np.ndarray) -> np.ndarray:
     """Approximate centre of mass ``(F, 3)`` of Human3.6M-17 poses ``(F, 17, 3)``: segment masses
     (fractions of body mass after the usual anthropometric tables) at the segments' middles."""
     p = np.asarray(poses, dtype=np.float64)
-    total = sum(m for m, _, _ in _SEGMENTS)
-    return sum(m * 0.5 * (p[:, a] + p[:, b]) for m, a, b in _SEGMENTS) / total
+    out = np.zeros(p.shape[:1] + (3,))
+    for m, a, b in _SEGMENTS:
+        out += m * 0.5 * (p[:, a] + p[:, b])
+    return out / sum(m for m, _, _ in _SEGMENTS)
 
 
 def balance_up(poses: np.ndarray, up: np.ndarray, level: float = 0.08) -> np.ndarray:
