@@ -23,6 +23,13 @@ degrees) and ``up="learnt"`` (the default). Parts:
   lower ankle's height above the floor (minus the ankle's own height), old (no per-frame
   placement) and new.
 
+The sample clip's camera is calibrated in the package it comes from (pose2sim 0.10.49,
+``Demo_SinglePerson/calibration/Calib.qca.txt``, camera ``cam01``; world z up; the rows of its
+rotation are the camera's axes with the camera looking along -z, so the up in OpenCV camera axes
+is ``(r13, -r23, -r33)``): ``--video-up 0.2144479094331626 -0.8986921279821063
+-0.3825762057979294`` (pitch 23.1 degrees down, roll 13.4), which ``results/world_frame.json``
+was scored with. Nothing of that package is kept here.
+
 Means are over clips (tracks). Prints a summary and writes ``benchmarks/results/world_frame[-test].json``.
 """
 from __future__ import annotations
