@@ -7,16 +7,19 @@ import contextlib
 import errno
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
 __all__ = ["WriteError", "usual_mode", "check_output_path", "write_error",
-           "refuse_overwriting_inputs", "atomic_path",
+           "refuse_overwriting_inputs", "Writes", "open_lock_file", "open_append_nofollow",
+           "atomic_path",
            "atomic_open", "atomic_write_text",
            "ZIP_READ_ERRORS", "read_npy_header", "check_npy_size", "check_npz_members"]
 
@@ -103,16 +106,28 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
+def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` (resolved through links) is ``directory`` or lies anywhere below it."""
+    try:
+        p, d = path.resolve(), directory.resolve()
+    except (OSError, RuntimeError):  # a link loop: compared as written
+        p, d = Path(os.path.abspath(path)), Path(os.path.abspath(directory))
+    return p == d or d in p.parents
+
+
 def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike | None],
                               inputs: Iterable[str | os.PathLike | None]) -> None:
-    """Refuse before any work when an output of a command is one of its inputs -- the same
-    path, or the same file reached through a symbolic or hard link -- which the atomic rename
-    would replace, or cannot be written at all (:func:`check_output_path`). ``None`` entries
-    (options not given) are skipped.
+    """The one rule every writing command applies before any work: **no output may name, link
+    to, or sit inside anything the command reads.** An output is refused when it is an input
+    file -- the same path, or the same file reached through a symbolic or hard link, which the
+    atomic rename would replace -- or lies inside an input directory (a data directory, a
+    BVH tree), or cannot be written at all (:func:`check_output_path`). ``None`` entries
+    (options not given) are skipped; inputs that do not exist are compared by resolved path.
 
     Raises:
-        ValueError: naming the output and the input it would overwrite, or why it cannot be
-            written (:class:`WriteError` for a directory that is read-only or not a directory).
+        ValueError: naming the output and the input it would overwrite or sit in, or why it
+            cannot be written (:class:`WriteError` for a directory that is read-only or not a
+            directory).
     """
     ins = [Path(p) for p in inputs if p is not None]
     for out in outputs:
@@ -123,7 +138,93 @@ def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike | None],
                 same = "" if Path(out) == src else f" (the same file as input {src})"
                 raise ValueError(f"refusing to write {out}{same}: it is an input of this command "
                                  "and would be overwritten; choose another output path")
+            if src.is_dir() and _inside(Path(out), src):
+                raise ValueError(f"refusing to write {out}: it lies inside {src}, which this "
+                                 "command reads; choose an output outside it")
         check_output_path(out)
+
+
+@dataclass(frozen=True)
+class Writes:
+    """What a command reads and writes, declared next to its parser (``set_defaults(writes=
+    lambda args: Writes(...))``) so that :func:`skelgnn.cli.main` applies
+    :func:`refuse_overwriting_inputs` to every writing command before its handler runs.
+
+    Attributes:
+        outputs: every file the command may write (``None`` for options not given).
+        inputs: every file or directory it reads (checkpoints, data directories, run files).
+    """
+
+    outputs: Sequence[str | os.PathLike | None]
+    inputs: Sequence[str | os.PathLike | None] = ()
+
+    def check(self) -> None:
+        """Apply :func:`refuse_overwriting_inputs`."""
+        refuse_overwriting_inputs(self.outputs, self.inputs)
+
+
+def open_lock_file(path: str | os.PathLike) -> int:
+    """A file descriptor of the lock file ``path``, never following a link and never truncating:
+    created exclusively (``O_CREAT | O_EXCL | O_NOFOLLOW``, the process id written into it), or,
+    left by a killed process, opened as it is when it is a regular file.
+
+    Raises:
+        ValueError: ``path`` is a symbolic link (dangling or not) or anything but a regular file;
+            nothing was opened or written through it.
+        OSError: the directory cannot be written.
+    """
+    path = Path(path)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    cloexec = getattr(os, "O_CLOEXEC", 0)
+    if os.path.islink(path):
+        raise ValueError(f"refusing to use lock file {path}: it is a symbolic link (to "
+                         f"{os.readlink(path)}); remove it")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow | cloexec, 0o644)
+    except FileExistsError:
+        try:
+            fd = os.open(path, os.O_RDWR | nofollow | cloexec)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ValueError(f"refusing to use lock file {path}: it is a symbolic link; "
+                                 "remove it") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ValueError(f"refusing to use lock file {path}: not a regular file") from None
+        return fd
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"refusing to use lock file {path}: it is a symbolic link; "
+                             "remove it") from None
+        raise
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def open_append_nofollow(path: str | os.PathLike) -> IO[str]:
+    """``path`` opened for appending text (created when missing), refusing a symbolic link --
+    dangling ones included, which a plain ``open`` would follow to create a file elsewhere.
+
+    Raises:
+        ValueError: ``path`` is a symbolic link or not a regular file.
+        OSError: it cannot be opened.
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    if os.path.islink(path):
+        raise ValueError(f"refusing to write {path}: it is a symbolic link (to "
+                         f"{os.readlink(path)}); remove it")
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"refusing to write {path}: it is a symbolic link; remove it") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"refusing to write {path}: not a regular file")
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 @contextlib.contextmanager

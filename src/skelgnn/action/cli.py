@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from skelgnn.fileio import Writes
+
 __all__ = ["add_action_parser", "ACTION_COMMANDS", "cmd_action_train", "cmd_action_evaluate"]
 
 
@@ -48,13 +50,23 @@ def add_action_parser(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--lr", type=float, default=2e-3)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", required=True, help="where to write the action model (.pt)")
-    tr.set_defaults(command="action train", handler=cmd_action_train)
+    tr.set_defaults(command="action train", handler=cmd_action_train, writes=lambda a: Writes(
+        [a.out], [a.checkpoint, a.ntu, _data_dir(a)]))
     ev = verbs.add_parser("evaluate", help="score a trained classifier on the test subjects")
     ev.add_argument("model_path", help="action model written by `skelgnn action train`")
     _add_data_options(ev)
     ev.add_argument("--json", default=None, help="write the scores here")
     ev.add_argument("--figure", default=None, help="write the confusion matrix PNG here")
-    ev.set_defaults(command="action evaluate", handler=cmd_action_evaluate)
+    ev.set_defaults(command="action evaluate", handler=cmd_action_evaluate,
+                    writes=lambda a: Writes([a.json, a.figure],
+                                            [a.model_path, a.checkpoint, a.ntu, _data_dir(a)]))
+
+
+def _data_dir(args: argparse.Namespace) -> str | None:
+    """The CMU benchmark directory read (none with ``--ntu``)."""
+    from skelgnn.cli.common import default_data_dir
+
+    return None if args.ntu else default_data_dir(args.data)
 
 
 def _clip_sets(args: argparse.Namespace, spec, parts: tuple[str, ...], classes=None):
@@ -129,8 +141,9 @@ def cmd_action_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         result = {"model_path": Path(args.model_path).name, "source": _source_info(args),
                   "part": part, **scores.to_dict()}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        from skelgnn.fileio import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
     if args.figure:
         from skelgnn.video.render import draw_confusion_matrix
 

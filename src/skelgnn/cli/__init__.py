@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence
 
 from skelgnn import __version__
 from skelgnn.action.cli import add_action_parser
-from skelgnn.cli.common import BACKENDS, EXIT_USAGE, Handler
+from skelgnn.cli.common import BACKENDS, EXIT_INTERRUPTED, EXIT_USAGE, Handler
 from skelgnn.cli.data import add_analyze_parser, add_data_parser, add_prepare_parser, cmd_data_check
 from skelgnn.cli.infer import add_export_parser, add_infer_parser, add_video_parser
 from skelgnn.cli.motion import add_convert_parser, add_render_parser
@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:  # a sub-parser without set_defaults(handler=...): a wiring bug
         parser.error(f"no handler for {args.verb!r}")
+    writes = getattr(args, "writes", None)
     try:
+        if writes is not None:  # the output rule, before any work (skelgnn.fileio.Writes)
+            writes(args).check()
         if args.verbose:  # -v: every library's warnings too
             return handler(args)
         from skelgnn.cli.quiet import quiet_libraries
@@ -88,6 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        hint = getattr(args, "interrupt_hint", None)
+        print("error: interrupted" + (f"; {hint(args)}" if hint is not None else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print("error: out of memory (the input asks for more memory than this machine has; see "
+              "README, 'Data formats and safety', for the bounds)", file=sys.stderr)
+        return EXIT_USAGE
+    except RecursionError:
+        print("error: the input is nested too deeply to read", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # any other file-system failure: one line, not a traceback
         where = f"{exc.filename}: " if exc.filename is not None else ""

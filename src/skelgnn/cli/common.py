@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "Handler", "BACKENDS", "SAMPLE_VIDEO", "positive_int"]
+__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "EXIT_INTERRUPTED", "Handler", "BACKENDS",
+           "SAMPLE_VIDEO", "positive_int", "default_data_dir", "in_dir"]
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -28,3 +30,28 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+def default_data_dir(data: str | None) -> str | None:
+    """The benchmark directory a command reads when ``--data`` is not given (``$SKELGNN_DATA``,
+    else ``../shared/data/cmu`` when present), for the output rule
+    (:class:`skelgnn.fileio.Writes`); ``None`` when there is none (the command then fails on it)."""
+    import os
+    from pathlib import Path
+
+    if data is not None:
+        return data
+    env = os.environ.get("SKELGNN_DATA")
+    if env:
+        return env
+    default = Path("..") / "shared" / "data" / "cmu"
+    return str(default) if default.is_dir() else None
+
+
+def in_dir(directory: str | None, *names: str) -> list[str | None]:
+    """``directory/name`` for every name (``[None]`` when ``directory`` is not given)."""
+    import os
+
+    if directory is None:
+        return [None]
+    return [os.path.join(directory, n) for n in names]

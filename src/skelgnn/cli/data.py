@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from skelgnn.cli.common import EXIT_OK, EXIT_PROBLEMS
+from skelgnn.cli.common import EXIT_OK, EXIT_PROBLEMS, default_data_dir, in_dir
+from skelgnn.fileio import Writes
 from skelgnn.tables import format_table
 
 __all__ = ["add_data_parser", "cmd_data_check", "add_prepare_parser", "add_analyze_parser", "cmd_prepare_bvh",
@@ -83,7 +84,10 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
     bvh.add_argument("--seed", type=int, default=None,
                      help="detector random seed (default 20211011, the benchmark's)")
     bvh.add_argument("--no-progress", action="store_true", help="no progress bar")
-    bvh.set_defaults(command="prepare bvh", handler=cmd_prepare_bvh)
+    bvh.set_defaults(command="prepare bvh", handler=cmd_prepare_bvh, writes=lambda a: Writes(
+        in_dir(a.out, f"data_3d_{a.name}.npz", f"data_2d_{a.name}_gt.npz",
+               f"data_2d_{a.name}_det.npz", "cameras.json", "actions.csv"),
+        [a.bvh, a.cameras, a.joint_map, a.index]))
     h36m = verbs.add_parser(
         "h36m", help="Human3.6M D3_Positions CDF files -> data_3d_h36m.npz and data_2d_h36m_gt.npz",
         description="Read <root>/<subject>/MyPoseFeatures/D3_Positions/*.cdf (cdflib) and write "
@@ -99,7 +103,8 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="keep S11 Directions (left out by default, like VideoPose3D)")
     h36m.add_argument("--name", default="h36m", help="dataset name in the file names (default h36m)")
     h36m.add_argument("--no-progress", action="store_true", help="no progress bar")
-    h36m.set_defaults(command="prepare h36m", handler=cmd_prepare_h36m)
+    h36m.set_defaults(command="prepare h36m", handler=cmd_prepare_h36m, writes=lambda a: Writes(
+        in_dir(a.out, f"data_3d_{a.name}.npz", f"data_2d_{a.name}_gt.npz"), [a.h36m, a.cameras]))
 
 
 def cmd_prepare_bvh(args: argparse.Namespace) -> int:
@@ -162,7 +167,9 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> None:
     hops.add_argument("--fit-max", type=int, default=5, help="fit over k = 1..FIT_MAX (default 5)")
     hops.add_argument("--frame-stride", type=int, default=2, help="every n-th frame (default 2)")
     hops.add_argument("--no-plot", action="store_true", help="write no PNG")
-    hops.set_defaults(command="analyze hops", handler=cmd_analyze_hops)
+    hops.set_defaults(command="analyze hops", handler=cmd_analyze_hops, writes=lambda a: Writes(
+        in_dir(a.out, "hops.json", *(() if a.no_plot else ("hops.png",))),
+        [default_data_dir(a.data)]))
     grading = verbs.add_parser(
         "grading", help="learnt hop gates of a gated Skeletal GNN and the widths they imply",
         description="Read the hop gates of a checkpoint trained with model.grading=gated, derive "
@@ -172,7 +179,8 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> None:
     grading.add_argument("--hops", metavar="JSON", default=None,
                          help="hops.json of `skelgnn analyze hops`, to print its derived d too")
     grading.add_argument("--json", metavar="PATH", default=None, help="write the report here")
-    grading.set_defaults(command="analyze grading", handler=cmd_analyze_grading)
+    grading.set_defaults(command="analyze grading", handler=cmd_analyze_grading,
+                         writes=lambda a: Writes([a.json], [a.checkpoint, a.hops]))
     _add_cameras_parser(verbs)
 
 
@@ -194,7 +202,8 @@ def _add_cameras_parser(verbs: argparse._SubParsersAction) -> None:
     cams.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     cams.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     cams.add_argument("--json", metavar="OUT", default=None, help="write the figures as JSON")
-    cams.set_defaults(command="analyze cameras", handler=cmd_analyze_cameras)
+    cams.set_defaults(command="analyze cameras", handler=cmd_analyze_cameras,
+                      writes=lambda a: Writes([a.json], [a.checkpoint, default_data_dir(a.data)]))
 
 
 def cmd_analyze_cameras(args: argparse.Namespace) -> int:
@@ -271,8 +280,8 @@ def cmd_analyze_grading(args: argparse.Namespace) -> int:
         report["ig_squeeze"] = d_ig
     print(line)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1) + "\n")
+        from skelgnn.fileio import atomic_write_text
+
+        out = atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
         print(f"wrote {out}")
     return EXIT_OK

@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from skelgnn.cli.common import BACKENDS, EXIT_OK
-from skelgnn.fileio import check_output_path, refuse_overwriting_inputs
+from skelgnn.cli.common import BACKENDS, EXIT_OK, in_dir
+from skelgnn.fileio import Writes, check_output_path
 
 __all__ = ["add_infer_parser", "add_export_parser", "add_video_parser", "cmd_infer", "cmd_export", "cmd_video"]
 
@@ -53,7 +53,9 @@ def add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
     from skelgnn.cli.motion import add_motion_arguments
 
     add_motion_arguments(inf)
-    inf.set_defaults(command="infer", handler=cmd_infer)
+    inf.set_defaults(command="infer", handler=cmd_infer, writes=lambda a: Writes(
+        [a.out] + [str(Path(a.out).with_suffix(f".{fmt}")) for fmt in a.export],
+        [a.keypoints, a.checkpoint, a.onnx]))
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
@@ -65,8 +67,6 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks, flip_line,
                                     place_prediction, refuse_removed_reframe, write_exports)
 
-    outputs = [Path(args.out)] + [Path(args.out).with_suffix(f".{fmt}") for fmt in args.export]
-    refuse_overwriting_inputs(outputs, [args.keypoints, args.checkpoint, args.onnx])
     refuse_removed_reframe(args)
     if args.person not in ("score", "track"):  # several people: one output per track
         return cmd_infer_tracks(args)
@@ -114,7 +114,8 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="checkpoint (default: as for `skelgnn infer`)")
     ex.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
-    ex.set_defaults(command="export", handler=cmd_export)
+    ex.set_defaults(command="export", handler=cmd_export,
+                    writes=lambda a: Writes([a.onnx], [a.checkpoint]))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -123,7 +124,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from skelgnn.infer.lifter import default_checkpoint
 
     checkpoint = args.checkpoint or default_checkpoint()
-    refuse_overwriting_inputs([args.onnx], [checkpoint])
+    Writes([args.onnx], [checkpoint]).check()
     out = export_onnx(checkpoint, args.onnx, opset=args.opset)
     print(f"exported {checkpoint} to {out}")
     return EXIT_OK
@@ -159,7 +160,16 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
     from skelgnn.cli.motion import add_motion_arguments
 
     add_motion_arguments(vd)
-    vd.set_defaults(command="video", handler=cmd_video)
+    vd.set_defaults(command="video", handler=cmd_video, writes=_video_writes)
+
+
+def _video_writes(args: argparse.Namespace) -> Writes:
+    """The video's outputs (the exports beside poses_3d.npz included) must not be the clip or
+    the checkpoint: a clip named side_by_side.mp4 in --out is refused, never deleted."""
+    from skelgnn.video.pipeline import VIDEO_OUTPUTS
+
+    return Writes(in_dir(args.out, *VIDEO_OUTPUTS, *(f"poses_3d.{fmt}" for fmt in args.export)),
+                  [args.input, args.checkpoint])
 
 
 def cmd_video(args: argparse.Namespace) -> int:

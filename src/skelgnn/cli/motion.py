@@ -132,16 +132,16 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
     cv.add_argument("input", metavar="IN", help="npz with poses_world or poses_3d")
     cv.add_argument("output", metavar="OUT", help="FILE.bvh, FILE.json or FILE.csv")
     cv.add_argument("--fps", type=float, default=None, help="frame rate (default: the npz's, else 30)")
-    cv.set_defaults(command="convert", handler=cmd_convert)
+    from skelgnn.fileio import Writes
+
+    cv.set_defaults(command="convert", handler=cmd_convert,
+                    writes=lambda a: Writes([a.output], [a.input]))
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """``skelgnn convert``."""
     from skelgnn.motion.animation import export_motion, load_motion_npz
 
-    from skelgnn.fileio import refuse_overwriting_inputs
-
-    refuse_overwriting_inputs([args.output], [args.input])
     positions, fps, frame = load_motion_npz(args.input)
     if args.fps is not None:
         fps = args.fps
@@ -227,7 +227,10 @@ def add_render_parser(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--camera-frame", action="store_true",
                     help="draw poses_3d (root-relative, camera frame) even when the file has "
                          "poses_world")
-    rd.set_defaults(command="render", handler=cmd_render)
+    from skelgnn.fileio import Writes
+
+    rd.set_defaults(command="render", handler=cmd_render,
+                    writes=lambda a: Writes([a.out], [a.poses]))
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from skelgnn.cli.common import EXIT_OK, SAMPLE_VIDEO, positive_int
-from skelgnn.fileio import atomic_write_text, check_output_path, refuse_overwriting_inputs
+from skelgnn.cli.common import EXIT_OK, SAMPLE_VIDEO, default_data_dir, in_dir, positive_int
+from skelgnn.fileio import Writes, atomic_write_text, check_output_path
 from skelgnn.options import Device, Source, choices
 from skelgnn.tables import format_table
 
@@ -28,7 +28,7 @@ def add_models_parser(subparsers: argparse._SubParsersAction) -> None:
                     "accumulates per output frame (window mode, counted by "
                     "torch.utils.flop_counter).")
     models.add_argument("--json", metavar="OUT", default=None, help="also write the table as JSON")
-    models.set_defaults(command="models", handler=cmd_models)
+    models.set_defaults(command="models", handler=cmd_models, writes=lambda a: Writes([a.json]))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -71,7 +71,25 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--device", choices=choices(Device), default=None,
                     help="training device (overrides train.device; default auto)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
-    tr.set_defaults(command="train", handler=cmd_train)
+    tr.set_defaults(command="train", handler=cmd_train, writes=_train_writes,
+                    interrupt_hint=_train_resume_hint)
+
+
+RUN_DIR_OUTPUTS = ("config.json", "history.json", "train.log", "last.pt", "prev.pt", ".lock")
+"""What ``skelgnn train`` writes into ``--run-dir`` (:data:`skelgnn.train.loop.RUN_FILES`)."""
+
+
+def _train_writes(args: argparse.Namespace) -> Writes:
+    """The run directory's files must not be the config or lie inside the data (a resumed run
+    rewrites its own config.json, which it reads)."""
+    return Writes(in_dir(args.run_dir, *RUN_DIR_OUTPUTS),
+                  [None if args.resume else args.config, args.data])
+
+
+def _train_resume_hint(args: argparse.Namespace) -> str:
+    data = f" --data {args.data}" if args.data else ""
+    return (f"resume with `skelgnn train --resume --run-dir {args.run_dir}{data}` (from the last "
+            "finished epoch)")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -136,7 +154,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="--footage: lift in the keypoints' own pixels")
     ev.add_argument("--smooth", action="store_true",
                     help="--footage: One-Euro filter on the poses, as `skelgnn infer --smooth`")
-    ev.set_defaults(command="evaluate", handler=cmd_evaluate)
+    ev.set_defaults(command="evaluate", handler=cmd_evaluate, writes=lambda a: Writes(
+        [a.json, a.md], [a.checkpoint, a.footage, None if a.footage else default_data_dir(a.data)]))
 
 
 def _evaluate_progress() -> str:
@@ -194,10 +213,6 @@ def _evaluate_footage(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
-    for out in (args.json, args.md):
-        if out:
-            check_output_path(out)  # refuse a directory or device before minutes of scoring
-            refuse_overwriting_inputs([out], [args.checkpoint, args.footage])
     if args.footage is not None:
         return _evaluate_footage(args)
     if args.md is not None:
@@ -242,7 +257,8 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="also time each stage of `skelgnn video` on this clip ('auto': the "
                         f"sample video {SAMPLE_VIDEO} when it and mediapipe are there; 'none' "
                         "to skip)")
-    b.set_defaults(command="bench", handler=cmd_bench)
+    b.set_defaults(command="bench", handler=cmd_bench, writes=lambda a: Writes(
+        in_dir(a.out, "speed.json", "SPEED.md"), [None if a.video in ("auto", "none") else a.video]))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

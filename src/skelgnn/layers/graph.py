@@ -57,19 +57,22 @@ def hop_distances(parents: Sequence[int]) -> torch.Tensor:
         if p >= 0:
             nbrs[j].append(p)
             nbrs[p].append(j)
-    dist = torch.full((n, n), -1, dtype=torch.long, device="cpu")
-    for src in range(n):  # breadth-first search from every joint; J is tiny
-        dist[src, src] = 0
+    # breadth-first search from every joint on plain lists (O(J^2), one tensor at the end:
+    # element-wise tensor indexing made a 128-joint model take a minute to build)
+    rows = [[-1] * n for _ in range(n)]
+    for src in range(n):
+        row = rows[src]
+        row[src] = 0
         frontier = [src]
         while frontier:
             nxt = []
             for u in frontier:
                 for v in nbrs[u]:
-                    if dist[src, v] < 0:
-                        dist[src, v] = dist[src, u] + 1
+                    if row[v] < 0:
+                        row[v] = row[u] + 1
                         nxt.append(v)
             frontier = nxt
-    return dist
+    return torch.tensor(rows, dtype=torch.long, device="cpu").reshape(n, n)
 
 
 def hop_masks(parents: Sequence[int], max_hop: int) -> torch.Tensor:

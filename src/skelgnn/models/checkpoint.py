@@ -21,6 +21,7 @@ import os
 import pickle
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -34,7 +35,8 @@ from skelgnn.models import (LifterModel, ModelConfig, build_model, config_from_d
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "build_payload",
            "save_rotating", "load_resume_state", "export_weights", "check_model_fits",
            "MAX_PARAMETERS", "MAX_STRUCTURE", "MAX_CHECKPOINT_BYTES", "check_checkpoint_file",
-           "check_finite_weights"]
+           "check_finite_weights", "check_model_size", "check_weight_tensors", "MAX_FILTER_WIDTH",
+           "MAX_WEIGHT_MAGNITUDE", "WEIGHT_DTYPES"]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,22 @@ MAX_CHECKPOINT_BYTES = 2 << 30
 """The largest checkpoint file read, and the most its zip members may declare in all (2 GiB: a
 model at :data:`MAX_PARAMETERS` with its optimiser state is about 1.2 GB)."""
 
-MAX_STRUCTURE = {"blocks": 64, "num_joints": 1024, "filter_widths": 8}
-"""Bounds on the config fields that set how many modules are built (``filter_widths``: how many
-temporal stages), checked before even an empty model is built."""
+MAX_STRUCTURE = {"blocks": 32, "num_joints": 128, "filter_widths": 8, "max_hop": 32,
+                 "channels": 4096, "global_channels": 4096, "hidden": 4096, "layers": 64}
+"""Bounds on the config fields that set how many modules are built and how large
+(``filter_widths``: how many temporal stages), checked before even an empty model is built, for
+checkpoints and training configs alike (:func:`check_model_size`). The largest skeleton in use
+has 33 joints and the largest preset 3 blocks of 96 channels; 128 joints build in about 1.5 s."""
+
+MAX_FILTER_WIDTH = 9
+"""The widest temporal filter of one stage (the presets use 3)."""
+
+MAX_WEIGHT_MAGNITUDE = 1e5
+"""The largest absolute value a stored weight may hold (the shipped checkpoints' largest is
+2.3); far larger values come from flipped exponent bits or a crafted file."""
+
+WEIGHT_DTYPES = (torch.float16, torch.float32, torch.float64)
+"""The dtypes a floating-point weight may be stored in (integer buffers stay integers)."""
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
@@ -126,6 +141,15 @@ def check_checkpoint_file(path: str | Path) -> None:
     if packed:
         raise ValueError(f"{path}: member {packed[0]} is compressed, which torch.save never "
                          "does; the file is corrupt or crafted")
+    try:  # every member's CRC-32: one flipped bit in a weight is a corrupt file, not a model
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: cannot read checkpoint (truncated or corrupt?): "
+                         f"{type(exc).__name__}: {exc}") from None
+    if bad is not None:
+        raise ValueError(f"{path}: member {bad} fails its CRC-32 check; the checkpoint is "
+                         "corrupt (a damaged copy or disk): restore it or retrain")
 
 
 def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> None:
@@ -138,19 +162,7 @@ def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> N
     Raises:
         ValueError: naming ``origin`` and what is wrong.
     """
-    for field, bound in MAX_STRUCTURE.items():
-        value = getattr(config, field, None)
-        size = len(value) if isinstance(value, tuple) else value
-        if isinstance(size, int) and size > bound:
-            raise ValueError(f"{origin}: model config {field}={value!r} exceeds the bound {bound}; "
-                             "the file is corrupt or not meant for this package")
-    with torch.device("meta"):
-        shell = build_model(config)
-    params = count_parameters(shell)
-    if params > MAX_PARAMETERS:
-        raise ValueError(f"{origin}: the model config asks for {params:,} parameters, over the "
-                         f"bound of {MAX_PARAMETERS:,}; the file is corrupt or not meant for this "
-                         "package")
+    shell = check_model_size(config, origin)
     if not isinstance(weights, dict):
         raise ValueError(f"{origin}: the stored weights are not a dict of tensors")
     expected = {k: tuple(v.shape) for k, v in shell.state_dict().items()}
@@ -162,6 +174,68 @@ def check_model_fits(config: ModelConfig, weights: Any, origin: str | Path) -> N
         parts = [f"{k} is {stored[k]}, the config gives {expected[k]}" for k in wrong[:3]]
         raise ValueError(f"{origin}: the stored weights do not match the stored model config "
                          f"({'; '.join(parts)})")
+    check_weight_tensors(weights, origin, {k: v.dtype for k, v in shell.state_dict().items()})
+
+
+def check_model_size(config: ModelConfig, origin: str | Path) -> torch.nn.Module:
+    """Refuse a model config that would build something absurd -- a field over
+    :data:`MAX_STRUCTURE`, a filter wider than :data:`MAX_FILTER_WIDTH`, more than
+    :data:`MAX_PARAMETERS` parameters -- before any memory is allocated: the fields are checked
+    first, then the model is built on torch's ``meta`` device (shapes only) and counted.
+
+    Returns:
+        the ``meta`` model (its ``state_dict`` gives the expected shapes and dtypes).
+
+    Raises:
+        ValueError: naming ``origin`` (a checkpoint or ``--set``) and the field over its bound.
+    """
+    for field, bound in MAX_STRUCTURE.items():
+        value = getattr(config, field, None)
+        size = len(value) if isinstance(value, tuple) else value
+        if isinstance(size, int) and size > bound:
+            raise ValueError(f"{origin}: model config {field}={value!r} exceeds the bound {bound} "
+                             "(README, 'Data formats and safety')")
+    widths = getattr(config, "filter_widths", ())
+    if isinstance(widths, tuple) and any(isinstance(w, int) and w > MAX_FILTER_WIDTH
+                                         for w in widths):
+        raise ValueError(f"{origin}: model config filter_widths={widths!r} has a filter wider "
+                         f"than the bound {MAX_FILTER_WIDTH}")
+    with torch.device("meta"):
+        shell = build_model(config)
+    params = count_parameters(shell)
+    if params > MAX_PARAMETERS:
+        raise ValueError(f"{origin}: the model config asks for {params:,} parameters, over the "
+                         f"bound of {MAX_PARAMETERS:,} (README, 'Data formats and safety')")
+    return shell
+
+
+def check_weight_tensors(weights: dict[str, Any], origin: str | Path,
+                         expected: Optional[Mapping[str, torch.dtype]] = None) -> None:
+    """Refuse stored tensors that are not what a saved model holds, before any arithmetic on
+    them: a tensor whose shape asks for more elements than its storage holds (a stride-0
+    ``expand`` of one number to 1.5e9, which a NaN check would materialise), a weight the model
+    keeps in floating point stored in another dtype (int64 weights), or, with ``expected``
+    (name -> the model's dtype), an integer buffer stored as a float.
+
+    Raises:
+        ValueError: naming ``origin`` and the first such tensor.
+    """
+    for name, value in weights.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{origin}: weight {name} is a {type(value).__name__}, not a tensor")
+        needed = value.numel() * value.element_size()
+        if value.numel() > 1 and (any(s == 0 for s, n in zip(value.stride(), value.shape) if n > 1)
+                                  or needed > value.untyped_storage().nbytes()):
+            raise ValueError(f"{origin}: weight {name} of shape {tuple(value.shape)} is backed by "
+                             f"{value.untyped_storage().nbytes():,} stored bytes (a stride-0 or "
+                             "overlapping view); the file is corrupt or crafted")
+        want = None if expected is None else expected.get(name)
+        if want is not None and want.is_floating_point and value.dtype not in WEIGHT_DTYPES:
+            raise ValueError(f"{origin}: weight {name} is stored as {value.dtype}; a model's "
+                             "weights are float16, float32 or float64")
+        if want is not None and not want.is_floating_point and value.is_floating_point():
+            raise ValueError(f"{origin}: buffer {name} is stored as {value.dtype}; the model "
+                             f"keeps it as {want}")
 
 
 def check_finite_weights(weights: dict[str, Any], origin: str | Path) -> None:
@@ -179,6 +253,11 @@ def check_finite_weights(weights: dict[str, Any], origin: str | Path) -> None:
                 raise ValueError(f"{origin}: weight {name} holds {bad} non-finite value(s) (NaN "
                                  f"or inf) of {value.numel()}; the checkpoint comes from a "
                                  "diverged run or is corrupt")
+            peak = float(value.abs().max()) if value.numel() else 0.0
+            if peak > MAX_WEIGHT_MAGNITUDE:
+                raise ValueError(f"{origin}: weight {name} holds {peak:.3g}, over the plausible "
+                                 f"bound of {MAX_WEIGHT_MAGNITUDE:g} for a trained model; the "
+                                 "checkpoint is corrupt (a flipped bit?) or crafted")
 
 
 def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str, Any]]:

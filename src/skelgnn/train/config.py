@@ -36,6 +36,13 @@ __all__ = ["DataConfig", "TrainConfig", "ExperimentConfig", "load_config", "appl
            "experiment_from_dict", "max_threads"]
 
 
+MAX_SEED = 2 ** 63
+"""Seeds are bounded so that torch and numpy take them (``train.seed=1e30`` overflowed torch)."""
+
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest config file read (a real one is under 2 KB)."""
+
+
 def max_threads() -> int:
     """The most ``train.threads`` a config may ask for: 4 per CPU (far more only oversubscribes
     the machine; 10 000 hung and 100 000 crashed torch)."""
@@ -160,8 +167,8 @@ class TrainConfig:
         if not (math.isfinite(self.gate_l1) and self.gate_l1 >= 0):
             raise ValueError(f"train.gate_l1 must be a finite number >= 0 (0: off), "
                              f"got {self.gate_l1}")
-        if self.seed < 0:
-            raise ValueError(f"train.seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed < MAX_SEED:
+            raise ValueError(f"train.seed must be an integer in [0, 2**63), got {self.seed}")
         if self.max_samples < 0 or self.max_samples == 1:
             raise ValueError(f"train.max_samples must be 0 (all) or >= 2 (batch norm needs two "
                              f"samples per step), got {self.max_samples}")
@@ -275,7 +282,7 @@ def _parse_value(text: str) -> Any:
     """A ``--set`` value as TOML would read it (numbers, booleans, lists, strings)."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text  # bare string
 
 
@@ -303,8 +310,22 @@ def load_config(path: Optional[str | Path], overrides: Sequence[str] = ()) -> Ex
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"config file not found: {p}")
+        if p.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{p}: {p.stat().st_size:,} bytes, over the {MAX_CONFIG_BYTES:,} a "
+                             "config file may have; not a config")
         try:
-            raw = tomllib.loads(p.read_text())
+            raw = tomllib.loads(p.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{p}: not valid TOML: not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{p}: not valid TOML: {exc}") from None
-    return experiment_from_dict(apply_overrides(raw, overrides))
+        except RecursionError:
+            raise ValueError(f"{p}: not valid TOML: nested too deeply") from None
+    cfg = experiment_from_dict(apply_overrides(raw, overrides))
+    from skelgnn.models.checkpoint import check_model_size
+
+    check_model_size(cfg.model, path if path is not None and not overrides else
+                     "the config" + (f" {path}" if path is not None else "") +
+                     (" with --set" if overrides else ""))
+    return cfg

@@ -43,7 +43,7 @@ from skelgnn.train.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
                           resolve_data_dir)
 from skelgnn.evaluate.benchmark import score
-from skelgnn.fileio import atomic_write_text, write_error
+from skelgnn.fileio import atomic_write_text, open_append_nofollow, open_lock_file, write_error
 from skelgnn.layers.grading import gate_penalty
 from skelgnn.train.distributed import DistContext, convert_sync_batchnorm, distributed_context
 from skelgnn.models import LifterModel, build_model, count_parameters, for_skeleton
@@ -112,7 +112,8 @@ def _tensorboard_writer(run_dir: Path):
 
 
 def _setup_logging(run_dir: Path) -> logging.Handler:
-    handler = logging.FileHandler(run_dir / "train.log")
+    # never through a link: a dangling train.log link would create a file outside the run
+    handler = logging.StreamHandler(open_append_nofollow(run_dir / "train.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("skelgnn").addHandler(handler)
     logging.getLogger("skelgnn").setLevel(logging.INFO)
@@ -159,7 +160,8 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
         if not resume:
             _refuse_used_run_dir(run_dir)
         if resume and not last.exists() and not (run_dir / "prev.pt").exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+            cfg = _restart_state(run_dir, epochs)
+            resume = False
         ctx.barrier()  # every rank has checked before rank 0 writes anything
         lock = None
         handler = None
@@ -168,10 +170,12 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
                 run_dir.mkdir(parents=True, exist_ok=True)
                 lock = _lock_run_dir(run_dir)
                 handler = _setup_logging(run_dir)
-            except OSError as exc:
+            except BaseException as exc:
                 if lock is not None:
                     lock.close()
-                raise write_error(run_dir, exc) from None
+                if isinstance(exc, OSError):
+                    raise write_error(run_dir, exc) from None
+                raise
         try:
             return _train(cfg, run_dir, last, resume, progress and ctx.is_main, data_dir, ctx,
                           epochs)
@@ -189,6 +193,30 @@ RUN_FILES = ("last.pt", "prev.pt", "config.json", "history.json", "train.log", "
 """What a run writes into its directory; a new run (no ``resume``) refuses a directory holding any."""
 
 
+def _restart_state(run_dir: Path, epochs: Optional[int]) -> ExperimentConfig:
+    """``--resume`` on a run stopped before its first checkpoint (``config.json`` but no
+    ``last.pt`` / ``prev.pt``): the saved config, to train from epoch 0 again.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` holds no run at all (no ``config.json``).
+        ValueError: the saved ``config.json`` cannot be read.
+    """
+    saved_path = run_dir / "config.json"
+    if not saved_path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {run_dir / 'last.pt'} and no "
+                                f"config.json in {run_dir}: no run to resume there")
+    try:
+        saved = experiment_from_dict(json.loads(saved_path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--resume: {saved_path} cannot be read ({exc}); move the run directory "
+                         "away and start a new run") from None
+    if epochs is not None:
+        saved = dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=epochs))
+    log.warning("--resume: %s holds no checkpoint (the run stopped before its first epoch "
+                "ended); starting it again from epoch 0 with its saved config", run_dir)
+    return saved
+
+
 def _refuse_used_run_dir(run_dir: Path) -> None:
     """Raise ``FileExistsError`` when ``run_dir`` holds a checkpoint (``last.pt`` or the
     ``prev.pt`` a crash between the two renames leaves alone) or any other file a run writes
@@ -199,26 +227,25 @@ def _refuse_used_run_dir(run_dir: Path) -> None:
                                   "--resume to continue it or choose another --run-dir")
     taken = [name for name in RUN_FILES[2:] if (run_dir / name).exists()]
     if taken:
-        raise FileExistsError(f"{run_dir} already holds {', '.join(taken)} (no checkpoint to "
-                              "resume); a new run would overwrite them: choose another --run-dir "
-                              "or move them away")
+        restart = (" (a run stopped before its first checkpoint: pass --resume to start it "
+                   "again with its saved config)" if "config.json" in taken else "")
+        raise FileExistsError(f"{run_dir} already holds {', '.join(taken)}{restart}; a new run "
+                              "would overwrite them: choose another --run-dir or move them away")
 
 
 def _lock_run_dir(run_dir: Path):
-    """Hold an exclusive, non-blocking ``flock`` on ``run_dir/.lock`` for the run's lifetime."""
+    """Hold an exclusive, non-blocking ``flock`` on ``run_dir/.lock`` for the run's lifetime.
+    The lock file is created exclusively and never truncated or followed through a link
+    (:func:`skelgnn.fileio.open_lock_file`): a ``.lock`` symbolic link is refused."""
     import fcntl
 
-    fh = open(run_dir / ".lock", "a+")
+    fh = os.fdopen(open_lock_file(run_dir / ".lock"), "r+b", buffering=0)
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         fh.close()
         raise ValueError(f"another live training run is using {run_dir}; wait for it to finish "
                          "or choose another --run-dir") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
     return fh
 
 

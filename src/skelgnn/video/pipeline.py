@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 
-from skelgnn.fileio import atomic_path
+from skelgnn.fileio import atomic_path, refuse_overwriting_inputs
 from skelgnn.infer.lifter import Lifter, Prediction, save_npz_atomic
 from skelgnn.infer.keypoints import KeypointSequence
 from skelgnn.video.mediapipe3d import agreement_mm, stack_world_landmarks, world_landmarks_to_h36m
@@ -390,6 +390,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         viewer: also write ``motion.html`` (:mod:`skelgnn.video.viewer`).
     """
     out_dir = Path(out_dir)
+    # the clip itself may sit in out_dir under an output's name: refused, never deleted below
+    refuse_overwriting_inputs([out_dir / name for name in VIDEO_OUTPUTS], [path])
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
     det: Detector = detector if detector is not None else MediaPipePoseDetector()
