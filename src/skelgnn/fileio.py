@@ -21,7 +21,9 @@ __all__ = ["WriteError", "usual_mode", "check_output_path", "write_error",
            "refuse_overwriting_inputs", "Writes", "open_lock_file", "open_append_nofollow",
            "atomic_path",
            "atomic_open", "atomic_write_text",
-           "ZIP_READ_ERRORS", "read_npy_header", "check_npy_size", "check_npz_members"]
+           "ZIP_READ_ERRORS", "read_npy_header", "check_npy_size", "check_npz_members",
+           "check_zip_member_size", "MAX_INFLATION", "INFLATION_FREE_BYTES", "MAX_NPZ_MEMBER_BYTES",
+           "check_file_size"]
 
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
@@ -319,18 +321,69 @@ def check_npy_size(shape: tuple[int, ...], dtype: np.dtype, available: int, orig
                          f"only {available} bytes; the file is truncated or corrupt")
 
 
+MAX_INFLATION = 100
+"""How many times its compressed size a zip member may inflate to, beyond
+:data:`INFLATION_FREE_BYTES` (real data compress 1-3x, integer index arrays up to 60x; a deflated
+zero array 1000x, which turned a 2 MB keypoints file into 10 GB)."""
+
+INFLATION_FREE_BYTES = 16 << 20
+"""Members declaring up to this many bytes are read whatever their compression (16 MiB)."""
+
+MAX_NPZ_MEMBER_BYTES = 1 << 30
+"""The most any one npz member may declare, compressed or not (1 GiB; the largest benchmark
+array is 40 MB)."""
+
+
+def check_zip_member_size(info: zipfile.ZipInfo, origin: str, declared: int | None = None) -> None:
+    """Refuse, from the zip directory alone, a member that would inflate past
+    :data:`MAX_INFLATION` times its compressed size (beyond :data:`INFLATION_FREE_BYTES`) or
+    past :data:`MAX_NPZ_MEMBER_BYTES`: ``declared`` (the bytes its ``.npy`` header asks for) or,
+    when not given, the member's uncompressed size.
+
+    Raises:
+        ValueError: naming ``origin``, the sizes and the bound.
+    """
+    size = info.file_size if declared is None else max(declared, 0)
+    if size > MAX_NPZ_MEMBER_BYTES:
+        raise ValueError(f"{origin} declares {size:,} bytes, over the bound of "
+                         f"{MAX_NPZ_MEMBER_BYTES:,} bytes per array")
+    if size > INFLATION_FREE_BYTES and size > MAX_INFLATION * info.compress_size:
+        raise ValueError(f"{origin} declares {size:,} bytes from {info.compress_size:,} "
+                         f"compressed bytes (over {MAX_INFLATION}x); the file is crafted or "
+                         "corrupt (a compression bomb) and is refused before it is inflated")
+
+
 def check_npz_members(path: str | os.PathLike) -> None:
-    """Check every ``.npy`` member header of an npz archive before ``np.load`` reads it.
+    """Check every ``.npy`` member header of an npz archive before ``np.load`` reads it: its
+    declared shape x itemsize against what the member stores and against its compressed size
+    (:func:`check_zip_member_size`), so nothing is inflated or allocated before the bounds hold.
 
     Raises:
         ValueError: a bad header or one declaring more data than stored (see
-            :func:`check_npy_size`); the zip-level errors of :data:`ZIP_READ_ERRORS` pass through.
+            :func:`check_npy_size`) or than the bounds allow; the zip-level errors of
+            :data:`ZIP_READ_ERRORS` pass through.
     """
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             if not info.filename.endswith(".npy"):
                 continue
             origin = f"{path}: key {info.filename[:-4]!r}"
+            check_zip_member_size(info, origin)
             with zf.open(info) as f:
                 shape, dtype = read_npy_header(f, origin)
+                if not dtype.hasobject:
+                    check_zip_member_size(info, origin, math.prod(shape) * dtype.itemsize)
                 check_npy_size(shape, dtype, info.file_size - f.tell(), origin)
+
+
+def check_file_size(path: str | os.PathLike, limit: int, what: str) -> None:
+    """Refuse a file larger than ``limit`` bytes before it is read whole (a sparse 20 GB file
+    costs nothing on disk and everything in memory).
+
+    Raises:
+        ValueError: naming ``path``, its size and the bound.
+    """
+    size = os.path.getsize(path)
+    if size > limit:
+        raise ValueError(f"{path}: {size:,} bytes, over the {limit:,} a {what} may have "
+                         "(README, 'Data formats and safety')")

@@ -266,6 +266,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from skelgnn.evaluate.speed import DEFAULT_PRESETS, format_bench, run_bench
     from skelgnn.models import PRESETS, build_model
 
+    from skelgnn.train.config import max_threads
+
+    if not 1 <= args.threads <= max_threads():
+        raise ValueError(f"--threads must be between 1 and {max_threads()}, found {args.threads}")
     names = list(PRESETS) if args.all else (args.preset or list(DEFAULT_PRESETS))
     for n in names:
         build_model(n)  # unknown names fail here, with a suggestion

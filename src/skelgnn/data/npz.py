@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from skelgnn.fileio import ZIP_READ_ERRORS, check_npy_size, read_npy_header
+from skelgnn.fileio import (ZIP_READ_ERRORS, check_npy_size, check_npz_members, check_zip_member_size,
+                            read_npy_header)
 
 __all__ = ["load_npz_object", "npz_keys", "require_file", "DATA_ENV", "DEFAULT_DATA_DIR", "DATA_HINT"]
 
@@ -180,9 +181,11 @@ def load_npz_object(path: str | Path, key: str) -> Any:
             if member not in names:
                 present = [n[:-4] for n in names if n.endswith(".npy")]
                 raise ValueError(f"{path}: no key {key!r}; keys present: {present}")
-            stored = zf.getinfo(member).file_size
+            info = zf.getinfo(member)
+            stored = info.file_size
+            origin = f"{path}: key {key!r}"
+            check_zip_member_size(info, origin)  # a pickle inflating 1000x: refused unread
             with zf.open(member) as f:
-                origin = f"{path}: key {key!r}"
                 shape, dtype = read_npy_header(f, origin)
                 check_npy_size(shape, dtype, stored - f.tell(), origin)
                 payload = f.read() if dtype.hasobject else None
@@ -191,6 +194,7 @@ def load_npz_object(path: str | Path, key: str) -> Any:
                          f"({type(exc).__name__}: {exc})") from None
     if payload is None:
         try:
+            check_npz_members(path)
             with np.load(path, allow_pickle=False) as npz:
                 return npz[key]
         except (ValueError,) + ZIP_READ_ERRORS as exc:

@@ -32,7 +32,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from skelgnn.fileio import ZIP_READ_ERRORS, check_npz_members
+from skelgnn.fileio import ZIP_READ_ERRORS, check_file_size, check_npz_members
 from skelgnn.geometry import COORDINATE_LIMIT
 
 __all__ = [
@@ -48,6 +48,17 @@ log = logging.getLogger(__name__)
 
 _MMPOSE_DATASETS = {"coco": "coco17", "h36m": "h36m17"}
 """mmpose ``meta_info.dataset_name`` -> our layout name."""
+
+MAX_JSON_BYTES = 128 << 20
+"""The largest keypoints JSON file read (128 MiB: ten minutes of five people at 30 fps is
+about 70 MB); it is parsed whole."""
+
+MAX_KEYPOINT_JOINTS = 256
+"""The most joints per person a keypoints file may have."""
+
+MAX_KEYPOINT_VALUES = 10_000_000
+"""The most keypoints (frames x joints) one file may span: 5 hours of 17 joints at 30 fps,
+240 MB as float64 (x, y, score)."""
 
 PERSON_CHOICES: tuple[str, ...] = ("score", "track")
 """How one person is picked in a frame with several: the most confident, or the nearest to the
@@ -180,6 +191,10 @@ def _read_npz(path: Path) -> KeypointSequence:
         raise ValueError(f"{path}: expected an array 'keypoints' (F, J, 2|3); found entries "
                          f"{sorted(entries)}")
     kp = entries["keypoints"]
+    if kp.dtype.kind in "fiu" and kp.ndim == 3 and (
+            kp.shape[1] > MAX_KEYPOINT_JOINTS or kp.shape[0] * kp.shape[1] > MAX_KEYPOINT_VALUES):
+        raise ValueError(f"{path}: 'keypoints' {kp.shape} is over the bounds of "
+                         f"{MAX_KEYPOINT_JOINTS} joints and {MAX_KEYPOINT_VALUES:,} keypoints")
     if kp.dtype.kind not in "fiu" or kp.ndim != 3 or kp.shape[2] not in (2, 3):
         raise ValueError(f"{path}: 'keypoints' must be a numeric (F, J, 2) or (F, J, 3) array, "
                          f"found {kp.dtype} {kp.shape}")
@@ -378,6 +393,7 @@ def read_json_detections(path: str | Path) -> tuple[dict[int, list[tuple[np.ndar
         ``image_size``.
     """
     path = Path(path)
+    check_file_size(path, MAX_JSON_BYTES, "keypoints JSON file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except RecursionError:
@@ -403,7 +419,14 @@ def read_json_detections(path: str | Path) -> tuple[dict[int, list[tuple[np.ndar
     if len(counts) > 1:
         raise ValueError(f"{path}: detections have different joint counts {sorted(counts)}")
     j = counts.pop()
+    if j > MAX_KEYPOINT_JOINTS:
+        raise ValueError(f"{path}: {j} joints per person, over the bound of {MAX_KEYPOINT_JOINTS} "
+                         "(the largest keypoint layout has 133)")
     first, last = min(by_frame), max(by_frame)
+    if (last - first + 1) * j > MAX_KEYPOINT_VALUES:
+        raise ValueError(f"{path}: frames {first} to {last} x {j} joints is "
+                         f"{(last - first + 1) * j:,} keypoints, over the bound of "
+                         f"{MAX_KEYPOINT_VALUES:,}; split the file")
     detected = sum(1 for people in by_frame.values() if people)
     if last - first + 1 > max(10_000, MAX_FRAME_SPAN_FACTOR * detected):
         raise ValueError(f"{path}: frame numbers run from {first} to {last} ({last - first + 1} "

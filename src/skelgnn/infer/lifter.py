@@ -21,6 +21,7 @@ Shape legend: ``F`` frames, ``J`` joints, ``R`` receptive field.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -147,8 +148,12 @@ def save_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     for key, value in arrays.items():
         if value.dtype == object:
             raise ValueError(f"npz entry {key!r} would need pickle; pass plain arrays")
+    # built in memory, then written: a full disk fails the plain write (one line) instead of
+    # leaving numpy's zip writer half-closed (an "Exception ignored in ZipFile.__del__" traceback)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
     with atomic_open(path) as fh:
-        np.savez(fh, **arrays)
+        fh.write(buffer.getbuffer())
     return path
 
 

@@ -16,6 +16,7 @@ epoch and ``prev.pt``, the one before it, which :func:`load_resume_state` falls 
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import pickle
@@ -76,8 +77,12 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
             ``path``); an existing file at ``path`` is left untouched.
     """
     path = Path(path)
+    # serialised in memory, then written: torch's zip writer turns a full disk into a
+    # RuntimeError (a traceback); a plain write raises the OSError atomic_open reports in one line
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_open(path) as fh:
-        torch.save(payload, fh)
+        fh.write(buffer.getbuffer())
     return path
 
 

@@ -47,11 +47,11 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 import numpy as np
 
-from skelgnn.fileio import atomic_path
+from skelgnn.fileio import ZIP_READ_ERRORS, atomic_path, check_npz_members
 from skelgnn.skeleton import H36M17
 
 __all__ = [
@@ -275,7 +275,7 @@ def _bvh_text(solution: BvhSolution, fps: float) -> str:
             walk(c)
 
     walk(0)
-    out.write(f"MOTION\nFrames: {len(root)}\nFrame Time: {1.0 / fps:.8f}\n")
+    out.write(f"MOTION\nFrames: {len(root)}\nFrame Time: {1.0 / fps:.10g}\n")
     for f in range(len(root)):
         values = [*(root[f] * _CM)] + [v for j in order for v in euler[f, j]]
         out.write(" ".join(f"{v:.5f}" for v in values) + "\n")
@@ -333,26 +333,87 @@ def load_motion_npz(path: str | Path) -> tuple[np.ndarray, float, str]:
         raise FileNotFoundError(f"poses file not found: {path}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path}: not an npz file")
-    with np.load(path, allow_pickle=False) as data:
-        keys = set(data.files)
-        fps = float(data["fps"].reshape(())) if "fps" in keys else 30.0
-        if "poses_world" in keys:
-            return data["poses_world"].astype(np.float64), fps, "world"
-        if "poses_3d" not in keys:
-            raise ValueError(f"{path}: expected 'poses_world' or 'poses_3d'; found {sorted(keys)}")
-        p = data["poses_3d"].astype(np.float64)
-        if "trajectory" in keys:
-            p = p + data["trajectory"].astype(np.float64)[:, None]
-    if p.ndim != 3 or p.shape[1:] != (len(_PARENTS), 3):
-        raise ValueError(f"{path}: 'poses_3d' must be (F, 17, 3), found {p.shape}")
+    try:
+        check_npz_members(path)  # sizes from the headers, before anything is inflated
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            fps = _npz_fps(data["fps"], path) if "fps" in keys else 30.0
+            if "poses_world" in keys:
+                return _real(data["poses_world"], path, "poses_world"), fps, "world"
+            if "poses_3d" not in keys:
+                raise ValueError(f"{path}: expected 'poses_world' or 'poses_3d'; found "
+                                 f"{sorted(keys)}")
+            p = _real(data["poses_3d"], path, "poses_3d")
+            if "trajectory" in keys:
+                traj = _real(data["trajectory"], path, "trajectory")
+                if traj.shape != (len(p), 3):
+                    raise ValueError(f"{path}: 'trajectory' must be ({len(p)}, 3), found "
+                                     f"{traj.shape}")
+                p = p + traj[:, None]
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not a readable npz file: {type(exc).__name__}: {exc}") from None
     return p * np.array([1.0, -1.0, -1.0]), fps if fps > 0 else 30.0, "camera"
+
+
+def _real(value: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """``value`` as float64 when it holds real numbers shaped like poses (bool and complex
+    arrays are refused as such, not as a shape)."""
+    if value.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: '{key}' must hold real numbers, found dtype {value.dtype}")
+    if key != "trajectory" and (value.ndim != 3 or value.shape[1:] != (len(_PARENTS), 3)):
+        raise ValueError(f"{path}: '{key}' must be (F, 17, 3), found {value.shape}")
+    return value.astype(np.float64)
+
+
+def _npz_fps(value: np.ndarray, path: Path) -> float:
+    if value.size != 1 or value.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: 'fps' must be one number, found {value.dtype} {value.shape}")
+    return float(value.reshape(()))
+
+
+MAX_POSITION_M = 1e4
+"""The largest absolute coordinate (metres) an export writes: 10 km, beyond any capture."""
+
+FPS_RANGE = (0.1, 1e5)
+"""Frame rates an export writes: our BVH reader's Frame Time range
+(:data:`skelgnn.prepare.bvh_reader.FRAME_TIME_RANGE`), so every file we write we read back."""
+
+
+def check_export(positions: Any, fps: float, origin: str | Path) -> np.ndarray:
+    """What every motion writer checks (the readers' checks, applied before writing): real
+    numbers (not bool or complex) of shape ``(F, 17, 3)`` with ``F >= 1``, finite, at most
+    :data:`MAX_POSITION_M` in size, and a frame rate within :data:`FPS_RANGE`.
+
+    Returns:
+        the positions as float64.
+
+    Raises:
+        ValueError: naming ``origin`` and what is wrong.
+    """
+    p = np.asarray(positions)
+    if p.dtype.kind not in "fiu":
+        raise ValueError(f"{origin}: poses must be real numbers, found dtype {p.dtype}")
+    if p.ndim != 3 or p.shape[1:] != (len(_PARENTS), 3) or len(p) == 0:
+        raise ValueError(f"{origin}: poses must be (F, 17, 3) with F >= 1, found {p.shape}")
+    p = p.astype(np.float64)
+    if not np.isfinite(p).all():
+        raise ValueError(f"{origin}: poses hold NaN or inf")
+    peak = float(np.abs(p).max())
+    if peak > MAX_POSITION_M:
+        raise ValueError(f"{origin}: poses reach {peak:.3g} m, over the bound of "
+                         f"{MAX_POSITION_M:g} m; not a motion")
+    if not (math.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        raise ValueError(f"{origin}: fps must be between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g}, "
+                         f"found {fps:g}")
+    return p
 
 
 def export_motion(positions: np.ndarray, path: str | Path, fps: float = 30.0,
                   frame: str = "world") -> Path:
     """Write ``positions`` to ``path`` in the format its suffix names (``.bvh``, ``.json``,
-    ``.csv``)."""
+    ``.csv``), after :func:`check_export`."""
     path = Path(path)
+    positions = check_export(positions, fps, path)
     suffix = path.suffix.lower()
     if suffix == ".bvh":
         write_bvh(positions, path, fps)

@@ -37,6 +37,8 @@ clip's mean torso direction (the method before it)."""
 MIN_WEIGHT = 0.05
 """Smallest joint weight in the trajectory fit: filled joints (score 0) still count a little, so
 a frame whose joints were all filled keeps a solution."""
+MAX_WEIGHT = 1e3
+"""The largest joint score used as a fit weight (detectors score up to about 1)."""
 
 LEARNT_PLANE_MAX_DEG = 10.0
 """With the learnt up, the foot contacts' plane replaces it only within this angle."""
@@ -113,8 +115,9 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
     if smooth:
         poses = one_euro(poses, rate)
         poses = poses - poses[:, :1]  # keep the root at the origin
+    # scores far above 1 (1e300 from a broken detector) would overflow the weighted fit
     weights = None if scores is None else np.clip(np.nan_to_num(np.asarray(scores, np.float64)),
-                                                   MIN_WEIGHT, None)
+                                                   MIN_WEIGHT, MAX_WEIGHT)
     intr = default_intrinsics(image_size, focal)
     traj = estimate_trajectory(poses, uv, image_size, weights=weights, intrinsics=intr)
     if smooth:

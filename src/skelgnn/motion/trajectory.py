@@ -72,6 +72,11 @@ class Intrinsics:
         return cls(camera.fx, camera.fy, camera.cx, camera.cy)
 
 
+FOCAL_RANGE = 100.0
+"""A focal length must lie within this factor of the image diagonal (fields of view from 179.4
+to 0.6 degrees); beyond, the trajectory's arithmetic under- or overflows."""
+
+
 def default_intrinsics(image_size: tuple[float, float], focal: Optional[float] = None) -> Intrinsics:
     """Intrinsics of a ``(W, H)`` image: principal point at the centre, focal ``focal`` pixels
     (``fx = fy``) or, when ``None``, ``sqrt(W^2 + H^2)`` (:data:`DEFAULT_DIAGONAL_FOV_DEG`)."""
@@ -81,6 +86,12 @@ def default_intrinsics(image_size: tuple[float, float], focal: Optional[float] =
     f = math.hypot(w, h) if focal is None else float(focal)
     if not (math.isfinite(f) and f > 0):
         raise ValueError(f"--focal must be a positive number of pixels, found {focal}")
+    diagonal = math.hypot(w, h)
+    if not diagonal / FOCAL_RANGE <= f <= diagonal * FOCAL_RANGE:
+        raise ValueError(f"--focal {focal:g} is not a camera's focal length for a {w:g} x {h:g} "
+                         f"image: it must lie between {diagonal / FOCAL_RANGE:.4g} and "
+                         f"{diagonal * FOCAL_RANGE:.4g} pixels (1/{FOCAL_RANGE:g} to {FOCAL_RANGE:g} "
+                         "times the image diagonal)")
     return Intrinsics(f, f, w / 2.0, h / 2.0)
 
 

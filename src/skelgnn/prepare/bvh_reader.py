@@ -22,6 +22,7 @@ Shape letters: ``N`` frames, ``J`` joints, ``K`` motion channels.
 from __future__ import annotations
 
 import gzip
+import zlib
 import re
 import warnings
 from dataclasses import dataclass
@@ -107,13 +108,32 @@ class BvhMotion:
 _CHANNEL_RE = re.compile(r"^[XYZ](position|rotation)$", re.IGNORECASE)
 
 
+MAX_BVH_BYTES = 256 << 20
+"""The most text one BVH file may hold, after gzip decompression (256 MiB; CMU's longest trial
+is about 10 MB): a ``.bvh.gz`` is inflated in chunks and refused once past it."""
+
+MAX_BVH_FRAMES = 1_000_000
+"""The most frames one BVH file may declare (2.3 hours at 120 fps)."""
+
+MAX_BVH_MAGNITUDE = 1e7
+"""The largest absolute OFFSET or motion value read (centimetres, inches or degrees: far beyond
+any capture volume); larger values overflow forward kinematics to inf."""
+
+FRAME_TIME_RANGE = (1e-5, 10.0)
+"""Seconds per frame a BVH file may declare (100 000 fps to 0.1 fps)."""
+
+
 def _open_text(path: Path) -> str:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="ascii", errors="replace") as f:
-            return f.read()
-    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        with opener(path, "rb") as f:
+            data = f.read(MAX_BVH_BYTES + 1)  # at most the bound, whatever the gzip inflates to
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"{path}: could not be read ({exc})") from exc
+    if len(data) > MAX_BVH_BYTES:
+        raise ValueError(f"{path}: more than {MAX_BVH_BYTES:,} bytes of BVH text (after "
+                         "decompression), over the bound; not a motion-capture file of this world")
+    return data.decode("ascii", errors="replace")
 
 
 def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None = None
@@ -172,6 +192,8 @@ def _parse_hierarchy(tokens: list[str], where: str, end_sites: list[Any] | None 
                 values = None
             expect(values is not None, "three numbers after OFFSET")
             assert values is not None  # for the type checker: expect raised otherwise
+            expect(all(abs(v) <= MAX_BVH_MAGNITUDE for v in values),  # NaN fails too
+                   f"OFFSET values that are finite and at most {MAX_BVH_MAGNITUDE:g} in size")
             if stack[-1] >= 0:
                 offsets[stack[-1]] = values
             elif end_sites is not None:  # an End Site: its parent is the nearest open joint
@@ -225,9 +247,18 @@ def read_bvh(path: str | Path) -> BvhMotion:
         frame_time = float(m.group(2))
     except ValueError:
         raise ValueError(f"{path}: Frame Time {m.group(2)!r} is not a number") from None
-    if not frame_time > 0:
-        raise ValueError(f"{path}: Frame Time must be positive, found {frame_time}")
+    if not FRAME_TIME_RANGE[0] <= frame_time <= FRAME_TIME_RANGE[1]:
+        raise ValueError(f"{path}: Frame Time must be between {FRAME_TIME_RANGE[0]:g} and "
+                         f"{FRAME_TIME_RANGE[1]:g} seconds, found {m.group(2)}")
     num_channels = sum(len(c) for c in channels)
+    if num_channels == 0:
+        raise ValueError(f"{path}: no joint has CHANNELS; the file holds no motion")
+    if num_frames > MAX_BVH_FRAMES:
+        raise ValueError(f"{path}: Frames: {num_frames} is over the bound of {MAX_BVH_FRAMES:,}")
+    if num_frames * num_channels > (len(body) - m.end() + 1) // 2:  # a value and a separator each
+        raise ValueError(f"{path}: declares {num_frames} frames x {num_channels} channels but the "
+                         f"motion block has only {len(body) - m.end():,} characters; the file is "
+                         "truncated or its frame count is wrong")
     with warnings.catch_warnings():
         # numpy warns (DeprecationWarning) and stops early when a token is not a number.
         warnings.simplefilter("error")
@@ -240,6 +271,9 @@ def read_bvh(path: str | Path) -> BvhMotion:
                          f"{num_frames * num_channels} motion values, found {values.size}")
     if not np.isfinite(values).all():
         raise ValueError(f"{path}: the motion block holds NaN or inf")
+    if values.size and float(np.abs(values).max()) > MAX_BVH_MAGNITUDE:
+        raise ValueError(f"{path}: the motion block holds {float(np.abs(values).max()):.3g}, over "
+                         f"the bound of {MAX_BVH_MAGNITUDE:g}")
     return BvhMotion(names=tuple(names), parents=tuple(parents),
                      offsets=np.asarray(offsets, dtype=np.float64), channels=tuple(channels),
                      frame_time=frame_time, motion=values.reshape(num_frames, num_channels),

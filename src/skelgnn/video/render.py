@@ -54,6 +54,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+MAX_FRAME_SIDE = 8192
+"""The widest and tallest frame rendered (8K is 7680 x 4320): a larger one is refused before a
+canvas is allocated."""
+
 LEFT_COLOUR: tuple[int, int, int] = (30, 90, 230)
 """RGB of the person's left side (blue)."""
 RIGHT_COLOUR: tuple[int, int, int] = (225, 40, 40)
@@ -105,6 +109,13 @@ class PoseRenderer:
         w, h = (int(s) for s in size)
         if w < 16 or h < 16:
             raise ValueError(f"frame size must be at least 16 x 16 pixels, found {w} x {h}")
+        if w > MAX_FRAME_SIDE or h > MAX_FRAME_SIDE:
+            raise ValueError(f"frame size must be at most {MAX_FRAME_SIDE} x {MAX_FRAME_SIDE} "
+                             f"pixels, found {w} x {h}")
+        for name, angle in (("elevation", elev), ("azimuth", azim)):
+            if not math.isfinite(float(angle)):
+                raise ValueError(f"the view {name} must be a finite number of degrees, found "
+                                 f"{angle}")
         if not radius > 0:
             raise ValueError(f"radius must be positive metres, found {radius}")
         self.size = (w, h)
@@ -280,6 +291,9 @@ def load_poses(path: str | Path) -> tuple[np.ndarray, Optional[float]]:
     if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything else
         raise ValueError(f"{path}: not a readable npz file (not a zip archive)")
     try:
+        from skelgnn.fileio import check_npz_members
+
+        check_npz_members(path)  # sizes from the headers, before anything is inflated
         with np.load(path, allow_pickle=False) as data:
             entries = {k: data[k] for k in data.files if k in ("poses_3d", "fps")}
             files = sorted(data.files)
@@ -295,7 +309,9 @@ def load_poses(path: str | Path) -> tuple[np.ndarray, Optional[float]]:
         if entries["fps"].size != 1 or entries["fps"].dtype.kind not in "fiu":
             raise ValueError(f"{path}: 'fps' must be one number, found {entries['fps']!r}")
         fps = float(entries["fps"].reshape(()))
-    if poses.dtype.kind not in "fiu" or poses.ndim != 3 \
+    if poses.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: 'poses_3d' must hold real numbers, found dtype {poses.dtype}")
+    if poses.ndim != 3 \
             or poses.shape[1:] != (H36M17.num_joints, 3) or poses.shape[0] == 0:
         raise ValueError(f"{path}: 'poses_3d' must be (F, 17, 3) with F >= 1, found {poses.shape}")
     return poses.astype(np.float64), fps
@@ -427,7 +443,39 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
             writer.append_data(img)
     finally:
         writer.close()
+    check_mp4_complete(path)
 
+
+def check_mp4_complete(path: str | Path) -> None:
+    """Refuse an mp4 that ffmpeg could not finish -- a full disk cuts it before its ``moov``
+    index, leaving a file no player opens, while ffmpeg's exit goes unnoticed -- by walking its
+    top-level boxes: each must fit in the file and one must be a whole ``moov``.
+
+    Raises:
+        WriteError: naming ``path`` (the caller's temporary file is then removed).
+    """
+    import os
+    import struct
+
+    from skelgnn.fileio import WriteError
+
+    size = os.path.getsize(path)
+    pos, boxes = 0, []
+    with open(path, "rb") as fh:
+        while pos + 8 <= size:
+            fh.seek(pos)
+            length, kind = struct.unpack(">I4s", fh.read(8))
+            if length == 1 and pos + 16 <= size:  # 64-bit size
+                length = struct.unpack(">Q", fh.read(8))[0]
+            elif length == 0:  # to the end of the file
+                length = size - pos
+            if length < 8 or pos + length > size:
+                break
+            boxes.append(kind)
+            pos += length
+    if b"moov" not in boxes:
+        raise WriteError(f"cannot write {path}: the video is incomplete (ffmpeg could not "
+                         "finish it; is the disk full?)", "incomplete video")
 
 def draw_skeleton_2d(image: np.ndarray, keypoints: np.ndarray, min_score: float = 0.3,
                      skeleton: Skeleton = H36M17, line_width: Optional[int] = None) -> np.ndarray:
