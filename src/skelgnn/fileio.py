@@ -185,7 +185,7 @@ def open_lock_file(path: str | os.PathLike) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow | cloexec, 0o644)
     except FileExistsError:
         try:
-            fd = os.open(path, os.O_RDWR | nofollow | cloexec)
+            fd = os.open(path, os.O_RDONLY | nofollow | cloexec)  # flock needs no write
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise ValueError(f"refusing to use lock file {path}: it is a symbolic link; "

@@ -283,6 +283,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         video = Path(args.video)
         if not video.is_file():
             raise FileNotFoundError(f"--video {video}: no such file (or 'none' to skip)")
+        from skelgnn.video.pipeline import read_video_info
+
+        read_video_info(video)  # not a video: one line now, not ffmpeg's log after the presets
     check_output_path(Path(args.out) / "speed.json")  # before minutes of timing
     result = run_bench(names, threads=args.threads, quick=args.quick,
                        progress=sys.stderr.isatty(), video=video, clock=args.clock)

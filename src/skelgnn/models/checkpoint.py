@@ -278,6 +278,9 @@ def load_model(checkpoint: str | Path) -> tuple[LifterModel, PoseCodec, dict[str
     state = load_checkpoint(checkpoint)
     try:
         config = config_from_dict(state["model_config"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{checkpoint}: bad model config: {exc}") from None
+    try:
         check_model_fits(config, state["model"], checkpoint)
         check_finite_weights(state["model"], checkpoint)
         model = build_model(config)

@@ -239,7 +239,7 @@ def _lock_run_dir(run_dir: Path):
     (:func:`skelgnn.fileio.open_lock_file`): a ``.lock`` symbolic link is refused."""
     import fcntl
 
-    fh = os.fdopen(open_lock_file(run_dir / ".lock"), "r+b", buffering=0)
+    fh = os.fdopen(open_lock_file(run_dir / ".lock"), "rb", buffering=0)
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

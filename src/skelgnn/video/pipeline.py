@@ -52,9 +52,19 @@ __all__ = [
     "detect_keypoints",
     "lift_detections",
     "process_video",
+    "warn_if_truncated",
+    "MAX_VIDEO_SIDE",
 ]
 
 log = logging.getLogger(__name__)
+
+MAX_VIDEO_SIDE = 8192
+"""The widest and tallest video frame decoded (8K is 7680 x 4320; one 16000 x 16000 frame is
+768 MB)."""
+
+TRUNCATED_FRACTION = 0.9
+"""A video decoding to fewer than this fraction of the frames its header declares is reported
+as truncated."""
 
 Detector = Callable[[np.ndarray], Optional[np.ndarray]]
 """``frame (H, W, 3) uint8 RGB -> (J, 3)`` pixels and score of one person, or None if nobody."""
@@ -110,6 +120,10 @@ def read_video_info(path: str | Path) -> VideoInfo:
     fps = float(meta.get("fps") or 0.0)
     if not (w > 0 and h > 0):
         raise ValueError(f"{path}: the video has a zero frame size ({w} x {h})")
+    if w > MAX_VIDEO_SIDE or h > MAX_VIDEO_SIDE:  # refused before a frame is decoded
+        raise ValueError(f"{path}: frames of {w} x {h} pixels, over the bound of "
+                         f"{MAX_VIDEO_SIDE} x {MAX_VIDEO_SIDE}; scale the video down first "
+                         "(e.g. ffmpeg -vf scale=1920:-2)")
     return VideoInfo(fps=fps if math.isfinite(fps) and fps > 0 else 30.0, size=(w, h),
                      duration=float(meta.get("duration") or 0.0))
 
@@ -213,6 +227,7 @@ def detect_keypoints(path: str | Path, detector: Detector, layout: str = "blazep
         found.append(None if kp is None else np.asarray(kp, dtype=np.float64))
     if not found:
         raise ValueError(f"{path}: the video has no frames")
+    warn_if_truncated(path, len(found), info, max_frames)
     shapes = {k.shape for k in found if k is not None}
     if not shapes:
         raise ValueError(f"{path}: no person detected in any of the {len(found)} frames")
@@ -230,6 +245,22 @@ def detect_keypoints(path: str | Path, detector: Detector, layout: str = "blazep
         log.info("nobody detected in %d of %d frames", missing, len(found))
     return KeypointSequence(kp, np.arange(len(found)), layout, info.fps,
                             (float(info.size[0]), float(info.size[1])), str(path))
+
+
+def warn_if_truncated(path: str | Path, decoded: int, info: VideoInfo,
+                      max_frames: Optional[int] = None) -> bool:
+    """Warn when fewer frames decoded than the container declares (duration x fps, capped by
+    ``max_frames``): a file cut short (a partial download or copy) would otherwise be lifted as a
+    shorter clip without a word. Returns whether it warned."""
+    declared = int(round(info.duration * info.fps))
+    if max_frames is not None:
+        declared = min(declared, max_frames)
+    if declared > 0 and decoded < TRUNCATED_FRACTION * declared:
+        log.warning("%s: decoded %d of the %d frames its header declares; the file looks "
+                    "truncated (a partial copy or download?), so the clip is lifted shorter",
+                    path, decoded, declared)
+        return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -452,12 +452,12 @@ def check_mp4_complete(path: str | Path) -> None:
     top-level boxes: each must fit in the file and one must be a whole ``moov``.
 
     Raises:
-        WriteError: naming ``path`` (the caller's temporary file is then removed).
+        OSError: ``EIO`` naming ``path``, which :func:`skelgnn.fileio.atomic_path` reports as
+            one line naming the output (and removes the temporary file).
     """
+    import errno
     import os
     import struct
-
-    from skelgnn.fileio import WriteError
 
     size = os.path.getsize(path)
     pos, boxes = 0, []
@@ -474,8 +474,8 @@ def check_mp4_complete(path: str | Path) -> None:
             boxes.append(kind)
             pos += length
     if b"moov" not in boxes:
-        raise WriteError(f"cannot write {path}: the video is incomplete (ffmpeg could not "
-                         "finish it; is the disk full?)", "incomplete video")
+        raise OSError(errno.EIO, "the video is incomplete: ffmpeg could not finish it (is the "
+                      "disk full?)", os.fspath(path))
 
 def draw_skeleton_2d(image: np.ndarray, keypoints: np.ndarray, min_score: float = 0.3,
                      skeleton: Skeleton = H36M17, line_width: Optional[int] = None) -> np.ndarray:
