@@ -99,9 +99,9 @@ def _data_dir(t: Path) -> Path:
 
 
 COLLISIONS = {
-    # issue item 1: `video` deleted its own input
+    # `video` deleted its own input when it sat in --out under an output name
     "video": _video_case,
-    # issue item 2: six more places
+    # an output equal to a checkpoint, a model, a hops file, a camera table or inside the data
     "analyze cameras": lambda t: (["analyze", "cameras", "--checkpoint", str(_file(t / "m.pt")),
                                    "--json", str(t / "m.pt")], t / "m.pt"),
     "action train": lambda t: (["action", "train", "--source", "lifted", "--checkpoint",
@@ -149,7 +149,7 @@ def test_an_output_that_is_or_sits_in_an_input_is_refused_before_any_work(comman
 
 
 def test_video_refuses_a_clip_in_its_out_dir_under_an_output_name_and_keeps_it(tmp_path, capsys):
-    """Issue item 1 through the library too: ``process_video`` deleted the older outputs of
+    """The library refuses it too: ``process_video`` deleted the older outputs of
     ``out_dir`` before checking that the clip was not one of them."""
     from skelgnn.video.pipeline import process_video
 
@@ -205,7 +205,7 @@ def test_output_rule_property(out_parts, in_parts, in_is_dir):
 
 
 # --------------------------------------------------------------------------------------------
-# Lock file and train.log: never through a link, never truncated (issue item 3)
+# Lock file and train.log: never through a link, never truncated
 # --------------------------------------------------------------------------------------------
 
 def test_train_refuses_a_lock_file_link_and_leaves_its_target_alone(mini_dir, tmp_path, capsys):
@@ -246,7 +246,7 @@ def test_lock_file_is_created_exclusively_and_never_truncated(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# Full disk: one line, nothing partial (issue item 4)
+# Full disk: one line, nothing partial
 # --------------------------------------------------------------------------------------------
 
 def test_an_unfinished_mp4_is_refused_and_removed(tmp_path, monkeypatch, capsys):
@@ -315,7 +315,7 @@ def test_npz_write_on_a_full_disk_leaves_no_zipfile_traceback(tmp_path, monkeypa
 
 
 # --------------------------------------------------------------------------------------------
-# Bounded readers: sizes checked before allocating (issue item 5)
+# Bounded readers: sizes checked before allocating
 # --------------------------------------------------------------------------------------------
 
 def _deflated_zeros_npz(path: Path, key: str, shape) -> Path:
@@ -452,7 +452,7 @@ def test_bvh_header_property(frames, frame_time, channels):
 
 
 # --------------------------------------------------------------------------------------------
-# Checkpoints: bounded configs, verified contents (issue items 6 and 7)
+# Checkpoints: bounded configs, verified contents
 # --------------------------------------------------------------------------------------------
 
 def _edited(ckpt: Path, dst: Path, model_config=None, weights=None) -> Path:
@@ -511,7 +511,7 @@ def test_integer_and_implausible_weights_are_refused(ckpt, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# Writers apply the readers' checks (issue item 7)
+# Writers apply the readers' checks
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("poses, extra, match", [
@@ -551,7 +551,7 @@ def test_prepare_bvh_refuses_an_offset_that_would_write_inf(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------------------------
-# One error: line everywhere (issue items 8 and 9)
+# One error: line everywhere
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("override, words", [

@@ -371,9 +371,9 @@ def check_npz_members(path: str | os.PathLike) -> None:
             check_zip_member_size(info, origin)
             with zf.open(info) as f:
                 shape, dtype = read_npy_header(f, origin)
+                check_npy_size(shape, dtype, info.file_size - f.tell(), origin)
                 if not dtype.hasobject:
                     check_zip_member_size(info, origin, math.prod(shape) * dtype.itemsize)
-                check_npy_size(shape, dtype, info.file_size - f.tell(), origin)
 
 
 def check_file_size(path: str | os.PathLike, limit: int, what: str) -> None:

@@ -64,7 +64,7 @@ def add_action_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _data_dir(args: argparse.Namespace) -> str | None:
     """The CMU benchmark directory read (none with ``--ntu``)."""
-    from skelgnn.cli.common import default_data_dir
+    from skelgnn.data.npz import default_data_dir
 
     return None if args.ntu else default_data_dir(args.data)
 

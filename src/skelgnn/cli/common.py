@@ -36,16 +36,9 @@ def default_data_dir(data: str | None) -> str | None:
     """The benchmark directory a command reads when ``--data`` is not given (``$SKELGNN_DATA``,
     else ``../shared/data/cmu`` when present), for the output rule
     (:class:`skelgnn.fileio.Writes`); ``None`` when there is none (the command then fails on it)."""
-    import os
-    from pathlib import Path
+    from skelgnn.data.npz import default_data_dir as resolve
 
-    if data is not None:
-        return data
-    env = os.environ.get("SKELGNN_DATA")
-    if env:
-        return env
-    default = Path("..") / "shared" / "data" / "cmu"
-    return str(default) if default.is_dir() else None
+    return resolve(data)
 
 
 def in_dir(directory: str | None, *names: str) -> list[str | None]:

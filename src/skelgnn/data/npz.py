@@ -18,13 +18,28 @@ import numpy as np
 from skelgnn.fileio import (ZIP_READ_ERRORS, check_npy_size, check_npz_members, check_zip_member_size,
                             read_npy_header)
 
-__all__ = ["load_npz_object", "npz_keys", "require_file", "DATA_ENV", "DEFAULT_DATA_DIR", "DATA_HINT"]
+__all__ = ["load_npz_object", "npz_keys", "require_file", "DATA_ENV", "DEFAULT_DATA_DIR", "DATA_HINT",
+           "default_data_dir"]
 
 DATA_ENV = "SKELGNN_DATA"
 DEFAULT_DATA_DIR = Path("..") / "shared" / "data" / "cmu"
 DATA_HINT = (f"pass --data DIR (the directory holding data_3d_cmu.npz, e.g. {DEFAULT_DATA_DIR}) "
              f"or set {DATA_ENV}")
 """What a missing-file message suggests: these files live in the benchmark directory."""
+
+
+def default_data_dir(data: str | None) -> str | None:
+    """The benchmark directory a command reads: ``data`` when given, else ``$SKELGNN_DATA``,
+    else :data:`DEFAULT_DATA_DIR` when present, else ``None`` (for the output rule,
+    :class:`skelgnn.fileio.Writes`, before the command resolves and checks it itself)."""
+    import os
+
+    if data is not None:
+        return data
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return env
+    return str(DEFAULT_DATA_DIR) if DEFAULT_DATA_DIR.is_dir() else None
 
 _NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
 _NUMPY_NUMERIC = ("numpy.core.numeric", "numpy._core.numeric")

@@ -423,16 +423,16 @@ def read_json_detections(path: str | Path) -> tuple[dict[int, list[tuple[np.ndar
         raise ValueError(f"{path}: {j} joints per person, over the bound of {MAX_KEYPOINT_JOINTS} "
                          "(the largest keypoint layout has 133)")
     first, last = min(by_frame), max(by_frame)
-    if (last - first + 1) * j > MAX_KEYPOINT_VALUES:
-        raise ValueError(f"{path}: frames {first} to {last} x {j} joints is "
-                         f"{(last - first + 1) * j:,} keypoints, over the bound of "
-                         f"{MAX_KEYPOINT_VALUES:,}; split the file")
     detected = sum(1 for people in by_frame.values() if people)
     if last - first + 1 > max(10_000, MAX_FRAME_SPAN_FACTOR * detected):
         raise ValueError(f"{path}: frame numbers run from {first} to {last} ({last - first + 1} "
                          f"frames) but only {detected} frame(s) have a detection; frames without one "
                          "would all be invented by interpolation. Check that the frame numbers "
                          "('frame', 'frame_id' or 'image_id') are video frame indices")
+    if (last - first + 1) * j > MAX_KEYPOINT_VALUES:
+        raise ValueError(f"{path}: frames {first} to {last} x {j} joints is "
+                         f"{(last - first + 1) * j:,} keypoints, over the bound of "
+                         f"{MAX_KEYPOINT_VALUES:,}; split the file")
     fps = _check_fps(meta["fps"], str(path)) if meta.get("fps") is not None else None
     image_size = None
     if meta.get("image_size") is not None:

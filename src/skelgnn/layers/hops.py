@@ -98,10 +98,9 @@ class HopAnalysis:
         return out
 
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        from skelgnn.fileio import atomic_write_text
+
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def pose_features(keypoints_2d: np.ndarray, poses_3d: np.ndarray, image_size: tuple[int, int],

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from skelgnn.data.readers import h36m_cameras, read_cameras
-from skelgnn.fileio import usual_mode
+from skelgnn.fileio import atomic_write_text, usual_mode
 from skelgnn.geometry import Camera
 from skelgnn.skeleton import H36M17
 
@@ -116,13 +116,8 @@ def write_camera_table(path: str | Path, cameras: Mapping[str, Sequence[Camera]]
                              f"{subjects[0]!r}; cameras.json stores one set for all subjects")
         extrinsics[subject] = [{"orientation": list(cam.orientation), "translation_m": list(cam.translation)}
                                for cam in cameras[subject]]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"intrinsics": first, "extrinsics": extrinsics, "source": source}, indent=1) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)  # a unique temporary name: nothing followed through a link
 
 
 def camera_table(cameras: str | Path | Mapping[str, Sequence[Camera]] | None

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from skelgnn.fileio import atomic_write_text
 from skelgnn.geometry import Camera
 from skelgnn.prepare import (camera_table, project_views, write_camera_table, write_positions_2d,
                              write_positions_3d)
@@ -339,5 +340,4 @@ def _write_actions(path: Path, sequences: Sequence[PreparedSequence]) -> Path:
     for s in sorted(sequences, key=lambda s: (s.subject, s.trial)):
         trial = s.trial.split("_", 1)[1] if "_" in s.trial else s.trial
         writer.writerow([s.subject, trial, s.category, s.description, s.frames, s.action, s.fast_joint_frames])
-    path.write_text(buf.getvalue(), encoding="utf-8")
-    return path
+    return atomic_write_text(path, buf.getvalue())
