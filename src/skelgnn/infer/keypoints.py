@@ -186,6 +186,8 @@ def _read_npz(path: Path) -> KeypointSequence:
         if "allow_pickle" in str(exc):  # object arrays need pickle, which we refuse
             raise ValueError(f"{path}: cannot read without pickle (store plain numeric / string "
                              f"arrays): {exc}") from None
+        if str(exc).startswith(str(path)):  # our own checks name the file already
+            raise ValueError(str(exc)) from None
         raise ValueError(f"{path}: not a readable npz file: {exc}") from None
     if "keypoints" not in entries:
         raise ValueError(f"{path}: expected an array 'keypoints' (F, J, 2|3); found entries "
