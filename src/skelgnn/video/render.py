@@ -437,7 +437,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
                          "`pip install skelgnn[viz]`") from None
     writer = iio2.get_writer(str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264",
                              pixelformat="yuv420p", quality=quality, macro_block_size=2,
-                             ffmpeg_log_level="error")
+                             ffmpeg_log_level="quiet")  # failures: check_mp4_complete, one line
     try:
         for img in frames:
             writer.append_data(img)
