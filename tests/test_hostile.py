@@ -373,6 +373,33 @@ def test_npz_members_within_the_free_size_or_ratio_read(tmp_path):
     check_npz_members(path)
 
 
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(0, 10 ** 6), min_size=1, max_size=3),
+       dtype=st.sampled_from(["<f8", "<f4", "<i8", "|b1", "<c16"]),
+       body=st.integers(0, 4096), compress=st.booleans())
+def test_npz_header_property(shape, dtype, body, compress):
+    """Any declared shape over any stored body: ``check_npz_members`` passes only when the
+    declared bytes are held and within the bounds, and never allocates them (under a second)."""
+    import tempfile
+
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": dtype, "fortran_order": False,
+                                                  "shape": tuple(shape)})
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.npz"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zf:
+            zf.writestr("keypoints.npy", member.getvalue() + bytes(body))
+        declared = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        start = time.perf_counter()
+        try:
+            check_npz_members(path)
+            ok = True
+        except ValueError:
+            ok = False
+        assert time.perf_counter() - start < 1.0
+    assert ok == (declared <= body)  # every body here is far below the inflation bounds
+
+
 def test_coco_json_bounds_joints_span_and_size(tmp_path):
     from skelgnn.infer import keypoints as kp_mod
 
