@@ -127,6 +127,7 @@ COLLISIONS = {
     "render": lambda t: (["render", "--poses", str(_file(t / "p.npz")), "--out", str(t / "p.npz")],
                          t / "p.npz"),
     "convert": lambda t: (["convert", str(_file(t / "p.npz")), str(t / "p.npz")], t / "p.npz"),
+    "view": lambda t: (["view", str(_file(t / "v.html")), "--out", str(t / "v.html")], t / "v.html"),
     "bench": lambda t: (["bench", "--video", str(_file(t / "b" / "speed.json")), "--out",
                          str(t / "b")], t / "b" / "speed.json"),
     "train": lambda t: (["train", "--config", str(_file(t / "run" / "config.json")), "--run-dir",

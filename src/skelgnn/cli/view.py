@@ -26,19 +26,20 @@ def add_view_parser(subparsers: argparse._SubParsersAction) -> None:
                          "--max-images, 240 pixels high) are drawn under the 2D keypoints")
     vw.add_argument("--max-images", metavar="N", type=int, default=150,
                     help="video frames kept with --video (evenly spaced; default 150, ~10 kB each)")
-    vw.set_defaults(command="view", handler=cmd_view)
+    from skelgnn.fileio import Writes
+
+    vw.set_defaults(command="view", handler=cmd_view,
+                    writes=lambda a: Writes([a.out], [a.poses, a.video]))
 
 
 def cmd_view(args: argparse.Namespace) -> int:
     """``skelgnn view``."""
-    from skelgnn.fileio import refuse_overwriting_inputs
     from skelgnn.video.viewer import write_viewer_from_npz
 
     if Path(args.out).suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out {args.out}: the viewer is an HTML file; name it FILE.html")
     if args.max_images < 1:
         raise ValueError(f"--max-images must be >= 1, found {args.max_images}")
-    refuse_overwriting_inputs([args.out], [args.poses, args.video])
     out = write_viewer_from_npz(args.poses, args.out, video=args.video, max_images=args.max_images,
                                 progress=sys.stderr.isatty())
     size = out.stat().st_size / 1e6
