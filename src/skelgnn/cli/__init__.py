@@ -11,9 +11,10 @@ and exit code 2. Only this package reads ``sys.argv`` and prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from skelgnn import __version__
 from skelgnn.action.cli import add_action_parser
@@ -79,6 +80,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:  # a sub-parser without set_defaults(handler=...): a wiring bug
         parser.error(f"no handler for {args.verb!r}")
+    from skelgnn.progress import heartbeat
+
+    with _progress_lines(), heartbeat(f"skelgnn {args.command}"):
+        return _run(handler, args)
+
+
+@contextlib.contextmanager
+def _progress_lines() -> Iterator[None]:
+    """Show the ``skelgnn.progress`` lines (bare messages on stderr) without ``-v``: a command that
+    works for minutes says how far it got (:mod:`skelgnn.progress`)."""
+    from skelgnn.progress import LOGGER
+
+    logger = logging.getLogger(LOGGER)
+    saved = logger.level, logger.propagate
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(stream)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(stream)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
+    """Run one command's handler; user errors become one ``error:`` line and exit code 2."""
     writes = getattr(args, "writes", None)
     try:
         if writes is not None:  # the output rule, before any work (skelgnn.fileio.Writes)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import contextlib
 import time
 from pathlib import Path
 
@@ -175,7 +175,9 @@ def _video_writes(args: argparse.Namespace) -> Writes:
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
     from skelgnn.cli.motion import apply_threads, build_cli_lifter, flip_line, write_exports
+    from skelgnn.cli.quiet import filter_native_stderr
     from skelgnn.motion.pipeline import world_summary
+    from skelgnn.progress import terminal_mode
     from skelgnn.video.pipeline import process_video, read_video_info
 
     if args.person != "one":
@@ -193,10 +195,13 @@ def cmd_video(args: argparse.Namespace) -> int:
     info = read_video_info(args.input)
     lifter = build_cli_lifter(args)
     start = time.perf_counter()
-    result = process_video(args.input, args.out, lifter, min_score=args.min_score,
-                           max_frames=args.max_frames, render=not args.no_render,
-                           progress=sys.stderr.isatty(), reframe=not args.no_reframe,
-                           focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer)
+    native: contextlib.AbstractContextManager[None] = (
+        contextlib.nullcontext() if args.verbose else filter_native_stderr())
+    with native:  # MediaPipe's C++ start-up lines; `skelgnn -v video` shows them
+        result = process_video(args.input, args.out, lifter, min_score=args.min_score,
+                               max_frames=args.max_frames, render=not args.no_render,
+                               progress=terminal_mode(), reframe=not args.no_reframe,
+                               focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer)
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

@@ -40,6 +40,7 @@ import numpy as np
 from skelgnn.fileio import atomic_path, refuse_overwriting_inputs
 from skelgnn.infer.lifter import Lifter, Prediction, save_npz_atomic
 from skelgnn.infer.keypoints import KeypointSequence
+from skelgnn.progress import ProgressMode, stage, track
 from skelgnn.video.mediapipe3d import agreement_mm, stack_world_landmarks, world_landmarks_to_h36m
 
 __all__ = [
@@ -195,7 +196,8 @@ class MediaPipePoseDetector:
 
 
 def detect_keypoints(path: str | Path, detector: Detector, layout: str = "blazepose33",
-                     max_frames: Optional[int] = None, progress: bool = False) -> KeypointSequence:
+                     max_frames: Optional[int] = None, progress: ProgressMode = False
+                     ) -> KeypointSequence:
     """Run ``detector`` on every frame of a video.
 
     Args:
@@ -203,7 +205,7 @@ def detect_keypoints(path: str | Path, detector: Detector, layout: str = "blazep
         detector: see :data:`Detector`; must return the same joint count in every frame.
         layout: the detector's keypoint layout (stored with the keypoints).
         max_frames: stop after this many frames.
-        progress: show a progress bar (tqdm).
+        progress: a bar or log lines while detecting (:mod:`skelgnn.progress`).
 
     Returns:
         ``(F, J, 3)`` keypoints in pixels, NaN with score 0 in frames where nobody was found,
@@ -213,14 +215,10 @@ def detect_keypoints(path: str | Path, detector: Detector, layout: str = "blazep
         ValueError: no frame, or nobody detected in any frame.
     """
     info = read_video_info(path)
-    frames: Iterator[np.ndarray] = iter_frames(path, max_frames)
-    if progress:
-        from tqdm import tqdm
-
-        total = round(info.duration * info.fps) or None
-        if max_frames is not None and total is not None:
-            total = min(total, max_frames)
-        frames = tqdm(frames, total=total, desc="detect", unit="frame", leave=False)
+    total = round(info.duration * info.fps) or None
+    if max_frames is not None:
+        total = min(total, max_frames) if total is not None else max_frames
+    frames = track(iter_frames(path, max_frames), "decode+detect", total, "frame", progress)
     found: list[Optional[np.ndarray]] = []
     for frame in frames:
         kp = detector(frame)
@@ -291,7 +289,8 @@ class VideoResult:
 def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
                   poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
                   height: int = 720, sheet_frames: int = 8,
-                  world: bool = False) -> tuple[Path, Path, float]:
+                  world: bool = False, progress: ProgressMode = False
+                  ) -> tuple[Path, Path, float]:
     """``side_by_side.mp4``: the video with the lifted 2D skeleton | the 3D skeleton from a fixed
     viewpoint (same height, ``height`` pixels at most), and ``contact_sheet.png``: ``sheet_frames``
     evenly spaced side-by-side frames in a grid. Both written to temp files then renamed.
@@ -338,7 +337,7 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
 
     t_start = time.perf_counter()
     with atomic_path(out, suffix=".mp4") as tmp:
-        write_video(tmp, composed(), fps, quality=6)
+        write_video(tmp, track(composed(), "render", n, "frame", progress), fps, quality=6)
     seconds = time.perf_counter() - t_start - decoding[0]
     cols = min(4, len(thumbs))
     rows = -(-len(thumbs) // cols)
@@ -394,7 +393,7 @@ VIDEO_OUTPUTS = ("keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4", "contac
 def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   detector: Optional[Detector] = None, layout: str = "blazepose33",
                   min_score: float = 0.3, max_frames: Optional[int] = None,
-                  render: bool = True, progress: bool = False,
+                  render: bool = True, progress: ProgressMode = False,
                   reframe: bool = True, focal: Optional[float] = None,
                   smooth: bool = False, viewer: bool = True) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
@@ -410,7 +409,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         min_score: joints scoring below it are filled by temporal interpolation.
         max_frames: process only the first frames.
         render: also write ``side_by_side.mp4`` and ``contact_sheet.png``.
-        progress: progress bar while detecting.
+        progress: a bar or log lines while detecting and rendering (:mod:`skelgnn.progress`).
         reframe: lift in a virtual camera framed like the training data
             (:func:`skelgnn.infer.lifter.reframe_keypoints`); on by default, as for ``skelgnn infer``
             and :meth:`~skelgnn.infer.lifter.Lifter.predict`, since phone and web footage is framed
@@ -425,7 +424,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     refuse_overwriting_inputs([out_dir / name for name in VIDEO_OUTPUTS], [path])
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
-    det: Detector = detector if detector is not None else MediaPipePoseDetector()
+    with stage("loading MediaPipe BlazePose"):
+        det: Detector = detector if detector is not None else MediaPipePoseDetector()
     timings: dict[str, float] = {}
     detect, sampler = det, None
     if viewer:  # the viewer's video frames are kept while decoding for detection
@@ -458,8 +458,9 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
     t_lift = time.perf_counter()
-    pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout, min_score,
-                                                      reframe, focal, smooth, extra)
+    with stage(f"lifting {seq.num_frames} frames"):
+        pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout,
+                                                          min_score, reframe, focal, smooth, extra)
     timings["lift"] = time.perf_counter() - t_lift
     agreement, n_agree = None, 0
     if "poses_3d_mediapipe" in extra:
@@ -469,14 +470,17 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     if render:
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
-            path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True)
+            path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True,
+            progress=progress)
     if sampler is not None:
         from skelgnn.video.viewer import write_viewer
 
         t_view = time.perf_counter()
-        files["viewer"] = write_viewer(
-            arrays["poses_world"], out_dir / "motion.html", float(seq.fps or 30.0),
-            keypoints_2d=pred.keypoints_2d, image_size=seq.image_size, filled=pred.report.mask,
-            frame_ids=seq.frames.tolist(), images=sampler.images(), title=Path(path).name)
+        with stage("writing the viewer"):
+            files["viewer"] = write_viewer(
+                arrays["poses_world"], out_dir / "motion.html", float(seq.fps or 30.0),
+                keypoints_2d=pred.keypoints_2d, image_size=seq.image_size,
+                filled=pred.report.mask, frame_ids=seq.frames.tolist(), images=sampler.images(),
+                title=Path(path).name)
         timings["viewer"] = time.perf_counter() - t_view
     return VideoResult(seq, pred, files, timings, arrays, agreement, n_agree)
