@@ -61,7 +61,7 @@ def resolve_mode(progress: ProgressMode) -> Mode:
     if progress is False or progress is None:
         return "off"
     if progress in ("bar", "log", "off"):
-        return progress  # type: ignore[return-value]
+        return progress
     raise ValueError(f"progress must be True, False, 'bar', 'log' or 'off', found {progress!r}")
 
 
@@ -85,14 +85,20 @@ def _duration(seconds: float) -> str:
 
 
 class _State:
-    """When the last progress line was written, how many bars are showing, what is being done."""
+    """When the last progress line was written, and what is being done."""
 
     last_line = 0.0
-    bars = 0
     stage = ""
 
 
 _state = _State()
+
+
+def _bar_showing() -> bool:
+    """Whether a tqdm bar is open (any, ours or a library's): it shows the work goes on."""
+    tqdm_module = sys.modules.get("tqdm")
+    instances = getattr(getattr(tqdm_module, "tqdm", None), "_instances", None)
+    return bool(instances)
 
 
 def _emit(message: str, *args: object) -> None:
@@ -154,12 +160,8 @@ def track(items: Iterable[T], desc: str, total: Optional[int] = None, unit: str 
         if mode == "bar":
             from tqdm import tqdm
 
-            _state.bars += 1
-            try:
-                yield from tqdm(items, desc=desc, total=total, unit=unit, leave=False,
-                                dynamic_ncols=True)
-            finally:
-                _state.bars -= 1
+            yield from tqdm(items, desc=desc, total=total, unit=unit, leave=False,
+                            dynamic_ncols=True)
             return
         lines = _LogLines(desc, total, unit)
         for item in items:
@@ -195,7 +197,7 @@ def heartbeat(desc: str, progress: ProgressMode = "log") -> Iterator[None]:
     def beat() -> None:
         while not stop.wait(EVERY / 5):
             now = _clock()
-            if not _state.bars and now - _state.last_line >= EVERY:
+            if now - _state.last_line >= EVERY and not _bar_showing():
                 doing = f" ({_state.stage})" if _state.stage else ""
                 _emit("%s: still working%s, %s", desc, doing, _duration(now - start))
 

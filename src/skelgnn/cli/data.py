@@ -4,7 +4,6 @@ verb table)."""
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -110,6 +109,7 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_prepare_bvh(args: argparse.Namespace) -> int:
     """``skelgnn prepare bvh``."""
     from skelgnn.prepare.bvh import DetectorModel, prepare_bvh
+    from skelgnn.progress import terminal_mode
 
     detector = None
     if args.detector_noise:
@@ -119,7 +119,7 @@ def cmd_prepare_bvh(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = prepare_bvh(args.bvh, args.out, fps=args.fps, cameras=args.cameras,
                          joint_map=args.joint_map, name=args.name, index=args.index,
-                         detector=detector, progress=sys.stderr.isatty() and not args.no_progress,
+                         detector=detector, progress=terminal_mode(not args.no_progress),
                          force=args.force)
     subjects = sorted({s.subject for s in result.sequences})
     print(f"{len(result.sequences)} sequences, {len(subjects)} subjects, {result.num_frames} frames "
@@ -133,11 +133,12 @@ def cmd_prepare_bvh(args: argparse.Namespace) -> int:
 def cmd_prepare_h36m(args: argparse.Namespace) -> int:
     """``skelgnn prepare h36m``."""
     from skelgnn.prepare.h36m import DEFAULT_EXCLUDE, prepare_h36m
+    from skelgnn.progress import terminal_mode
 
     start = time.perf_counter()
     result = prepare_h36m(args.h36m, args.out, subjects=args.subjects, cameras=args.cameras,
                           exclude=() if args.keep_all else DEFAULT_EXCLUDE, name=args.name,
-                          progress=sys.stderr.isatty() and not args.no_progress)
+                          progress=terminal_mode(not args.no_progress))
     print(f"{result.sequences} sequences of {' '.join(result.subjects)}, {result.frames} frames "
           f"in {time.perf_counter() - start:.1f} s")
     for path in result.files:

@@ -63,6 +63,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.infer.keypoints import check_image_size, read_keypoints
     from skelgnn.infer.layouts import resolve_layout
     from skelgnn.motion.pipeline import world_summary
+    from skelgnn.progress import stage
 
     from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks, flip_line,
                                     place_prediction, refuse_removed_reframe, write_exports)
@@ -86,8 +87,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
                          "(the width and height in pixels of the images the keypoints come from)")
     lifter = build_cli_lifter(args)
     start = time.perf_counter()
-    pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
-                               reframe=not args.no_reframe)
+    with stage(f"lifting {seq.num_frames} frames"):  # named by the command's heartbeat lines
+        pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
+                                   reframe=not args.no_reframe)
     elapsed = time.perf_counter() - start
     pred, motion = place_prediction(pred, image_size, seq.fps, args)  # trajectory, poses_world
     out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,

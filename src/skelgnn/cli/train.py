@@ -95,6 +95,7 @@ def _train_resume_hint(args: argparse.Namespace) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     """``skelgnn train``."""
     from skelgnn.train.config import load_config
+    from skelgnn.progress import terminal_mode
     from skelgnn.train.loop import TrainingDiverged, train
 
     logging.getLogger("skelgnn").setLevel(min(logging.getLogger().level, logging.INFO))
@@ -104,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     epochs_set = any(o.split("=", 1)[0].strip() == "train.epochs" for o in args.overrides)
     try:
         result = train(cfg, args.run_dir, resume=args.resume,
-                       progress=not args.no_progress and sys.stderr.isatty(),  # no bars in logs
+                       progress=terminal_mode(not args.no_progress),  # lines, not bars, in logs
                        data_dir=args.data, epochs=cfg.train.epochs if epochs_set else None)
     except FileExistsError as exc:
         raise ValueError(str(exc)) from None
@@ -171,6 +172,7 @@ def _evaluate_progress() -> str:
 def _evaluate_3dhp(args: argparse.Namespace) -> int:
     """``skelgnn evaluate --dataset 3dhp``: PCK, AUC and MPJPE on the MPI-INF-3DHP test set."""
     from skelgnn.evaluate.mpi3dhp import evaluate_checkpoint_3dhp, format_3dhp_report
+    from skelgnn.progress import terminal_mode
 
     if args.data is None:
         raise ValueError("--dataset 3dhp needs --data DIR: the MPI-INF-3DHP test set directory "
@@ -180,7 +182,7 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
     if args.max_samples is not None:
         raise ValueError("--max-samples applies to --dataset cmu only")
     result = evaluate_checkpoint_3dhp(args.checkpoint, args.data, joints=args.joints,
-                                      flip_test=not args.no_tta, progress=sys.stderr.isatty())
+                                      flip_test=not args.no_tta, progress=terminal_mode())
     print(format_3dhp_report(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")

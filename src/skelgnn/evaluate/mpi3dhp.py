@@ -28,6 +28,7 @@ import numpy as np
 from skelgnn.infer.lifter import Lifter
 from skelgnn.metrics import DEFAULT_AUC_THRESHOLDS, auc, mpjpe, pck
 from skelgnn.prepare.mpi3dhp import SCENES, TestSequence, load_test_set
+from skelgnn.progress import ProgressMode, track
 
 __all__ = [
     "JOINT_SETS",
@@ -108,16 +109,12 @@ Predictor = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
 
 def evaluate_3dhp(predict: Predictor, data_dir: str | Path, joints: int = 17,
-                  sequences: Sequence[str] | None = None, progress: bool = False) -> dict[str, Any]:
+                  sequences: Sequence[str] | None = None, progress: ProgressMode = False
+                  ) -> dict[str, Any]:
     """Lift every test sequence's valid frames with ``predict`` and score them (:func:`score_3dhp`)."""
     seqs = load_test_set(data_dir, sequences)
-    items: Any = seqs
-    if progress:
-        from tqdm import tqdm
-
-        items = tqdm(seqs, desc="3dhp", unit="seq", leave=False)
     predictions = {}
-    for seq in items:
+    for seq in track(seqs, "3dhp", len(seqs), "sequence", progress):
         pred_m = np.asarray(predict(seq.keypoints_2d[seq.valid], seq.image_size), dtype=np.float64)
         predictions[seq.name] = pred_m * MM_PER_M  # (V, 17, 3) mm
     result = score_3dhp(predictions, seqs, joints)
@@ -126,7 +123,8 @@ def evaluate_3dhp(predict: Predictor, data_dir: str | Path, joints: int = 17,
 
 
 def evaluate_checkpoint_3dhp(checkpoint: str | Path, data_dir: str | Path, joints: int = 17,
-                             flip_test: bool = True, progress: bool = False) -> dict[str, Any]:
+                             flip_test: bool = True, progress: ProgressMode = False
+                             ) -> dict[str, Any]:
     """Score a checkpoint on the 3DHP test set through :class:`skelgnn.infer.lifter.Lifter`."""
     lifter = Lifter.from_checkpoint(checkpoint, flip_test=flip_test)
     result = evaluate_3dhp(lifter.predict, data_dir, joints, progress=progress)

@@ -41,6 +41,7 @@ from skelgnn.prepare.bvh_reader import BvhMotion, euler_to_matrix, forward_kinem
 from skelgnn.prepare.detector import DetectorModel, add_detector_noise
 from skelgnn.prepare.joint_map import (JointMap, fast_joint_frames, leading_rest_frames, load_joint_map,
                                        motion_to_joints, place_sequence)
+from skelgnn.progress import ProgressMode, track
 from skelgnn.skeleton import H36M17, skeleton_metadata
 
 __all__ = [
@@ -230,7 +231,7 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
                 cameras: str | Path | Mapping[str, Sequence[Camera]] | None = None,
                 joint_map: str | Path | JointMap | None = None, name: str = "cmu",
                 index: str | Path | None = None, detector: DetectorModel | None = None,
-                floor_height: float = 0.08, progress: bool = False,
+                floor_height: float = 0.08, progress: ProgressMode = False,
                 force: bool = False) -> PrepareResult:
     """Convert a directory of BVH files into a benchmark directory.
 
@@ -249,7 +250,7 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
             gets ``Unknown``, so its action key is ``Unknown <trial>``.
         detector: also write ``data_2d_<name>_det.npz`` with this synthetic detector.
         floor_height: height of the lowest ankle over a sequence (metres).
-        progress: show a tqdm progress bar on stderr.
+        progress: a bar or log lines (:mod:`skelgnn.progress`).
         force: replace the benchmark files ``out_dir`` already holds (by default that is
             refused before any work); an old ``data_2d_<name>_det.npz`` is then removed when no
             ``detector`` writes a new one, so the directory never mixes two preparations.
@@ -283,11 +284,7 @@ def prepare_bvh(bvh_dir: str | Path, out_dir: str | Path, *, fps: float | None =
     if detector is not None and len(detector.sigma) != target.num_joints:
         detector = detector.for_skeleton(target)
 
-    iterator: Iterable[Path] = files
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(files, desc="prepare bvh", unit="file")
+    iterator: Iterable[Path] = track(files, "prepare bvh", len(files), "file", progress)
     poses: dict[str, dict[str, np.ndarray]] = {}
     sequences: list[PreparedSequence] = []
     for path in iterator:

@@ -30,6 +30,7 @@ import numpy as np
 
 from skelgnn.geometry import Camera
 from skelgnn.prepare import camera_table, project_views, write_camera_table, write_positions_2d, write_positions_3d
+from skelgnn.progress import ProgressMode, track
 from skelgnn.skeleton import H36M32, H36M32_KEEP
 
 __all__ = [
@@ -128,14 +129,14 @@ def find_d3_files(root: str | Path, subjects: Sequence[str] | None = None) -> di
 
 def read_h36m_3d(root: str | Path, subjects: Sequence[str] | None = None,
                  exclude: Iterable[tuple[str, str]] = DEFAULT_EXCLUDE,
-                 progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+                 progress: ProgressMode = False) -> dict[str, dict[str, np.ndarray]]:
     """All ``D3_Positions`` files: ``subject -> action -> (F, 32, 3)`` float32 world metres.
 
     Args:
         root: the Human3.6M root directory.
         subjects: subjects to read (default: those of :data:`H36M_SUBJECTS` present).
         exclude: ``(subject, file stem)`` pairs to leave out (default :data:`DEFAULT_EXCLUDE`).
-        progress: tqdm bar over the files.
+        progress: a bar or log lines over the files (:mod:`skelgnn.progress`).
 
     Raises:
         ValueError: two files of a subject map to one action key, or a reader error.
@@ -145,12 +146,8 @@ def read_h36m_3d(root: str | Path, subjects: Sequence[str] | None = None,
     jobs = [(s, p) for s, paths in files.items() for p in paths if (s, p.stem) not in skip]
     for s, p in ((s, p) for s, paths in files.items() for p in paths if (s, p.stem) in skip):
         log.info("leaving out %s %s (in exclude)", s, p.name)
-    if progress:
-        from tqdm import tqdm
-
-        jobs = tqdm(jobs, desc="prepare h36m", unit="file")
     out: dict[str, dict[str, np.ndarray]] = {}
-    for subject, path in jobs:
+    for subject, path in track(jobs, "prepare h36m", len(jobs), "file", progress):
         action = canonical_action(path.stem)
         if action in out.get(subject, {}):
             raise ValueError(f"{path}: action {action!r} of {subject} comes from two files")
@@ -172,7 +169,7 @@ class H36MPrepareResult:
 def prepare_h36m(root: str | Path, out_dir: str | Path, *, subjects: Sequence[str] | None = None,
                  cameras: str | Path | Mapping[str, Sequence[Camera]] | None = None,
                  exclude: Iterable[tuple[str, str]] = DEFAULT_EXCLUDE, name: str = "h36m",
-                 progress: bool = False) -> H36MPrepareResult:
+                 progress: ProgressMode = False) -> H36MPrepareResult:
     """Write ``data_3d_<name>.npz`` (32 joints, metres) and ``data_2d_<name>_gt.npz`` (17 joints
     projected through each subject's cameras, pixels) from the original CDF files.
 
@@ -184,7 +181,7 @@ def prepare_h36m(root: str | Path, out_dir: str | Path, *, subjects: Sequence[st
             built-in :func:`skelgnn.data.h36m_cameras`.
         exclude: ``(subject, file stem)`` takes to leave out.
         name: dataset name in the file names.
-        progress: tqdm progress bar.
+        progress: a bar or log lines (:mod:`skelgnn.progress`).
 
     Raises:
         FileNotFoundError: missing directories or files.

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from skelgnn.models.checkpoint import build_payload, load_resume_state, save_rotating
+from skelgnn.progress import ProgressMode, resolve_mode, track
 from skelgnn.data.codec import PoseCodec, root_relative
 from skelgnn.train.config import ExperimentConfig, experiment_from_dict
 from skelgnn.data import (WindowDataset, load_benchmark, read_skeleton, read_split,
@@ -121,7 +122,7 @@ def _setup_logging(run_dir: Path) -> logging.Handler:
 
 
 def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
-          progress: bool = True, data_dir: Optional[str | Path] = None,
+          progress: ProgressMode = True, data_dir: Optional[str | Path] = None,
           epochs: Optional[int] = None) -> TrainResult:
     """Train ``cfg`` into ``run_dir``.
 
@@ -140,7 +141,7 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
         resume: continue from ``run_dir/last.pt`` (falling back to ``prev.pt``, the checkpoint
             before it, when ``last.pt`` is damaged) with the config saved there; only the epoch
             count may change (see ``epochs``).
-        progress: show progress bars.
+        progress: progress bars, or log lines (:mod:`skelgnn.progress`).
         data_dir: benchmark directory overriding ``cfg.data.root``.
         epochs: with ``resume``, train to this many epochs in total instead of the saved
             ``train.epochs`` (``--set train.epochs=N``). Without it, ``cfg.train.epochs`` is
@@ -177,8 +178,8 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False,
                     raise write_error(run_dir, exc) from None
                 raise
         try:
-            return _train(cfg, run_dir, last, resume, progress and ctx.is_main, data_dir, ctx,
-                          epochs)
+            return _train(cfg, run_dir, last, resume, progress if ctx.is_main else "off",
+                          data_dir, ctx, epochs)
         finally:
             if handler is not None:
                 logging.getLogger("skelgnn").removeHandler(handler)
@@ -277,7 +278,7 @@ class _Run:
     opt: torch.optim.Optimizer
     codec: PoseCodec
     last: Path
-    progress: bool
+    progress: ProgressMode
     skeleton: Skeleton  # the data's skeleton: flips in training and the flip test
 
 
@@ -412,11 +413,14 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
     # (step, idx, x (B, R, J, 2), y (B, J, 3)): this rank's slice, mirrored where flips says
     batches: Any = epoch_batches(train_set, order, t_cfg.batch_size, skeleton=run.skeleton,
                                  flips=flips, rank=ctx.rank, world=ctx.world)
-    if run.progress:  # a tqdm bar
+    mode = resolve_mode(run.progress)  # a tqdm bar, or log lines (skelgnn.progress)
+    if mode == "bar":
         from tqdm import tqdm
 
         batches = tqdm(batches, total=steps, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="step",
                        leave=False, dynamic_ncols=True)
+    elif mode == "log":
+        batches = track(batches, f"epoch {epoch + 1}/{t_cfg.epochs}", steps, "step", "log")
     for step, idx, x, y in batches:
         if pin:
             x = x.pin_memory().to(device, non_blocking=True)
@@ -440,7 +444,7 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
         run.opt.step()
         loss_sum += loss.item() * len(idx)
         seen += len(idx)
-        if run.progress and step % 10 == 0:  # rank 0's running figures
+        if mode == "bar" and step % 10 == 0:  # rank 0's running figures
             rate = seen / max(time.perf_counter() - t0, 1e-9)
             batches.set_postfix(loss_mm=f"{1000 * loss_sum / seen:.1f}", samples_s=f"{rate:.0f}")
     if epoch + 1 == t_cfg.epochs and t_cfg.precise_bn_batches > 0:  # precise BN
@@ -471,7 +475,7 @@ def _epoch_message(row: dict[str, Any], epochs: int) -> str:
     return msg
 
 
-def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progress: bool,
+def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progress: ProgressMode,
            data_dir: Optional[str | Path], ctx: DistContext, epochs: Optional[int] = None
            ) -> TrainResult:
     torch.set_num_threads(cfg.train.threads)
