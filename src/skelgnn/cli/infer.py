@@ -153,6 +153,10 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="run the lifter with PyTorch or ONNX Runtime (default torch)")
     vd.add_argument("--no-render", action="store_true", help="skip side_by_side.mp4 and contact_sheet.png")
     vd.add_argument("--no-viewer", action="store_true", help="skip motion.html (the interactive viewer)")
+    vd.add_argument("--rotate", choices=("auto", "0", "90", "180", "270"), default="auto",
+                    help="degrees the picture is turned clockwise, turned back before lifting "
+                         "(default auto: judged from the detected person, with a warning when "
+                         "turned; rotation metadata is applied when decoding anyway)")
     vd.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
     vd.add_argument("--person", metavar="one", default="one",
                     help="people lifted: one, the only choice (MediaPipe's pose API finds one "
@@ -203,7 +207,8 @@ def cmd_video(args: argparse.Namespace) -> int:
         result = process_video(args.input, args.out, lifter, min_score=args.min_score,
                                max_frames=args.max_frames, render=not args.no_render,
                                progress=terminal_mode(), reframe=not args.no_reframe,
-                               focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer)
+                               focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer,
+                               rotate=args.rotate if args.rotate == "auto" else int(args.rotate))
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

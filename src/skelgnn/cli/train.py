@@ -223,8 +223,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("the benchmark needs --checkpoint PT (the checkpoint to score)")
     if args.dataset == "3dhp":
         return _evaluate_3dhp(args)
+    from skelgnn.data import resolve_data_dir
     from skelgnn.evaluate.benchmark import evaluate_checkpoint, format_report
 
+    print(f"evaluating {args.checkpoint} on {resolve_data_dir(args.data).resolve()}", flush=True)
     result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
                                  flip_test=not args.no_tta, progress=_evaluate_progress(),
                                  max_samples=args.max_samples)

@@ -32,7 +32,7 @@ from skelgnn.metrics import group_mean, mpjpe, p_mpjpe
 from skelgnn.models.predict import predict_sequences
 
 __all__ = ["score", "load_hard_subset", "evaluate_checkpoint", "format_report", "ProgressLog",
-           "subsample_records"]
+           "subsample_records", "check_model_fits_data"]
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +159,17 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
             (:func:`subsample_records` with ``seed``) for a quick look; no fixed hard subsets.
 
     Returns:
-        :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``; with
+        :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``, ``data_dir``
+        (the absolute benchmark directory scored) and ``subjects``; with
         ``max_samples`` also ``subsample`` (``max_samples``, ``seed``, ``of_samples``: the
         frames of the full set, ``sequences``).
     """
     model, codec, info = load_model(checkpoint)
     src = source or info.get("source", "det")
-    root = resolve_data_dir(data_dir)
+    root = resolve_data_dir(data_dir).resolve()
+    log.info("evaluating %s on %s (2D source %s)", Path(checkpoint).name, root, src)
+    skeleton = read_skeleton(root, src)
+    check_model_fits_data(model, info, checkpoint, skeleton, root)
     # explicit subjects need no split file; without one, nothing is known to be the test split
     has_split = subjects is None or (root / "split.json").is_file()
     test = read_split(root / "split.json")["test"] if has_split else []
@@ -181,7 +185,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
         log.info("scoring a subsample of %d of %d samples (seed %d): a quick look, not a "
                     "reported figure", sum(r.num_frames for r in records), full, seed)
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
-    skeleton = read_skeleton(root, src, num_joints=model.num_joints)
     shown: Union[bool, ProgressLog] = progress in (True, "bar")
     if progress == "log":
         shown = ProgressLog(dataset.num_sequences, len(dataset))
@@ -203,10 +206,40 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     result = score(pred, target, dataset, hard)
     result.update({"model": info.get("preset", info.get("arch", "?")), "source": src,
                    "parameters": sum(p.numel() for p in model.parameters()),
-                   "tta": bool(flip_test), "checkpoint": str(checkpoint)})
+                   "tta": bool(flip_test), "checkpoint": str(checkpoint),
+                   "data_dir": str(root), "subjects": list(subjects)})
     if subsample is not None:
         result["subsample"] = subsample
     return result
+
+
+def check_model_fits_data(model: Any, info: Mapping[str, Any], checkpoint: str | Path,
+                          skeleton: Any, root: Path) -> None:
+    """Refuse to score a model on data of another skeleton (joint count, or the bone list of a
+    graph model), and warn when the checkpoint names a training data directory other than
+    ``root``.
+
+    Raises:
+        ValueError: the model's skeleton is not the data's (one line naming both).
+    """
+    parents = getattr(model.config, "parents", None)
+    joints = int(model.num_joints)
+    if joints != skeleton.num_joints or (parents is not None
+                                         and tuple(int(p) for p in parents) != skeleton.parents):
+        what = "joints" if joints != skeleton.num_joints else "bones"
+        raise ValueError(
+            f"{checkpoint} is a {joints}-joint model whose skeleton does not match the data in "
+            f"{root} ({skeleton.num_joints} joints; different {what}): evaluate it on the data it "
+            "was trained for (--data DIR)")
+    trained_on = (info.get("config") or {}).get("data", {}).get("root")
+    if trained_on:
+        try:
+            same = Path(trained_on).expanduser().resolve() == root
+        except OSError:  # pragma: no cover - an unreadable path
+            same = False
+        if not same:
+            log.warning("%s was trained on %s; scoring it on %s", Path(checkpoint).name,
+                        trained_on, root)
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -215,7 +248,9 @@ def format_report(result: dict[str, Any]) -> str:
     head = ([f"SUBSAMPLE: {result['samples']} of {sub['of_samples']} samples "
              f"({sub['sequences']} sequences, seed {sub['seed']}); a quick look, not a figure to "
              "report", ""] if sub else [])
-    lines = head + [f"model {result.get('model', '?')}  source {result.get('source', '?')}  "
+    data = [f"data {result['data_dir']}  subjects {' '.join(result.get('subjects', []))}"] \
+        if "data_dir" in result else []
+    lines = head + data + [f"model {result.get('model', '?')}  source {result.get('source', '?')}  "
              f"flip TTA {'on' if result.get('tta', True) else 'off'}  "
              f"samples {result['samples']}",
              "",

@@ -18,7 +18,7 @@ import numpy as np
 
 from skelgnn.infer.keypoints import as_keypoint_array
 from skelgnn.infer.layouts import convert, resolve_layout
-from skelgnn.infer.plausibility import FACE_SPREAD_WARN, face_spread
+from skelgnn.infer.plausibility import COCO_FACE_SPREAD_MAX, FACE_SPREAD_WARN, face_spread
 from skelgnn.skeleton import H36M17
 
 __all__ = ["FillReport", "fill_missing", "prepare_keypoints"]
@@ -174,8 +174,12 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str = "h36m17", min_score: 
     if kp.shape[0] == 0:
         raise ValueError("keypoints have no frames")
     resolved = resolve_layout(layout, kp.shape[1], declared)
-    spread = face_spread(kp) if resolved == "h36m17" else math.nan
-    if spread < FACE_SPREAD_WARN:
+    spread = face_spread(kp) if resolved in ("h36m17", "coco17") else math.nan
+    if resolved == "coco17" and spread > COCO_FACE_SPREAD_MAX:
+        log.warning("keypoints: read in COCO order (layout coco17), joints 0-4 (nose, eyes, ears) "
+                    "span %.0f%% of the body: they are no face, so the keypoints are probably in "
+                    "Human3.6M order. Pass layout='h36m17' (--layout h36m17) if so", 100 * spread)
+    elif resolved == "h36m17" and spread < FACE_SPREAD_WARN:
         log.warning("keypoints: read in Human3.6M order (layout h36m17, the Lifter's default), "
                     "joints 0-4 (pelvis, right leg, left hip) span only %.0f%% of the body: "
                     "they look like COCO's face joints. Pass layout='coco17' (--layout coco17) "

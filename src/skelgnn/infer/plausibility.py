@@ -1,6 +1,8 @@
 """Whether 2D keypoints look like what they are said to be, judged from the data alone: pixels of
-the stated image (:func:`keypoints_image_warnings`), and Human3.6M rather than COCO joint order
-(:func:`face_spread`). These only warn: the lift still runs.
+the stated image, with width and height the right way round (:func:`keypoints_image_warnings`),
+the declared joint order (:func:`face_spread`: Human3.6M keypoints declared COCO and the
+reverse), and an upright person (:func:`orientation_warnings`: a video turned by 90 degrees, x and
+y swapped, y pointing up). These only warn: the lift still runs.
 
 Shape letters: ``F`` frames, ``J`` joints.
 """
@@ -12,8 +14,10 @@ import warnings
 
 import numpy as np
 
-__all__ = ["OUTSIDE_IMAGE_WARN", "TINY_PERSON_PX", "FACE_SPREAD_WARN", "keypoints_image_warnings",
-           "warn_implausible_keypoints", "face_spread"]
+__all__ = ["OUTSIDE_IMAGE_WARN", "TINY_PERSON_PX", "FACE_SPREAD_WARN", "COCO_FACE_SPREAD_MAX",
+           "SWAP_MARGIN", "SWAP_WARN", "TURNED_SHARE", "keypoints_image_warnings",
+           "warn_implausible_keypoints", "face_spread", "torso_angles", "quarter_turns",
+           "orientation_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +31,25 @@ TINY_PERSON_PX = 4.0
 """Warn when the median person spans fewer pixels than this: normalised (0..1) keypoints given
 with a pixel image size."""
 
+SWAP_MARGIN = 1.05
+"""A keypoint more than 5% beyond the declared width or height overruns it."""
+
+SWAP_WARN = 0.05
+"""Warn that width and height look swapped when at least this share of the keypoints overruns
+the declared width (or height) while nearly all fit the image with the two exchanged."""
+
+TURNED_SHARE = 0.6
+"""Call the person turned (on its side, upside down) when at least this share of the frames'
+torsos point the same non-upright way."""
+
 FACE_SPREAD_WARN = 0.2
 """Warn when, read in Human3.6M order, joints 0-4 (pelvis, right leg, left hip) span less than
 this fraction of the whole body in the median frame: they are then a face cluster (COCO's nose,
 eyes and ears). Over the benchmark's 2D detections the per-clip median is at least 0.29."""
+
+COCO_FACE_SPREAD_MAX = 0.3
+"""Warn when, read in COCO order, joints 0-4 (nose, eyes, ears) span more than this fraction of
+the whole body in the median frame: they are then no face but Human3.6M's pelvis and legs."""
 
 
 def keypoints_image_warnings(uv: np.ndarray, image_size: tuple[float, float]) -> list[str]:
@@ -46,7 +65,10 @@ def keypoints_image_warnings(uv: np.ndarray, image_size: tuple[float, float]) ->
     inside = ((pts[:, 0] >= -0.1 * w) & (pts[:, 0] <= 1.1 * w)
               & (pts[:, 1] >= -0.1 * h) & (pts[:, 1] <= 1.1 * h))
     outside = 1.0 - float(inside.mean())
-    if outside > OUTSIDE_IMAGE_WARN:
+    swapped = _looks_swapped(pts, w, h)
+    if swapped:
+        out.append(swapped)
+    elif outside > OUTSIDE_IMAGE_WARN:
         lo, hi = pts.min(0), pts.max(0)
         out.append(f"{100 * outside:.0f}% of the keypoints lie outside the {w:g} x {h:g} image "
                    f"(x {lo[0]:.0f}..{hi[0]:.0f}, y {lo[1]:.0f}..{hi[1]:.0f} px); expected pixels "
@@ -63,10 +85,73 @@ def keypoints_image_warnings(uv: np.ndarray, image_size: tuple[float, float]) ->
     return out
 
 
+def _looks_swapped(pts: np.ndarray, w: float, h: float) -> str:
+    """A warning when the keypoints ``pts`` ``(N, 2)`` overrun the declared width (or height) but
+    fit the image with width and height exchanged; empty otherwise."""
+    if w == h:
+        return ""
+    over_x = float((pts[:, 0] > SWAP_MARGIN * w).mean())
+    over_y = float((pts[:, 1] > SWAP_MARGIN * h).mean())
+    fits_swapped = float(((pts >= -0.02 * max(w, h)).all(1) & (pts[:, 0] <= SWAP_MARGIN * h)
+                          & (pts[:, 1] <= SWAP_MARGIN * w)).mean())
+    if max(over_x, over_y) >= SWAP_WARN and fits_swapped >= 0.98:
+        axis, top = ("x", float(pts[:, 0].max())) if over_x >= over_y else ("y", float(pts[:, 1].max()))
+        declared = w if axis == "x" else h
+        return (f"keypoints reach {axis} = {top:.0f} px, beyond the declared "
+                f"{'width' if axis == 'x' else 'height'} {declared:g} but inside a {h:g} x {w:g} "
+                f"image: width and height look swapped; the image size is (width, height), "
+                f"here probably {h:g} {w:g}")
+    return ""
+
+
 def warn_implausible_keypoints(uv: np.ndarray, image_size: tuple[float, float]) -> None:
-    """Log each of :func:`keypoints_image_warnings` as a warning (the lift still runs)."""
-    for message in keypoints_image_warnings(uv, image_size):
+    """Log each of :func:`keypoints_image_warnings` and :func:`orientation_warnings` as a warning
+    (the lift still runs)."""
+    for message in keypoints_image_warnings(uv, image_size) + orientation_warnings(uv):
         log.warning("keypoints: %s", message)
+
+
+def torso_angles(uv: np.ndarray) -> np.ndarray:
+    """Per frame, the direction of the torso (pelvis -> thorax, Human3.6M joints 0 and 8) in the
+    image, degrees clockwise from straight up (y down in the image: upright is 0, head to the
+    right 90, upside down 180, head to the left 270); NaN where a joint is missing. ``uv``:
+    ``(F, 17, 2)`` pixels in Human3.6M order."""
+    torso = uv[:, 8, :2] - uv[:, 0, :2]  # (F, 2)
+    with np.errstate(invalid="ignore"):
+        return np.degrees(np.arctan2(torso[:, 0], -torso[:, 1])) % 360.0
+
+
+def quarter_turns(uv: np.ndarray) -> int:
+    """How many quarter turns clockwise the person is turned in the image, judged from most
+    frames' torso (:func:`torso_angles`): 0 upright, 1 head to the right (the video turned 90
+    degrees clockwise), 2 upside down, 3 head to the left. 0 when fewer than
+    :data:`TURNED_SHARE` of the frames agree (people who lie down for a moment stay upright)."""
+    angles = torso_angles(uv)
+    angles = angles[np.isfinite(angles)]
+    if angles.size == 0:
+        return 0
+    quarter = np.round(angles / 90.0).astype(int) % 4  # nearest of 0, 90, 180, 270
+    counts = np.bincount(quarter, minlength=4)
+    best = int(np.argmax(counts))
+    return best if best != 0 and counts[best] >= TURNED_SHARE * angles.size else 0
+
+
+def orientation_warnings(uv: np.ndarray) -> list[str]:
+    """What looks wrong about the person's orientation in ``uv`` ``(F, 17, 2)`` (Human3.6M
+    order, pixels, y down): lying on its side or upside down in most frames, which the lifters
+    (trained on upright people) get wrong. Empty when upright."""
+    turns = quarter_turns(uv)
+    if turns == 0:
+        return []
+    if turns == 2:
+        return ["the person is upside down in most frames (the thorax below the pelvis): the y "
+                "axis of the keypoints probably points up, or the video is upside down; the "
+                "lifter expects image coordinates (y down) of an upright person"]
+    side = "right" if turns == 1 else "left"
+    return [f"the person lies on its side, head to the {side}, in most frames: the video is "
+            f"probably turned by 90 degrees (or x and y are swapped); the lifter expects an "
+            f"upright person. For `skelgnn video` pass --rotate {90 * turns} (the default "
+            f"--rotate auto does it), or rotate the keypoints upright"]
 
 
 def face_spread(kp: np.ndarray) -> float:

@@ -27,6 +27,7 @@ Shape letters: ``F`` frames, ``J`` joints, ``H`` / ``W`` frame height / width.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -289,7 +290,7 @@ class VideoResult:
 def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
                   poses_3d: np.ndarray, fps: float, max_frames: Optional[int],
                   height: int = 720, sheet_frames: int = 8,
-                  world: bool = False, progress: ProgressMode = False
+                  world: bool = False, progress: ProgressMode = False, turns: int = 0
                   ) -> tuple[Path, Path, float]:
     """``side_by_side.mp4``: the video with the lifted 2D skeleton | the 3D skeleton from a fixed
     viewpoint (same height, ``height`` pixels at most), and ``contact_sheet.png``: ``sheet_frames``
@@ -304,6 +305,8 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
 
     _imageio_v2()  # a clear error before any work when imageio / ffmpeg are missing
     w, h = read_video_info(path).size
+    if turns % 2:  # the frames are turned upright like the keypoints (turn_upright)
+        w, h = h, w
     scale = min(1.0, height / h)
     size = (max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2))
     factor = np.array([size[0] / w, size[1] / h])
@@ -326,6 +329,8 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
             decoding[0] += time.perf_counter() - t0
             if frame is None:
                 return
+            if turns:
+                frame = np.ascontiguousarray(np.rot90(frame, k=turns))
             if size != (w, h):
                 frame = np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
             left = draw_skeleton_2d(frame, kp * factor, min_score=0.0)
@@ -385,6 +390,45 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
     return pred, arrays, path
 
 
+def turn_points(uv: np.ndarray, turns: int, image_size: tuple[float, float]
+                ) -> tuple[np.ndarray, tuple[float, float]]:
+    """Pixel coordinates ``uv`` ``(..., 2+)`` of an image of ``image_size`` as seen in that image
+    turned ``turns`` quarter turns counter-clockwise (``np.rot90(frame, turns)``; negative turns
+    go clockwise), and the turned image's size. Columns after the second stay."""
+    out = np.array(uv, dtype=np.float64, copy=True)
+    w, h = image_size
+    for _ in range(turns % 4):  # one counter-clockwise quarter turn: (x, y) -> (y, w - x)
+        out[..., 0], out[..., 1] = out[..., 1].copy(), w - out[..., 0]
+        w, h = h, w
+    return out, (w, h)
+
+
+def turn_upright(seq: KeypointSequence, turns: int) -> KeypointSequence:
+    """``seq`` as seen in its frames turned ``turns`` quarter turns counter-clockwise
+    (:func:`turn_points`): undoes a picture turned ``turns`` quarter turns clockwise. The image
+    size swaps for odd ``turns``; scores stay."""
+    if not turns % 4 or seq.image_size is None:
+        return seq
+    kp, size = turn_points(seq.keypoints, turns, seq.image_size)
+    return dataclasses.replace(seq, keypoints=kp, image_size=size)
+
+
+def _upright_turns(seq: KeypointSequence, layout: str, rotate: int | str) -> int:
+    """The quarter turns :func:`turn_upright` applies for ``rotate`` (``"auto"``: judged from the
+    detected person, with a warning)."""
+    from skelgnn.infer.layouts import convert
+    from skelgnn.infer.plausibility import quarter_turns
+
+    if rotate != "auto":
+        return int(rotate) // 90
+    turns = quarter_turns(convert(seq.keypoints, layout)[..., :2])
+    if turns:
+        log.warning("%s: the person is turned by %d degrees clockwise in most frames (the video "
+                    "looks rotated); lifting and rendering it turned upright (--rotate 0 keeps "
+                    "the picture as it is)", seq.source, 90 * turns)
+    return turns
+
+
 VIDEO_OUTPUTS = ("keypoints_2d.npz", "poses_3d.npz", "side_by_side.mp4", "contact_sheet.png",
                  "motion.html")
 """The files :func:`process_video` writes into its directory (replaced together)."""
@@ -395,7 +439,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   min_score: float = 0.3, max_frames: Optional[int] = None,
                   render: bool = True, progress: ProgressMode = False,
                   reframe: bool = True, focal: Optional[float] = None,
-                  smooth: bool = False, viewer: bool = True) -> VideoResult:
+                  smooth: bool = False, viewer: bool = True, rotate: int | str = 0
+                  ) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -417,11 +462,20 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         focal: the camera's focal length in pixels (default: assumed, see
             :func:`skelgnn.motion.trajectory.default_intrinsics`), for the root trajectory.
         smooth: One-Euro filter on the poses and the trajectory.
-        viewer: also write ``motion.html`` (:mod:`skelgnn.video.viewer`).
+        viewer: also write ``motion.html`` (:mod:`skelgnn.video.viewer`), its 2D over the
+            frames as decoded.
+        rotate: degrees (0, 90, 180, 270) the picture is turned clockwise, turned back before
+            lifting and rendering (the keypoints after detection, the frames when drawn);
+            ``"auto"`` (``skelgnn video``'s default): judged from the detected person
+            (:func:`~skelgnn.infer.plausibility.quarter_turns`), with a warning when it is
+            turned; with 0 a turned person is only warned about (by the lifter). Rotation
+            metadata needs nothing here: ffmpeg applies it when decoding.
     """
     out_dir = Path(out_dir)
     # the clip itself may sit in out_dir under an output's name: refused, never deleted below
     refuse_overwriting_inputs([out_dir / name for name in VIDEO_OUTPUTS], [path])
+    if rotate != "auto" and rotate not in (0, 90, 180, 270):
+        raise ValueError(f"rotate must be 'auto', 0, 90, 180 or 270, found {rotate!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     owned = detector is None
     with stage("loading MediaPipe BlazePose"):
@@ -457,6 +511,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     files = {"keypoints_2d": save_npz_atomic(out_dir / "keypoints_2d.npz", {
         "keypoints": seq.keypoints.astype(np.float32), "layout": np.array(layout),
         "fps": np.array(seq.fps), "image_size": np.array(seq.image_size)})}
+    turns = _upright_turns(seq, layout, rotate)
+    seq = turn_upright(seq, turns)
     t_lift = time.perf_counter()
     with stage(f"lifting {seq.num_frames} frames"):
         pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout,
@@ -471,15 +527,18 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         fps = float(seq.fps or 30.0)
         files["video"], files["contact_sheet"], timings["render"] = _side_by_side(
             path, out_dir, pred.keypoints_2d, arrays["poses_world"], fps, max_frames, world=True,
-            progress=progress)
+            progress=progress, turns=turns)
     if sampler is not None:
         from skelgnn.video.viewer import write_viewer
 
         t_view = time.perf_counter()
+        # the viewer shows the frames as decoded: its 2D goes back to their orientation
+        view_2d, view_size = turn_points(pred.keypoints_2d, -turns, seq.image_size) \
+            if turns and seq.image_size is not None else (pred.keypoints_2d, seq.image_size)
         with stage("writing the viewer"):
             files["viewer"] = write_viewer(
                 arrays["poses_world"], out_dir / "motion.html", float(seq.fps or 30.0),
-                keypoints_2d=pred.keypoints_2d, image_size=seq.image_size,
+                keypoints_2d=view_2d, image_size=view_size,
                 filled=pred.report.mask, frame_ids=seq.frames.tolist(), images=sampler.images(),
                 title=Path(path).name)
         timings["viewer"] = time.perf_counter() - t_view
