@@ -20,16 +20,19 @@ def add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
     inf = subparsers.add_parser(
         "infer", help="lift a file of 2D keypoints to 3D",
         description="Read one person's 2D keypoints (npz 'keypoints' (F, J, 2|3); COCO-results "
-                    "or mmpose-predictions JSON), convert them to the Human3.6M 17-joint layout, "
+                    "or mmpose-predictions JSON; an OpenPose JSON directory), convert them to the "
+                    "Human3.6M 17-joint layout, "
                     "fill joints below --min-score by temporal interpolation, lift them and write "
                     "an npz with poses_3d (F, 17, 3) root-relative camera-frame metres, "
                     "keypoints_2d, scores, filled, joint_names, checkpoint (and fps when known).")
-    inf.add_argument("--keypoints", metavar="FILE", required=True, help=".npz or .json keypoints")
+    inf.add_argument("--keypoints", metavar="FILE", required=True,
+                     help=".npz or .json keypoints, or an OpenPose --write_json directory")
     inf.add_argument("--out", metavar="NPZ", required=True, help="output file (poses_3d.npz)")
-    inf.add_argument("--layout", choices=("auto", "h36m17", "coco17", "blazepose33"),
+    inf.add_argument("--layout", choices=("auto", "h36m17", "coco17", "blazepose33", "body25"),
                      default="auto",
                      help="keypoint layout of the file (default auto: the file's 'layout' entry, "
-                          "or blazepose33 for 33 joints; 17 joints must be named)")
+                          "blazepose33 for 33 joints, body25 (OpenPose) for 25; 17 joints must "
+                          "be named)")
     inf.add_argument("--image-size", metavar=("W", "H"), type=float, nargs=2, default=None,
                      help="image width and height in pixels (default: the file's image_size)")
     inf.add_argument("--checkpoint", metavar="PT", default=None,

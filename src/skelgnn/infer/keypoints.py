@@ -7,6 +7,8 @@ Formats :func:`read_keypoints` understands:
   (``(width, height)`` pixels).
 * **JSON, COCO results style**: a list of ``{"image_id" or "frame": int, "keypoints":
   [x1, y1, s1, x2, ...], "score": float}``, one entry per detected person.
+* **OpenPose JSON** (:mod:`skelgnn.infer.openpose`): a ``--write_json`` directory of
+  ``*_keypoints.json`` frame files, or one of them (``people[].pose_keypoints_2d``).
 * **JSON, mmpose predictions**: a list of ``{"frame_id": int, "instances": [{"keypoints":
   [[x, y], ...], "keypoint_scores": [...], "bbox_score": float}]}`` (or a dict holding that list
   under ``"instance_info"``, as mmpose's demo scripts write it).
@@ -453,6 +455,14 @@ def read_json_detections(path: str | Path) -> tuple[dict[int, list[tuple[np.ndar
     return by_frame, j, info
 
 
+def _holds_people(path: Path) -> bool:
+    """Whether the JSON file at ``path`` is an OpenPose frame file (an object with ``people``),
+    judged from its first kilobytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip()
+    return head.startswith(b"{") and b'"people"' in head
+
+
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
@@ -461,7 +471,8 @@ def read_keypoints(path: str | Path, person: str = "score") -> KeypointSequence:
     """Read one person's 2D keypoints from an npz or JSON file (see the module docstring).
 
     Args:
-        path: ``.npz`` or ``.json`` file.
+        path: ``.npz`` or ``.json`` file, or a directory of OpenPose JSON files
+            (:mod:`skelgnn.infer.openpose`).
         person: how to choose among several people in a frame, one of :data:`PERSON_CHOICES`.
 
     Raises:
@@ -471,11 +482,19 @@ def read_keypoints(path: str | Path, person: str = "score") -> KeypointSequence:
     path = Path(path)
     if person not in PERSON_CHOICES:
         raise ValueError(f"person must be one of {list(PERSON_CHOICES)}, found {person!r}")
+    if path.is_dir():  # OpenPose's --write_json directory: one file per frame
+        from skelgnn.infer.openpose import read_openpose
+
+        return read_openpose(path, person)
     if not path.is_file():
         raise FileNotFoundError(f"keypoints file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         seq = _read_npz(path)
+    elif suffix == ".json" and _holds_people(path):  # one OpenPose frame file
+        from skelgnn.infer.openpose import read_openpose
+
+        seq = read_openpose(path, person)
     elif suffix == ".json":
         seq = _read_json(path, person)
     else:

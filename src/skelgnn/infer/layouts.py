@@ -8,7 +8,10 @@ layouts; this module maps them:
 * ``"h36m17"`` -- already the target layout (identity);
 * ``"coco17"`` -- the 17 COCO keypoints (nose, eyes, ears, shoulders, elbows, wrists, hips, knees,
   ankles), as written by most 2D detectors (mmpose, Detectron2, OpenPifPaf, YOLO-pose);
-* ``"blazepose33"`` -- the 33 MediaPipe BlazePose landmarks.
+* ``"blazepose33"`` -- the 33 MediaPipe BlazePose landmarks;
+* ``"body25"`` -- OpenPose's BODY_25 model (nose, neck, shoulders ... mid-hip ... eyes, ears,
+  toes and heels), as written in ``people[].pose_keypoints_2d``. Its pelvis is the mid-point of
+  the hips, like the other layouts' (OpenPose's own MidHip is not used).
 
 Joints the source layout lacks are derived as mid-points, the usual recipe (mmpose's
 ``coco2h36m`` conversion does the same): pelvis = mid-hips, thorax = mid-shoulders, spine =
@@ -33,6 +36,7 @@ __all__ = [
     "LAYOUT_NUM_JOINTS",
     "COCO17_NAMES",
     "BLAZEPOSE33_NAMES",
+    "BODY25_NAMES",
     "convert",
     "detect_layout",
     "resolve_layout",
@@ -56,6 +60,14 @@ BLAZEPOSE33_NAMES: tuple[str, ...] = (
     "right_heel", "left_foot_index", "right_foot_index",
 )
 """MediaPipe BlazePose landmark names in landmark-index order."""
+
+BODY25_NAMES: tuple[str, ...] = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+    "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
+    "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe",
+    "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+)
+"""OpenPose BODY_25 keypoint names in OpenPose's order."""
 
 # Each H36M17 joint as the landmarks it is the mean of (names shared by COCO and BlazePose).
 # Spine = mid(pelvis, thorax) = mean of both hips and both shoulders (two mid-points of two).
@@ -86,7 +98,7 @@ def _sources(names: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(index[n] for n in group) for group in _H36M_FROM_LANDMARKS)
 
 
-LAYOUT_NUM_JOINTS: Mapping[str, int] = {"h36m17": 17, "coco17": 17, "blazepose33": 33}
+LAYOUT_NUM_JOINTS: Mapping[str, int] = {"h36m17": 17, "coco17": 17, "blazepose33": 33, "body25": 25}
 """Joints per layout."""
 
 LAYOUTS: tuple[str, ...] = tuple(LAYOUT_NUM_JOINTS)
@@ -100,6 +112,7 @@ _RECIPES: Mapping[str, tuple[tuple[int, ...], ...]] = {
     "h36m17": tuple((j,) for j in range(H36M17.num_joints)),
     "coco17": _sources(COCO17_NAMES),
     "blazepose33": _sources(BLAZEPOSE33_NAMES),
+    "body25": _sources(BODY25_NAMES),
 }
 
 
@@ -149,7 +162,7 @@ def detect_layout(n_joints: int, declared: Optional[str] = None) -> str:
     """The layout of a keypoint file with ``n_joints`` joints (the ``"auto"`` rule).
 
     A layout the file declares wins (after checking its joint count); else 33 joints mean
-    BlazePose. 17 joints are ambiguous (COCO and Human3.6M both have 17) and must be declared.
+    BlazePose and 25 OpenPose BODY_25. 17 joints are ambiguous (COCO and Human3.6M both have 17) and must be declared.
 
     Raises:
         ValueError: the count is ambiguous or unknown, or the declared layout is unknown or does
@@ -164,6 +177,8 @@ def detect_layout(n_joints: int, declared: Optional[str] = None) -> str:
         return declared
     if n_joints == 33:
         return "blazepose33"
+    if n_joints == 25:
+        return "body25"
     if n_joints == 17:
         raise ValueError("17 keypoints per frame can be COCO or Human3.6M order; say which with "
                          "--layout coco17 or --layout h36m17 (or store a 'layout' entry in the "

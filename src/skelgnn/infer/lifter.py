@@ -223,7 +223,11 @@ class Lifter:
         return self
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, flip_test: bool = True) -> "Lifter":
+    def from_checkpoint(cls, path: str | Path | None = None, flip_test: bool = True) -> "Lifter":
+        """Load a checkpoint; without ``path``, the default one (:func:`default_checkpoint`: the
+        shipped footage checkpoint, found from any working directory)."""
+        if path is None:
+            path = default_checkpoint()
         model, codec, info = load_model(path)
         info["checkpoint"] = Path(path).name
         return cls(model, codec, info, flip_test)
