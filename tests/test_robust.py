@@ -534,7 +534,7 @@ def _person(frames: int = 6, scale: float = 1.0, shift=(300.0, 200.0)) -> np.nda
 @pytest.mark.parametrize("uv, size, expected", [
     (_person(), (640, 480), None),
     (_person(shift=(900, 500)), (100, 100), "lie outside the 100 x 100 image"),
-    (_person(shift=(1500, 500)), (1080, 1920), "lie outside the 1080 x 1920 image"),  # swapped
+    (_person(shift=(1500, 500)), (1080, 1920), "width and height look swapped"),  # swapped
     (_person(scale=1 / 600, shift=(0.5, 0.5)), (1000, 1000), "normalised"),
 ])
 def test_keypoints_that_do_not_fit_the_image_are_warned_about(uv, size, expected):

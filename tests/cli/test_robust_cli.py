@@ -132,6 +132,8 @@ def test_evaluate_logs_progress_when_stderr_is_no_tty_and_labels_a_subsample(
     assert lines[0].startswith("scoring a subsample of 150 of ") and "not a reported figure" in lines[0]
     assert "lifting " in lines[1] and lines[-2].endswith(" s") and "150/150 frames" in lines[-2]
     report = capsys.readouterr().out
+    named, report = report.split("\n", 1)  # first the data directory evaluated, then the report
+    assert named == f"evaluating {ckpt} on {mini_dir.resolve()}"
     assert report.startswith("SUBSAMPLE: 150 of ") and "not a figure to report" in report
     figures = json.loads(out.read_text())
     assert figures["samples"] == 150 and figures["subsample"]["max_samples"] == 150

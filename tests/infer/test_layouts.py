@@ -119,10 +119,11 @@ def test_detect_layout_rules():
     assert detect_layout(17, "h36m17") == "h36m17"
     with pytest.raises(ValueError, match="--layout coco17 or --layout h36m17"):
         detect_layout(17)
-    with pytest.raises(ValueError, match=r"no known keypoint layout has 25 joints; supported: "
+    assert detect_layout(25) == "body25"  # OpenPose BODY_25
+    with pytest.raises(ValueError, match=r"no known keypoint layout has 23 joints; supported: "
                                          r"h36m17 \(17 joints\), coco17 \(17 joints\), "
-                                         r"blazepose33"):
-        detect_layout(25)
+                                         r"blazepose33 \(33 joints\), body25 \(25 joints\)"):
+        detect_layout(23)
     with pytest.raises(ValueError, match="declares layout 'coco17' .* but has 33"):
         detect_layout(33, "coco17")
 

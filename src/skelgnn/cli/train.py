@@ -226,7 +226,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from skelgnn.data import resolve_data_dir
     from skelgnn.evaluate.benchmark import evaluate_checkpoint, format_report
 
-    print(f"evaluating {args.checkpoint} on {resolve_data_dir(args.data).resolve()}", flush=True)
+    try:  # say which data before minutes of work; a missing one is evaluate_checkpoint's error
+        print(f"evaluating {args.checkpoint} on {resolve_data_dir(args.data).resolve()}",
+              flush=True)
+    except FileNotFoundError:
+        pass
     result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
                                  flip_test=not args.no_tta, progress=_evaluate_progress(),
                                  max_samples=args.max_samples)

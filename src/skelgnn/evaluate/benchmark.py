@@ -167,7 +167,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
     model, codec, info = load_model(checkpoint)
     src = source or info.get("source", "det")
     root = resolve_data_dir(data_dir).resolve()
-    log.info("evaluating %s on %s (2D source %s)", Path(checkpoint).name, root, src)
     skeleton = read_skeleton(root, src)
     check_model_fits_data(model, info, checkpoint, skeleton, root)
     # explicit subjects need no split file; without one, nothing is known to be the test split

@@ -86,8 +86,9 @@ def default_checkpoint() -> Path:
     Raises:
         FileNotFoundError: none of them exists.
     """
-    repo_root = Path(__file__).resolve().parents[2]  # src/skelgnn/infer/lifter.py -> repository
-    package = Path(__file__).resolve().parent  # installed wheels: skelgnn/checkpoints/ (package data)
+    here = Path(__file__).resolve()  # <repository>/src/skelgnn/infer/lifter.py
+    repo_root = here.parents[3]
+    package = here.parents[1]  # skelgnn/: installed wheels hold skelgnn/checkpoints/ (package data)
     roots = list(dict.fromkeys([repo_root, Path(os.getcwd()).resolve(), package]))
     for name in DEFAULT_CHECKPOINTS:
         for root in roots:

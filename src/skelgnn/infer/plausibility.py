@@ -114,11 +114,14 @@ def warn_implausible_keypoints(uv: np.ndarray, image_size: tuple[float, float]) 
 def torso_angles(uv: np.ndarray) -> np.ndarray:
     """Per frame, the direction of the torso (pelvis -> thorax, Human3.6M joints 0 and 8) in the
     image, degrees clockwise from straight up (y down in the image: upright is 0, head to the
-    right 90, upside down 180, head to the left 270); NaN where a joint is missing. ``uv``:
+    right 90, upside down 180, head to the left 270); NaN where a joint is missing or the torso
+    has no length. ``uv``:
     ``(F, 17, 2)`` pixels in Human3.6M order."""
     torso = uv[:, 8, :2] - uv[:, 0, :2]  # (F, 2)
-    with np.errstate(invalid="ignore"):
-        return np.degrees(np.arctan2(torso[:, 0], -torso[:, 1])) % 360.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        angles = np.degrees(np.arctan2(torso[:, 0], -torso[:, 1])) % 360.0
+        angles[~(np.linalg.norm(torso, axis=-1) > 0)] = np.nan  # no torso: no direction
+    return angles
 
 
 def quarter_turns(uv: np.ndarray) -> int:
