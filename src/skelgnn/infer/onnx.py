@@ -30,7 +30,7 @@ from skelgnn.data.codec import PoseCodec, root_relative
 from skelgnn.fileio import atomic_path
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.models.checkpoint import load_model
-from skelgnn.infer.lifter import Lifter
+from skelgnn.infer.lifter import Lifter, default_checkpoint
 from skelgnn.models import LifterModel
 from skelgnn.skeleton import H36M17
 
@@ -232,9 +232,12 @@ class OnnxLifter(Lifter):
                    values["num_joints"], info, flip_test)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, flip_test: bool = True,
+    def from_checkpoint(cls, path: str | Path | None = None, flip_test: bool = True,
                         threads: Optional[int] = None) -> "OnnxLifter":
-        """Export a checkpoint to a temporary ONNX file and load it."""
+        """Export a checkpoint (default: :func:`~skelgnn.infer.lifter.default_checkpoint`) to a
+        temporary ONNX file and load it."""
+        if path is None:
+            path = default_checkpoint()
         with tempfile.TemporaryDirectory(prefix="skelgnn-onnx-") as tmp:
             onnx_path = export_onnx(path, Path(tmp) / "model.onnx")
             lifter = cls.from_onnx(onnx_path, flip_test, threads)
