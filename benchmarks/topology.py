@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "topology.json").write_text(json.dumps(result, indent=1) + "\n")
     text = table(result, args.source)
     (out / "TOPOLOGY.md").write_text(text)
-    readme, begin, end = REPO / "README.md", "<!-- TOPOLOGY TABLE -->", "<!-- /TOPOLOGY TABLE -->"
+    readme, begin, end = (REPO / "docs" / "ANALYSIS.md", "<!-- TOPOLOGY TABLE -->",
+                          "<!-- /TOPOLOGY TABLE -->")
     if out == OUT and readme.is_file() and begin in readme.read_text():
         head, rest = readme.read_text().split(begin, 1)
         readme.write_text(f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}")

@@ -44,7 +44,7 @@ def add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="with several people in a frame, keep the most confident (score) or the "
                           "one nearest the previous frame's choice (track), or track everyone "
                           "and lift every track (all: OUT_STEM.track<ID>.npz) or track ID "
-                          "(see README, 'From video to motion')")
+                          "(see docs/USAGE.md, 'From video to motion')")
     inf.add_argument("--backend", choices=BACKENDS, default="torch",
                      help="run the model with PyTorch or ONNX Runtime (default torch)")
     inf.add_argument("--onnx", metavar="ONNX", default=None,

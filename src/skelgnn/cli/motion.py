@@ -33,7 +33,7 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reframe", action="store_true",
                         help="lift in the keypoints' own pixels instead of a virtual camera "
                              "framed like the training data (the default of `infer`, `video` and "
-                             "Lifter.predict alike; see README, 'Footage from other cameras')")
+                             "Lifter.predict alike; see docs/USAGE.md, 'Footage from other cameras')")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="run the lifter on the CPU (default: one clip is too small for a "
                              "GPU to pay), a CUDA GPU or Apple's MPS; an error if unavailable")
@@ -50,7 +50,7 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep the detector's left/right labels as they are (default: "
                              "repair frames where it swapped them, see README, 'Footage')")
     parser.add_argument("--threads", metavar="N", type=int, default=1,
-                        help="torch CPU threads (default 1: fastest for one clip, see README)")
+                        help="torch CPU threads (default 1: fastest for one clip, see docs/USAGE.md)")
 
 
 def apply_threads(args: argparse.Namespace) -> None:

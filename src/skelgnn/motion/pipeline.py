@@ -76,7 +76,7 @@ class Motion:
     up_method: str
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The npz entries this adds to ``poses_3d.npz`` (see README, "From video to motion")."""
+        """The npz entries this adds to ``poses_3d.npz`` (see docs/USAGE.md, "From video to motion")."""
         return {"trajectory": self.trajectory.astype(np.float32),
                 "poses_world": self.poses_world.astype(np.float32),
                 "world_rotation": self.world.rotation.astype(np.float32),
