@@ -151,3 +151,73 @@ def test_video_rotate_takes_quarter_turns_only(rotate, capsys):
     with pytest.raises(SystemExit):
         main(["video", "clip.mp4", "--out", "out", "--rotate", rotate])
     assert "--rotate" in capsys.readouterr().err
+
+
+def _blazepose(h36m: np.ndarray) -> np.ndarray:
+    """A (33, 3) BlazePose person whose Human3.6M conversion is ``h36m`` (17, 2) (eyes and the
+    other face landmarks around the head, hands and feet on the wrists and ankles)."""
+    from skelgnn.infer.layouts import BLAZEPOSE33_NAMES
+
+    at = {"nose": h36m[9], "left_eye": h36m[10] + [2, 0], "right_eye": h36m[10] - [2, 0],
+          "left_shoulder": h36m[11], "right_shoulder": h36m[14], "left_elbow": h36m[12],
+          "right_elbow": h36m[15], "left_wrist": h36m[13], "right_wrist": h36m[16],
+          "left_hip": h36m[4], "right_hip": h36m[1], "left_knee": h36m[5], "right_knee": h36m[2],
+          "left_ankle": h36m[6], "right_ankle": h36m[3]}
+    out = np.empty((33, 3))
+    for i, name in enumerate(BLAZEPOSE33_NAMES):
+        side = "left" if name.startswith("left") else "right"
+        near = (at.get(name) if name in at else h36m[10] if "eye" in name or "ear" in name
+                or "mouth" in name else at[f"{side}_wrist"] if any(k in name for k in (
+                    "pinky", "index", "thumb")) and "foot" not in name else at[f"{side}_ankle"])
+        out[i] = [near[0], near[1], 0.9]
+    return out
+
+
+def test_video_rotate_auto_lifts_a_turned_clip_like_the_upright_one(tmp_path, caplog):
+    """A clip turned 90 degrees clockwise: `rotate="auto"` finds it from the detected person,
+    turns it upright and lifts what the upright clip gives; the render keeps the upright size."""
+    iio2 = pytest.importorskip("imageio.v2")
+    pytest.importorskip("imageio_ffmpeg")
+    from skelgnn.video.pipeline import process_video
+
+    w, h, frames = 64, 128, 6
+    upright = (clip(frames=frames) - [400.0, 250.0]) * 0.25  # inside a 64 x 128 picture
+    turned = turned_clockwise(upright, height=float(h))  # inside a 128 x 64 picture
+
+    def video(path, size) -> None:
+        writer = iio2.get_writer(str(path), format="FFMPEG", fps=10, codec="libx264",
+                                 macro_block_size=2, ffmpeg_log_level="error")
+        for _ in range(frames):
+            writer.append_data(np.full((size[1], size[0], 3), 90, np.uint8))
+        writer.close()
+
+    class Detector:
+        def __init__(self, people: np.ndarray) -> None:
+            self.people, self.i = people, 0
+
+        def __call__(self, frame: np.ndarray) -> np.ndarray:
+            self.i += 1
+            return _blazepose(self.people[self.i - 1])
+
+    video(tmp_path / "upright.mp4", (w, h))
+    video(tmp_path / "turned.mp4", (h, w))
+    lifter = Lifter.from_checkpoint(tiny_checkpoint(tmp_path / "tiny.pt"))
+    straight = process_video(tmp_path / "upright.mp4", tmp_path / "a", lifter,
+                             detector=Detector(upright), render=False)
+    caplog.set_level(logging.WARNING)
+    fixed = process_video(tmp_path / "turned.mp4", tmp_path / "b", lifter,
+                          detector=Detector(turned), rotate="auto")
+    assert any("turned by 90 degrees clockwise" in m for m in plausibility_warnings(caplog))
+    assert fixed.keypoints.image_size == (w, h)
+    np.testing.assert_allclose(fixed.prediction.poses_3d, straight.prediction.poses_3d, atol=1e-4)
+    reader = iio2.get_reader(str(fixed.files["video"]), format="FFMPEG")
+    try:
+        assert reader.get_data(0).shape[:2] == (h, w + h)  # the upright picture | the 3D panel
+    finally:
+        reader.close()
+    as_is = process_video(tmp_path / "turned.mp4", tmp_path / "c", lifter,
+                          detector=Detector(turned), render=False, rotate=0)
+    assert as_is.keypoints.image_size == (h, w)
+    # the tiny untrained model's poses are millimetres across: lifted sideways they differ by
+    # more than ten times the tolerance the turned-upright lift met
+    assert np.abs(as_is.prediction.poses_3d - straight.prediction.poses_3d).max() > 1e-3
