@@ -221,3 +221,34 @@ def test_video_rotate_auto_lifts_a_turned_clip_like_the_upright_one(tmp_path, ca
     # the tiny untrained model's poses are millimetres across: lifted sideways they differ by
     # more than ten times the tolerance the turned-upright lift met
     assert np.abs(as_is.prediction.poses_3d - straight.prediction.poses_3d).max() > 1e-3
+
+
+def test_rotation_metadata_is_applied_when_decoding(tmp_path):
+    """A phone clip stored landscape with a 90-degree display rotation: ffmpeg turns its frames
+    when decoding, and read_video_info reports the turned size, so nothing downstream sees it
+    sideways."""
+    import subprocess
+
+    iio2 = pytest.importorskip("imageio.v2")
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    from skelgnn.video.pipeline import iter_frames, read_video_info
+
+    plain = tmp_path / "plain.mp4"
+    writer = iio2.get_writer(str(plain), format="FFMPEG", fps=10, codec="libx264",
+                             macro_block_size=2, ffmpeg_log_level="error")
+    for _ in range(3):
+        frame = np.zeros((64, 128, 3), np.uint8)
+        frame[:, :32] = 255  # a bright left edge: the top once turned clockwise for display
+        writer.append_data(frame)
+    writer.close()
+    tagged = tmp_path / "tagged.mp4"
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y",
+                           "-display_rotation", "-90", "-i", str(plain), "-c", "copy", str(tagged)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"this ffmpeg cannot tag a display rotation: {done.stderr.decode()[:200]}")
+    assert read_video_info(plain).size == (128, 64)
+    assert read_video_info(tagged).size == (64, 128)  # portrait, as the phone showed it
+    first = next(iter_frames(tagged))
+    assert first.shape == (128, 64, 3)
+    assert first[:24].mean() > 200 and first[-24:].mean() < 50  # the bright edge is on top
