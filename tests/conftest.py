@@ -7,8 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# No heartbeat or progress line in the tests unless one asks for it (tests/test_progress.py sets
+# skelgnn.progress.EVERY): a loaded machine must not put "still working" before an error line.
+# Set before skelgnn is imported, and inherited by the commands tests run in subprocesses.
+os.environ["SKELGNN_PROGRESS_EVERY"] = "3600"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CMU = Path(os.environ.get("SKELGNN_DATA", REPO.parent / "shared" / "data" / "cmu"))

@@ -24,6 +24,7 @@ class FakeClock:
 def test_track_log_lines_every_period_and_a_last_line(monkeypatch, caplog):
     clock = FakeClock()
     monkeypatch.setattr(progress, "_clock", clock)
+    monkeypatch.setattr(progress, "EVERY", 10.0)  # the default (the suite sets the variable)
     caplog.set_level(logging.INFO, logger=progress.LOGGER)
     for _ in progress.track(range(40), "detect", unit="frame", progress="log"):
         clock.now += 1.0  # one frame a second: a line every 10 frames
@@ -37,6 +38,17 @@ def test_track_quick_loops_and_off_mode_stay_silent(monkeypatch, caplog):
     assert list(progress.track(iter(range(5)), "quick", progress="log")) == list(range(5))
     assert list(progress.track(range(5), "off", progress=False)) == list(range(5))
     assert not [r for r in caplog.records if r.name == progress.LOGGER]
+
+
+def test_period_from_the_environment(monkeypatch, caplog):
+    monkeypatch.delenv(progress.EVERY_ENV, raising=False)
+    assert progress._every_from_env() == 10.0
+    monkeypatch.setenv(progress.EVERY_ENV, "60")
+    assert progress._every_from_env() == 60.0
+    for bad in ("0", "-5", "soon", "nan"):
+        monkeypatch.setenv(progress.EVERY_ENV, bad)
+        assert progress._every_from_env() == 10.0
+    assert "not a positive number of seconds" in caplog.text
 
 
 def test_resolve_and_terminal_mode(monkeypatch):

@@ -21,21 +21,42 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import os
 import sys
 import threading
 import time
 from typing import Iterable, Iterator, Literal, Optional, TypeVar, Union
 
-__all__ = ["EVERY", "LOGGER", "Mode", "ProgressMode", "resolve_mode", "terminal_mode", "track",
+__all__ = ["EVERY", "EVERY_ENV", "LOGGER", "Mode", "ProgressMode", "resolve_mode", "terminal_mode", "track",
            "heartbeat", "stage"]
 
 LOGGER = "skelgnn.progress"
 """The logger of the progress lines."""
 
-EVERY = 10.0
-"""Seconds between two progress lines when stderr is not a terminal."""
+EVERY_ENV = "SKELGNN_PROGRESS_EVERY"
+"""Environment variable: seconds between two progress lines instead of 10 (a positive number)."""
 
 log = logging.getLogger(LOGGER)
+
+
+def _every_from_env(default: float = 10.0) -> float:
+    text = os.environ.get(EVERY_ENV)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        log.warning("%s=%r is not a positive number of seconds; using %g", EVERY_ENV, text, default)
+        return default
+    return value
+
+
+EVERY = _every_from_env()
+"""Seconds between two progress lines when stderr is not a terminal (10, or
+:data:`EVERY_ENV`)."""
 
 Mode = Literal["bar", "log", "off"]
 ProgressMode = Union[bool, None, Mode]
