@@ -71,6 +71,15 @@ def test_openpose_errors_are_one_line(tmp_path):
     write_frames(tmp_path / "strings", [[{"pose_keypoints_2d": ["1", "2", "3"]}]])
     with pytest.raises(ValueError, match="must hold numbers"):
         read_keypoints(tmp_path / "strings")
+    write_frames(tmp_path / "wide", [[{"pose_keypoints_2d": [1.0, 2.0, 0.5] * 300}]])
+    with pytest.raises(ValueError, match="over the bounds of 256 joints"):
+        read_keypoints(tmp_path / "wide")
+    big = tmp_path / "big"
+    write_frames(big, [[person()]])
+    with open(big / "clip_000000000000_keypoints.json", "r+b") as fh:
+        fh.truncate(200 << 20)  # sparse: a 200 MiB file costs nothing on disk
+    with pytest.raises(ValueError, match="OpenPose JSON file"):
+        read_keypoints(big)
 
 
 def test_infer_lifts_an_openpose_directory(tmp_path, capsys):

@@ -21,7 +21,9 @@ from typing import Optional
 
 import numpy as np
 
-from skelgnn.infer.keypoints import KeypointSequence, _mark_missing, _mean_score, _numbers, _pick
+from skelgnn.fileio import check_file_size
+from skelgnn.infer.keypoints import (MAX_JSON_BYTES, MAX_KEYPOINT_JOINTS, MAX_KEYPOINT_VALUES,
+                                     KeypointSequence, _mark_missing, _mean_score, _numbers, _pick)
 
 __all__ = ["read_openpose", "is_openpose_json", "openpose_files"]
 
@@ -54,6 +56,7 @@ def openpose_files(directory: Path) -> list[Path]:
 
 
 def _load(path: Path) -> dict:
+    check_file_size(path, MAX_JSON_BYTES, "OpenPose JSON file")  # the JSON reader's bound
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except RecursionError:
@@ -118,6 +121,9 @@ def read_openpose(path: str | Path, person: str = "score",
     if len(counts) > 1:
         raise ValueError(f"{path}: people with different joint counts {sorted(counts)}")
     j = counts.pop()
+    if j > MAX_KEYPOINT_JOINTS or len(files) * j > MAX_KEYPOINT_VALUES:
+        raise ValueError(f"{path}: {len(files)} frames x {j} joints is over the bounds of "
+                         f"{MAX_KEYPOINT_JOINTS} joints and {MAX_KEYPOINT_VALUES:,} keypoints")
     kp = np.full((len(files), j, 3), np.nan)
     kp[..., 2] = 0.0
     previous: Optional[np.ndarray] = None
