@@ -44,6 +44,11 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "skelgnn-1f-flat": (None, ("det",), None),
     "skelgnn-1f-static": (None, ("det",), None),
     "skelgnn-27f-notemporal": (None, ("det",), None),
+    # controls: the flagship's embedding in front of a plain MLP / LCN of its size (models.control)
+    "control-mlp-1f": (None, ("det", "gt"), None),
+    "control-lcn-1f": (None, ("det", "gt"), None),
+    "control-mlp-1f-macs": (None, ("det",), None),
+    "control-lcn-1f-macs": (None, ("det",), None),
 }
 
 METRIC_COLUMNS = [("p1", "P1"), ("p2", "P2"), ("p1_action", "P1 act."), ("p2_action", "P2 act."),

@@ -12,6 +12,8 @@ One module per architecture, each with its frozen config dataclass:
 * :mod:`skelgnn.models.fcn`, :mod:`~skelgnn.models.semgcn`, :mod:`~skelgnn.models.mgcn`,
   :mod:`~skelgnn.models.tcn` -- the baselines (Martinez et al., SemGCN, Modulated GCN,
   VideoPose3D);
+* :mod:`skelgnn.models.control` -- controls that isolate the D-HCSF layer (the flagship's
+  whole-pose embedding in front of a plain MLP or LCN body of the same size);
 * :mod:`skelgnn.models.graph_baseline` -- the residual graph network and config checks SemGCN
   and Modulated GCN share (each brings its own graph convolution);
 * :mod:`skelgnn.models.bn` -- per-(joint, channel) batch norm and precise BN statistics;
@@ -19,6 +21,7 @@ One module per architecture, each with its frozen config dataclass:
   :func:`build_model` from a preset name, a config or a config dict, and config <-> dict.
 """
 from skelgnn.models.base import LifterModel
+from skelgnn.models.control import ControlConfig, PoseControl
 from skelgnn.models.fcn import FCN, FCNConfig
 from skelgnn.models.mgcn import MGCN, MGCNConfig
 from skelgnn.models.registry import (PRESETS, ModelConfig, build_model, config_from_dict,
@@ -34,6 +37,7 @@ __all__ = [
     "SemGCNConfig",
     "MGCNConfig",
     "TCNConfig",
+    "ControlConfig",
     "ModelConfig",
     "LifterModel",
     "SkeletalGNN",
@@ -41,6 +45,7 @@ __all__ = [
     "SemGCN",
     "MGCN",
     "TCN",
+    "PoseControl",
     "PRESETS",
     "build_model",
     "config_to_dict",

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from skelgnn.models.base import LifterModel
+from skelgnn.models.control import ControlConfig, PoseControl
 from skelgnn.models.fcn import FCN, FCNConfig
 from skelgnn.models.mgcn import MGCN, MGCNConfig
 from skelgnn.models.semgcn import SemGCN, SemGCNConfig
@@ -17,10 +18,11 @@ from skelgnn.models.tcn import TCN, TCNConfig
 __all__ = ["ModelConfig", "PRESETS", "build_model", "config_to_dict", "config_from_dict",
            "count_parameters", "macs_per_frame", "for_skeleton"]
 
-ModelConfig = Union[SkeletalGNNConfig, FCNConfig, SemGCNConfig, TCNConfig, MGCNConfig]
+ModelConfig = Union[SkeletalGNNConfig, FCNConfig, SemGCNConfig, TCNConfig, MGCNConfig,
+                    ControlConfig]
 _CONFIG_TYPES: dict[str, type] = {"skelgnn": SkeletalGNNConfig, "fcn": FCNConfig,
                                   "semgcn": SemGCNConfig, "tcn": TCNConfig,
-                                  "mgcn": MGCNConfig}
+                                  "mgcn": MGCNConfig, "control": ControlConfig}
 
 
 # options that older checkpoints carry but that no longer exist (they never changed the model:
@@ -62,7 +64,7 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
 
 
 _MODEL_TYPES: dict[str, type] = {"skelgnn": SkeletalGNN, "fcn": FCN, "semgcn": SemGCN,
-                                 "tcn": TCN, "mgcn": MGCN}
+                                 "tcn": TCN, "mgcn": MGCN, "control": PoseControl}
 
 # The paper's layer and network as docs/PAPER.md describes them, with the choices it leaves open
 # settled on val (pairwise short range, head_init): kept so users can measure the paper's design.
@@ -100,6 +102,13 @@ PRESETS: dict[str, ModelConfig] = {
     "skelgnn-1f-gated": dataclasses.replace(_SKEL_1F, grading="gated"),  # skelgnn.layers.grading
     "skelgnn-27f-static": dataclasses.replace(_SKEL_27F, dynamic="none"),
     "skelgnn-27f-notemporal": dataclasses.replace(_SKEL_27F, dynamic="framewise"),
+    # Controls that isolate D-HCSF (skelgnn.models.control): the flagship's embedding, width and
+    # depth in front of plain layers, the inner width set so that the parameters (or, "-macs",
+    # the MACs per frame) are within 1% of skelgnn-1f's (tests/models/test_control.py holds it)
+    "control-mlp-1f": ControlConfig(body="mlp", hidden=362),
+    "control-mlp-1f-macs": ControlConfig(body="mlp", hidden=660),
+    "control-lcn-1f": ControlConfig(body="lcn", hidden=125),
+    "control-lcn-1f-macs": ControlConfig(body="lcn", hidden=202),
     # Baselines
     "fcn-1f": FCNConfig(),
     "semgcn-1f": SemGCNConfig(),
