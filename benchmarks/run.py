@@ -53,6 +53,7 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
 
 METRIC_COLUMNS = [("p1", "P1"), ("p2", "P2"), ("p1_action", "P1 act."), ("p2_action", "P2 act."),
                   ("hard5_p1", "P1 hard 5%"), ("hard10_p1", "P1 hard 10%"),
+                  ("rare10_p1", "P1 rare 10%"),
                   ("own_hard5_p1", "P1 own 5%"), ("own_hard10_p1", "P1 own 10%")]
 
 
@@ -100,8 +101,10 @@ def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[st
     run_dir = runs / row_stem(name, source, seed)
     resume = (run_dir / "last.pt").exists()
     result = train(cfg, run_dir, resume=resume, progress=sys.stderr.isatty(), data_dir=data)
+    # per-sample errors beside the checkpoint (outside git) for paired tests (benchmarks/seeds.py)
     scores = evaluate_checkpoint(result.checkpoint, data, source, flip_test=True,
-                                 progress=sys.stderr.isatty())
+                                 progress=sys.stderr.isatty(), model_free=True,
+                                 per_sample=run_dir / "per_sample.npz")
     row = {"row": name, "source": source, "seed": cfg.train.seed, "commit": commit(), "config": cfg.to_dict(),
            "config_file": f"configs/{cfg_file}" if cfg_file else None, "epochs": result.epochs,
            "train_minutes": round(result.minutes, 2),

@@ -135,6 +135,13 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="cmu: score a seeded subsample of at most N frames (whole sequences, the "
                          "last one cut) for a quick look; the report and JSON say it is a "
                          "subsample, never report it")
+    ev.add_argument("--model-free", action="store_true",
+                    help="cmu: also score the hard subsets no model chose (the rarest 5%% / 10%% "
+                         "of test poses by distance to the nearest training pose, the noisiest "
+                         "10%% of det 2D; the first run takes about a minute, then cached)")
+    ev.add_argument("--per-sample", metavar="NPZ", default=None,
+                    help="cmu: write every sample's P1 / P2 and key to this .npz (paired tests "
+                         "between models: benchmarks/seeds.py --per-sample)")
     ev.add_argument("--dataset", choices=("cmu", "3dhp"), default="cmu",
                     help="cmu: the benchmark test subjects (default); 3dhp: the MPI-INF-3DHP test "
                          "set in --data (PCK@150mm, AUC, MPJPE per scene)")
@@ -156,7 +163,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--smooth", action="store_true",
                     help="--footage: One-Euro filter on the poses, as `skelgnn infer --smooth`")
     ev.set_defaults(command="evaluate", handler=cmd_evaluate, writes=lambda a: Writes(
-        [a.json, a.md], [a.checkpoint, a.footage, None if a.footage else default_data_dir(a.data)]))
+        [a.json, a.md, a.per_sample],
+        [a.checkpoint, a.footage, None if a.footage else default_data_dir(a.data)]))
 
 
 def _evaluate_progress() -> str:
@@ -181,6 +189,8 @@ def _evaluate_3dhp(args: argparse.Namespace) -> int:
         raise ValueError("--source applies to --dataset cmu only; 3DHP is scored on its annot2 2D")
     if args.max_samples is not None:
         raise ValueError("--max-samples applies to --dataset cmu only")
+    if args.model_free or args.per_sample:
+        raise ValueError("--model-free and --per-sample apply to --dataset cmu only")
     result = evaluate_checkpoint_3dhp(args.checkpoint, args.data, joints=args.joints,
                                       flip_test=not args.no_tta, progress=terminal_mode())
     print(format_3dhp_report(result))
@@ -216,6 +226,8 @@ def _evaluate_footage(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skelgnn evaluate``."""
     if args.footage is not None:
+        if args.model_free or args.per_sample:
+            raise ValueError("--model-free and --per-sample apply to --dataset cmu only")
         return _evaluate_footage(args)
     if args.md is not None:
         raise ValueError("--md applies to --footage only")
@@ -233,7 +245,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         pass
     result = evaluate_checkpoint(args.checkpoint, args.data, args.source,
                                  flip_test=not args.no_tta, progress=_evaluate_progress(),
-                                 max_samples=args.max_samples)
+                                 max_samples=args.max_samples, model_free=args.model_free,
+                                 per_sample=args.per_sample)
     print(format_report(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")

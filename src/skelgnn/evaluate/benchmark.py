@@ -10,6 +10,8 @@ Shape legend: ``N`` samples, ``F`` frames of one sequence, ``R`` receptive field
 * :func:`evaluate_checkpoint` does both for a checkpoint on a benchmark directory; with
   ``max_samples`` it scores a seeded subsample (:func:`subsample_records`) for a quick look, and
   the figures say so (``subsample`` in the dict, a line in the report). Never report those.
+  With ``model_free`` it adds the hard subsets no model chose (:mod:`skelgnn.evaluate.hard_free`);
+  with ``per_sample`` it saves every sample's errors (:mod:`skelgnn.evaluate.samples`).
 * :class:`ProgressLog` logs progress lines at most every few seconds, for logs and pipes where
   a progress bar is noise.
 """
@@ -143,7 +145,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
                         source: Optional[str] = None, flip_test: bool = True,
                         subjects: Optional[Sequence[str]] = None,
                         progress: Union[bool, str] = True, max_samples: Optional[int] = None,
-                        seed: int = 0) -> dict[str, Any]:
+                        seed: int = 0, model_free: bool = False,
+                        per_sample: Optional[str | Path] = None) -> dict[str, Any]:
     """Score a checkpoint on the test subjects of a benchmark directory.
 
     Args:
@@ -157,6 +160,11 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
             ``False``: none.
         max_samples: score a subsample of at most this many frames
             (:func:`subsample_records` with ``seed``) for a quick look; no fixed hard subsets.
+        model_free: also score the hard subsets no model chose
+            (:mod:`skelgnn.evaluate.hard_free`: ``rare5_p1``, ``rare10_p1``, ``noisy10_p1`` and
+            their definition under ``model_free``); not with ``max_samples``.
+        per_sample: write every sample's P1 / P2 and key to this ``.npz``
+            (:mod:`skelgnn.evaluate.samples`, for paired tests between models).
 
     Returns:
         :func:`score`'s dict plus ``model``, ``source``, ``tta``, ``checkpoint``, ``data_dir``
@@ -202,7 +210,32 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: Optional[str | Path] =
             hard[name] = load_hard_subset(path)
         else:
             log.warning("no fixed hard subset %s; %s_p1 is not reported", path, name)
+    free_meta = None
+    if model_free and subsample is None:
+        from dataclasses import asdict
+
+        from skelgnn.evaluate.hard_free import SUBSETS, hard_free_measures
+
+        measures = hard_free_measures(root, subjects)
+        free_meta = {"spec": asdict(measures.spec), "subsets": {}}
+        for name, measure, fraction in SUBSETS:
+            if getattr(measures, measure) is None:
+                continue
+            hard[name] = measures.subset(measure, fraction)
+            free_meta["subsets"][name] = {"measure": measure, "fraction": fraction,
+                                          "samples": len(hard[name])}
+    elif model_free:
+        log.info("subsample: no model-free hard subsets")
     result = score(pred, target, dataset, hard)
+    if free_meta is not None:
+        result["model_free"] = free_meta
+    if per_sample is not None:
+        from skelgnn.evaluate.samples import per_sample_errors, save_per_sample
+
+        save_per_sample(per_sample, per_sample_errors(pred, target, dataset.labels),
+                        {"model": info.get("preset", info.get("arch", "?")), "source": src,
+                         "checkpoint": str(checkpoint), "tta": bool(flip_test),
+                         "subsample": subsample})
     result.update({"model": info.get("preset", info.get("arch", "?")), "source": src,
                    "parameters": sum(p.numel() for p in model.parameters()),
                    "tta": bool(flip_test), "checkpoint": str(checkpoint),
@@ -262,6 +295,8 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append(f"{cat:22s} {row['p1']:9.2f} {row['p2']:9.2f} {row['samples']:9d}")
     lines.append("")
     for key, label in (("hard5_p1", "fixed hard 5%"), ("hard10_p1", "fixed hard 10%"),
+                       ("rare5_p1", "rarest 5%"), ("rare10_p1", "rarest 10%"),
+                       ("noisy10_p1", "noisiest 2D 10%"),
                        ("own_hard5_p1", "own hardest 5%"), ("own_hard10_p1", "own hardest 10%")):
         if key in result:
             lines.append(f"{label + ' P1':22s} {result[key]:9.2f}")
