@@ -7,7 +7,7 @@
 Each checkpoint is named by the stem of its row result (``<row>-<source>[-s<seed>]``): the shipped
 ones by :data:`benchmarks.run.ROWS` (``checkpoints/<name>.pt`` is the det row's weights, stored in
 half precision, so its figures differ from the row JSON's by up to about 1 mm), a run directory
-by its own name (``benchmarks/run.py`` names them so). Every test frame of the row's 2D source is
+by its own name (``benchmarks/run.py`` names them so; only runs that reached their last epoch). Every test frame of the row's 2D source is
 scored with flip TTA by :func:`skelgnn.evaluate.benchmark.evaluate_checkpoint` with
 ``model_free=True``: P1, action-wise P1, the fixed hard subsets (chosen by VideoPose3D-1f's
 errors), the model-free subsets of :mod:`skelgnn.evaluate.hard_free` (rarest 5% / 10% of test
@@ -46,11 +46,22 @@ def shipped() -> dict[str, Path]:
     return out
 
 
+def finished(run: Path) -> bool:
+    """Whether a run directory's training has reached its last epoch (``history.json`` has as
+    many epochs as ``config.json`` asks for): a run still training is not scored."""
+    try:
+        history = json.loads((run / "history.json").read_text())
+        epochs = json.loads((run / "config.json").read_text())["train"]["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(history, list) and len(history) >= int(epochs)
+
+
 def from_runs(directory: Path) -> dict[str, Path]:
-    """``{stem: RUN/last.pt}`` of every run directory named like a row result."""
+    """``{stem: RUN/last.pt}`` of every finished run directory named like a row result."""
     out = {}
     for run in sorted(directory.iterdir()) if directory.is_dir() else []:
-        if (run / "last.pt").is_file() and parse_stem(run.name) is not None:
+        if (run / "last.pt").is_file() and parse_stem(run.name) is not None and finished(run):
             out[run.name] = run / "last.pt"
     return out
 
