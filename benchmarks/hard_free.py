@@ -6,15 +6,16 @@
 
 Each checkpoint is named by the stem of its row result (``<row>-<source>[-s<seed>]``): the shipped
 ones by :data:`benchmarks.run.ROWS` (``checkpoints/<name>.pt`` is the det row's weights, stored in
-half precision, so its figures differ from the row JSON's by up to about 1 mm), a run directory
-by its own name (``benchmarks/run.py`` names them so; only runs that reached their last epoch). Every test frame of the row's 2D source is
-scored with flip TTA by :func:`skelgnn.evaluate.benchmark.evaluate_checkpoint` with
-``model_free=True``: P1, action-wise P1, the fixed hard subsets (chosen by VideoPose3D-1f's
-errors), the model-free subsets of :mod:`skelgnn.evaluate.hard_free` (rarest 5% / 10% of test
-poses by distance to the nearest of 50,000 training poses; the noisiest 10% of det 2D) and the
-model's own hardest 10%. Per-sample errors go to ``--per-sample`` (outside git) for
-``benchmarks/seeds.py --per-sample``. Writes ``<out>/hard_free.json`` and ``<out>/HARD_FREE.md``;
-each checkpoint's figures are kept in ``<out>/rows/<stem>.json`` and not recomputed (``--force``).
+half precision, so its figures differ from the row JSON's by up to about 1 mm), a run directory by
+its own name (``benchmarks/run.py`` names them so; only runs that reached their last epoch). Every
+test frame of the row's 2D source is scored with flip TTA by
+:func:`skelgnn.evaluate.benchmark.evaluate_checkpoint` with ``model_free=True``: P1, action-wise
+P1, the fixed hard subsets (chosen by VideoPose3D-1f's errors), the model-free subsets of
+:mod:`skelgnn.evaluate.hard_free` (rarest 5% / 10% of test poses by distance to the nearest of
+50,000 training poses; the noisiest 10% of det 2D) and the model's own hardest 10%. Per-sample
+errors go to ``--per-sample`` (outside git) for ``benchmarks/seeds.py --per-sample``. Writes
+``<out>/hard_free.json`` and ``<out>/HARD_FREE.md``; each checkpoint's figures are kept in
+``<out>/rows/<stem>.json`` and not recomputed (``--force``).
 Test subjects only; nothing here chooses a setting.
 """
 from __future__ import annotations

@@ -138,7 +138,9 @@ def write_table() -> Path:
     if any(k not in r for r in rows for k, _ in METRIC_COLUMNS):
         lines += ["", "-: not reported; the fixed hard subsets are read from "
                   "`hard_<source>_top{5,10}.json` in the data directory, and a source without "
-                  "them gets none."]
+                  "them gets none; `P1 rare 10%` (the model-free rarest 10% of test poses, "
+                  "`skelgnn.evaluate.hard_free`) exists for rows scored since it was added, and "
+                  "`benchmarks/results/hard_free/` scores every kept checkpoint on it."]
     for source in ("det", "gt"):
         per_action = [r for r in rows if r["source"] == source]
         if not per_action:

@@ -96,3 +96,14 @@ def test_hard_free_scores_a_checkpoint(mini_dir, tmp_path, monkeypatch):
     assert "| skelgnn-1f | 5 | det |" in (out / "HARD_FREE.md").read_text()
     with pytest.raises(SystemExit, match="STEM=PT"):
         hard_free.main(["--no-shipped", "--checkpoint", "nonsense"])
+
+
+def test_hard_free_skips_runs_still_training(tmp_path):
+    hard_free = load_benchmark_script("hard_free")
+    for name, done in (("tcn-1f-det-s1", 20), ("tcn-1f-det-s2", 13), ("notarow", 20)):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "last.pt").write_bytes(b"")
+        (run / "config.json").write_text(json.dumps({"train": {"epochs": 20}}))
+        (run / "history.json").write_text(json.dumps([{}] * done))
+    assert list(hard_free.from_runs(tmp_path)) == ["tcn-1f-det-s1"]
