@@ -22,7 +22,8 @@ the ratio flagship / baseline, and a 95% interval for the difference:
   seeds a row has files for, then :func:`skelgnn.evaluate.samples.paired_difference` (a bootstrap
   over whole test sequences, so correlated neighbouring frames are not counted as independent).
   It says whether the two models differ on this test set; only the interval over seeds says
-  whether the difference survives retraining.
+  whether the difference survives retraining. The same test runs on the model-free rarest 10%
+  (:mod:`skelgnn.evaluate.hard_free`; ``--data`` names the benchmark, ``--no-rare`` skips it).
 
 Nothing here trains or scores a model.
 """
@@ -99,6 +100,32 @@ def gather(results: Path) -> dict[tuple[str, str], dict[int, dict]]:
     return out
 
 
+MODEL_FREE = ("rare5_p1", "rare10_p1", "noisy10_p1")
+
+
+def fill_model_free(table: dict, rows_dir: Path) -> list[str]:
+    """Add the model-free subset figures that ``benchmarks/hard_free.py`` measured on a row's
+    checkpoint (``rows_dir/<stem>.json``) to row results scored before they existed; the stems
+    filled, in order."""
+    filled = []
+    for (row, source), seeds in table.items():
+        for seed, data in seeds.items():
+            if all(k in data for k in MODEL_FREE):
+                continue
+            stems = [f"{row}-{source}-s{seed}"] + ([f"{row}-{source}"] if seed == DEFAULT_SEED
+                                                  else [])
+            for stem in stems:
+                path = rows_dir / f"{stem}.json"
+                if path.is_file():
+                    measured = json.loads(path.read_text())
+                    for k in MODEL_FREE:
+                        if k not in data and k in measured:
+                            data[k] = measured[k]
+                    filled.append(stem)
+                    break
+    return sorted(filled)
+
+
 def spread(values: list[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (None for one value), n, and the values."""
     a = np.asarray(values, np.float64)
@@ -172,7 +199,17 @@ def seed_mean_errors(directory: Path, row: str, source: str, seeds: list[int]):
     return mean, [s for s, _ in found]
 
 
-def claims(table: dict, per_sample: Optional[Path]) -> list[dict]:
+def rare_keys(data: Optional[str]) -> np.ndarray:
+    """``subject/action/camera/frame`` strings of the model-free rarest 10% of the test samples
+    (:mod:`skelgnn.evaluate.hard_free`, cached after its first run)."""
+    from skelgnn.evaluate.hard_free import hard_free_measures
+
+    keys = hard_free_measures(data).subset("rarity_mm", 0.10)
+    return np.array([f"{s}/{a}/{c}/{f}" for s, a, c, f in keys])
+
+
+def claims(table: dict, per_sample: Optional[Path],
+           rare: Optional[np.ndarray] = None) -> list[dict]:
     out = []
     for a, b, sources in PAIRS:
         for source in sources:
@@ -197,6 +234,10 @@ def claims(table: dict, per_sample: Optional[Path]) -> list[dict]:
 
                     entry["paired_samples"] = {"seeds": [sa, sb],
                                                **paired_difference(ea, eb, "p1")}
+                    mask = np.isin(ea.keys(), rare) if rare is not None else None
+                    if mask is not None and mask.any():
+                        entry["paired_samples_rare10"] = {
+                            "seeds": [sa, sb], **paired_difference(ea, eb, "p1", mask=mask)}
             out.append(entry)
     return out
 
@@ -215,7 +256,7 @@ def _ci(iv: dict) -> str:
             f"{iv['method']}, p {iv['p']:.2g}")
 
 
-def markdown(rows: dict, pairs: list[dict]) -> str:
+def markdown(rows: dict, pairs: list[dict], filled: Optional[list[str]] = None) -> str:
     from skelgnn.tables import format_table
 
     order = {a: i for i, (a, _, _) in enumerate(PAIRS)}
@@ -226,8 +267,11 @@ def markdown(rows: dict, pairs: list[dict]) -> str:
              f"(`<row>-<source>.json` = seed {DEFAULT_SEED}, `<row>-<source>-s<N>.json` = seed N). "
              "mm on the test subjects, flip TTA, last epoch; sd is the sample standard deviation "
              "over seeds (none for one seed). `rare 10%`: the model-free hard subset "
-             "(`skelgnn.evaluate.hard_free`, rows scored since it exists; "
-             "`benchmarks/results/hard_free/` scores every kept checkpoint on it).", "",
+             "(`skelgnn.evaluate.hard_free`), in the row JSON for rows scored since it exists, "
+             "else from `benchmarks/results/hard_free/rows/` where the row's checkpoint was kept "
+             f"({', '.join(f'`{s}`' for s in filled or []) or 'none'}; the default-seed "
+             "checkpoints there are the shipped half-precision copies); '-' where neither "
+             "exists.", "",
              format_table(["row", "source", "seeds"] + [label for _, label in METRICS],
                           [[r, s, str(rows[(r, s)]["n"])]
                            + [_fmt(rows[(r, s)]["metrics"].get(k)) for k, _ in METRICS]
@@ -245,20 +289,23 @@ def markdown(rows: dict, pairs: list[dict]) -> str:
         for key, _ in CLAIM_METRICS:
             iv = p["metrics"].get(key)
             cells.append("-" if iv is None else f"{_ci(iv)}; x{iv['ratio']:.3f}")
-        ps = p.get("paired_samples")
-        cells.append("-" if ps is None else
-                     f"{ps['mean']:+.2f} [{ps['ci_low']:+.2f}, {ps['ci_high']:+.2f}], "
-                     f"better on {100 * ps['a_better_share']:.0f}% (seeds {len(ps['seeds'][0])}"
-                     f" / {len(ps['seeds'][1])})")
+        for key in ("paired_samples", "paired_samples_rare10"):
+            ps = p.get(key)
+            cells.append("-" if ps is None else
+                         f"{ps['mean']:+.2f} [{ps['ci_low']:+.2f}, {ps['ci_high']:+.2f}], "
+                         f"better on {100 * ps['a_better_share']:.0f}% (seeds "
+                         f"{len(ps['seeds'][0])} / {len(ps['seeds'][1])})")
         table.append(cells)
     lines.append(format_table(["flagship", "other", "source", "seeds"]
                               + [label for _, label in CLAIM_METRICS]
-                              + ["P1 paired over samples"], table, markdown=True))
+                              + ["P1 paired over samples", "same, rare 10%"], table,
+                              markdown=True))
     lines += ["", "P1 paired over samples: per-sample P1 averaged over the seeds that have "
               "per-sample files, difference of the means over the common test samples, 95% "
               "bootstrap interval over whole test sequences (2,000 resamples); the share of "
               "samples on which the flagship is better. It measures this test set, not "
-              "retraining."]
+              "retraining. `same, rare 10%`: the same test on the model-free rarest 10% of "
+              "test samples only."]
     return "\n".join(lines) + "\n"
 
 
@@ -268,6 +315,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--results", default=str(RESULTS), help="directory of the row JSONs")
     ap.add_argument("--per-sample", default=None, metavar="DIR",
                     help="directory of per-sample .npz files (paired tests over samples)")
+    ap.add_argument("--hard-free", default=str(RESULTS / "hard_free" / "rows"), metavar="DIR",
+                    help="benchmarks/hard_free.py's per-checkpoint figures: the model-free subsets "
+                         "of rows scored before they existed ('' for none)")
+    ap.add_argument("--data", default=None, help="benchmark directory (for the rarest 10%% in the "
+                                                 "paired tests)")
+    ap.add_argument("--no-rare", action="store_true",
+                    help="no paired test on the rarest 10%% (needs no benchmark directory)")
     ap.add_argument("--out", default=None, help="where SEEDS.md and seeds.json go "
                                                 "(default: --results)")
     args = ap.parse_args(argv)
@@ -275,6 +329,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not results.is_dir():
         raise SystemExit(f"error: results directory not found: {results}")
     gathered = gather(results)
+    filled = fill_model_free(gathered, Path(args.hard_free)) if args.hard_free else []
     rows = {}
     for (row, source), seeds in gathered.items():
         metrics = {}
@@ -287,7 +342,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     per_sample = Path(args.per_sample) if args.per_sample else None
     if per_sample is not None and not per_sample.is_dir():
         raise SystemExit(f"error: per-sample directory not found: {per_sample}")
-    pairs = claims(gathered, per_sample)
+    rare = rare_keys(args.data) if per_sample is not None and not args.no_rare else None
+    pairs = claims(gathered, per_sample, rare)
     out = Path(args.out) if args.out else results
     out.mkdir(parents=True, exist_ok=True)
     from skelgnn.fileio import atomic_write_text
@@ -295,8 +351,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     atomic_write_text(out / "seeds.json", json.dumps(
         {"default_seed": DEFAULT_SEED,
          "rows": [{"row": r, "source": s, **v} for (r, s), v in sorted(rows.items())],
-         "claims": pairs}, indent=2) + "\n")
-    atomic_write_text(out / "SEEDS.md", markdown(rows, pairs))
+         "model_free_from_hard_free": filled, "claims": pairs}, indent=2) + "\n")
+    atomic_write_text(out / "SEEDS.md", markdown(rows, pairs, filled))
     print(f"{len(rows)} rows, {sum(v['n'] for v in rows.values())} runs, {len(pairs)} claims; "
           f"wrote {out / 'SEEDS.md'}")
     return 0

@@ -48,7 +48,13 @@ def test_table_intervals_and_paired(seeds, tmp_path):
     save_per_sample(ps / "skelgnn-1f-det.npz", PerSample(e, e, **keys))
     (ps / "tcn-1f-det-s1").mkdir(parents=True)
     save_per_sample(ps / "tcn-1f-det-s1" / "per_sample.npz", PerSample(e + 2, e, **keys))
-    assert seeds.main(["--results", str(res), "--per-sample", str(ps)]) == 0
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "tcn-1f-det-s1.json").write_text(json.dumps({"rare10_p1": 77.0, "rare5_p1": 80.0,
+                                                       "noisy10_p1": 70.0}))
+    (hf / "skelgnn-1f-det.json").write_text(json.dumps({"rare10_p1": 75.0}))
+    assert seeds.main(["--results", str(res), "--per-sample", str(ps), "--no-rare",
+                       "--hard-free", str(hf)]) == 0
     out = json.loads((res / "seeds.json").read_text())
     rows = {(r["row"], r["source"]): r for r in out["rows"]}
     s = rows[("skelgnn-1f", "det")]
@@ -70,6 +76,11 @@ def test_table_intervals_and_paired(seeds, tmp_path):
     paired = claims[("tcn-1f", "det")]["paired_samples"]
     assert paired["mean"] == pytest.approx(2.0) and paired["seeds"] == [[1234], [1]]
     assert "paired_samples" not in claims[("mgcn-1f", "det")]
+    assert "paired_samples_rare10" not in claims[("tcn-1f", "det")]
+    # model-free figures measured on kept checkpoints fill rows scored before they existed
+    assert out["model_free_from_hard_free"] == ["skelgnn-1f-det", "tcn-1f-det-s1"]
+    assert rows[("tcn-1f", "det")]["metrics"]["rare10_p1"]["values"] == [77.0]
+    assert claims[("tcn-1f", "det")]["metrics"]["rare10_p1"]["diff"] == pytest.approx(2.0)
     md = (res / "SEEDS.md").read_text()
     assert "| skelgnn-1f | det | 3 |" in md and "welch" in md and "pooled" in md
 

@@ -153,8 +153,8 @@ def hard_free_measures(data_dir: Optional[str | Path] = None,
     if cache and path.is_file():
         with np.load(path, allow_pickle=False) as z:
             if int(z["samples"]) == len(keys):
-                noise = z["noise_2d_px"] if z["noise_2d_px"].size else None
-                return HardFree(z["rarity_mm"], noise, keys, spec)
+                cached = z["noise_2d_px"] if z["noise_2d_px"].size else None
+                return HardFree(z["rarity_mm"], cached, keys, spec)
     bank = np.concatenate([r.poses_3d for r in load_benchmark(root, "gt", subjects=train)])
     rng = np.random.default_rng(spec.seed)
     bank = bank[np.sort(rng.choice(len(bank), size=min(spec.bank, len(bank)), replace=False))]
