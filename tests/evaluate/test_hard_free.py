@@ -3,6 +3,8 @@ their paired comparison (evaluate/samples.py), alone and through ``evaluate_chec
 ``skelgnn evaluate`` on the mini fixture."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,23 @@ def test_paired_difference_errors(tmp_path):
     np.savez(tmp_path / "bad.npz", p1=np.zeros(2))
     with pytest.raises(ValueError, match="not a per-sample"):
         load_per_sample(tmp_path / "bad.npz")
+
+
+def test_cli_model_free_and_per_sample(mini_dir, tmp_path, capsys):
+    from skelgnn.cli import main
+
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    out_json, npz = tmp_path / "out.json", tmp_path / "errors.npz"
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(mini_dir), "--model-free",
+                 "--per-sample", str(npz), "--json", str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out_json.read_text())
+    assert f"{result['rare10_p1']:9.2f}" in printed and "rarest 10% P1" in printed
+    assert len(load_per_sample(npz)[0]) == result["samples"] == 800
+    # the per-sample file may not overwrite the checkpoint; 3dhp has no such subsets
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(mini_dir),
+                 "--per-sample", str(ckpt)]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path),
+                 "--dataset", "3dhp", "--model-free"]) == 2
+    assert "cmu only" in capsys.readouterr().err
