@@ -18,7 +18,7 @@ and the head, and replaces each D-HCSF layer by a plain one:
 
 Dense and locally connected layers use every weight once per frame, so their multiply-accumulates
 equal their parameters; the D-HCSF layer reuses its dynamic-graph projections over joints and
-aggregates over dense graphs, so it has more MACs than parameters (6.1 M MACs for 3.6 M
+aggregates over dense graphs, so it has more MACs than parameters (6.5 M MACs for 3.6 M
 parameters). One control therefore matches the flagship in parameters or in MACs, not both: the
 registry has a preset for each (``control-<body>-1f`` at the parameter count,
 ``control-<body>-1f-macs`` at the MACs).
