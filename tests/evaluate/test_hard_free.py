@@ -146,3 +146,10 @@ def test_cli_model_free_and_per_sample(mini_dir, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path),
                  "--dataset", "3dhp", "--model-free"]) == 2
     assert "cmu only" in capsys.readouterr().err
+
+
+def test_load_per_sample_refuses_non_npz(tmp_path):
+    bad = tmp_path / "text.npz"
+    bad.write_text("not a zip")
+    with pytest.raises(ValueError, match="not a zip archive"):
+        load_per_sample(bad)

@@ -10,13 +10,14 @@ unit of resampling is a sequence (subject, action, camera), not a frame.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from skelgnn.fileio import atomic_open
+from skelgnn.fileio import ZIP_READ_ERRORS, atomic_open, check_npz_members
 from skelgnn.metrics import mpjpe, p_mpjpe
 
 __all__ = ["PerSample", "per_sample_errors", "save_per_sample", "load_per_sample",
@@ -83,13 +84,19 @@ def load_per_sample(path: str | Path) -> tuple[PerSample, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"per-sample errors not found: {path}")
-    with np.load(path, allow_pickle=False) as z:
-        names = ("p1", "p2", "subject", "action", "camera", "frame")
-        missing = [n for n in names if n not in z.files]
-        if missing:
-            raise ValueError(f"{path}: not a per-sample error file (missing {missing})")
-        arrays = {n: z[n] for n in names}
-        meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle anything else
+        raise ValueError(f"{path}: not a per-sample error file (not a zip archive)")
+    names = ("p1", "p2", "subject", "action", "camera", "frame")
+    try:
+        check_npz_members(path)  # headers that lie about their size, before numpy allocates
+        with np.load(path, allow_pickle=False) as z:
+            missing = [n for n in names if n not in z.files]
+            if missing:
+                raise ValueError(f"{path}: not a per-sample error file (missing {missing})")
+            arrays = {n: z[n] for n in names}
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+    except ZIP_READ_ERRORS as exc:
+        raise ValueError(f"{path}: not a readable npz file: {type(exc).__name__}: {exc}") from None
     if len({len(a) for a in arrays.values()}) != 1:
         raise ValueError(f"{path}: per-sample arrays of different lengths")
     return PerSample(arrays["p1"].astype(np.float64), arrays["p2"].astype(np.float64),
