@@ -13,14 +13,14 @@ ARGS ?=
 # The sizes echoed below were measured with `du` on a finished .venv (torch 754 MB, the video /
 # onnx / viz extras about 1.5 GB); downloads are smaller (compressed wheels).
 $(STAMP): pyproject.toml
-	@echo "setup: one-time install into $(VENV)/, about 2.3 GB on disk, a few minutes (quiet pip, one line per step)"
+	@echo "setup: one-time install into $(VENV)/, about 2.3 GB on disk, a few minutes (one line per step, then pip names each package as it fetches it)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "setup 1/3: upgrading pip"
 	$(PY) -m pip install -q --upgrade pip
 	@echo "setup 2/3: torch 2.13.0 (about 750 MB installed)"
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install --progress-bar on torch==2.13.0
 	@echo "setup 3/3: skelgnn and its extras test, viz, onnx, prepare, video (mediapipe, opencv, jax, onnxruntime, imageio-ffmpeg, scipy: about 1.5 GB installed)"
-	$(PY) -m pip install -q -e '.[test,viz,onnx,prepare,video]'
+	$(PY) -m pip install --progress-bar on -e '.[test,viz,onnx,prepare,video]'
 	@echo "setup: done; later runs reuse $(VENV)/"
 	rm -f $(VENV)/.installed-*
 	touch $@
