@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 __all__ = ["Source", "Split", "Normalization", "Device", "Loss", "Fusion", "WeightSharing",
-           "Dynamic", "DetNoise", "choices", "check_choice"]
+           "Dynamic", "DetNoise", "BodyShapeKind", "choices", "check_choice"]
 
 Source = Literal["det", "gt"]
 """2D source: the synthetic detector's keypoints or the projected ground truth."""
@@ -19,6 +19,8 @@ Normalization = Literal["screen", "box"]
 """2D normalisation of :class:`skelgnn.data.codec.PoseCodec`."""
 DetNoise = Literal["none", "detector"]
 """Detector-like 2D noise added to the training views a run projects itself (data/detnoise.py)."""
+BodyShapeKind = Literal["none", "varied"]
+"""Body proportions of the training views a run projects itself (data/bodyshape.py)."""
 Device = Literal["auto", "cpu", "cuda"]
 """Training device ('auto': CUDA when available)."""
 Loss = Literal["mpjpe", "l1"]

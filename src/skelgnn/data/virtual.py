@@ -24,6 +24,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from skelgnn.data.benchmark import Sequence2D3D, load_benchmark, positions_3d_path
+from skelgnn.data.bodyshape import BodyShape
 from skelgnn.data.cameras import CameraSampler, camera_summary, project_pixels
 from skelgnn.data.detnoise import DetectorNoise
 from skelgnn.data.readers import read_positions_3d
@@ -64,24 +65,33 @@ def view_record(subject: str, action: str, camera_index: int, world: np.ndarray,
 
 def virtual_records(positions_3d: Mapping[str, Mapping[str, np.ndarray]], subjects: Sequence[str],
                     per_sequence: int, seed: int, sampler: Optional[CameraSampler] = None,
-                    noise: Optional[DetectorNoise] = None) -> list[Sequence2D3D]:
+                    noise: Optional[DetectorNoise] = None,
+                    body_shape: Optional[BodyShape] = None) -> list[Sequence2D3D]:
     """``per_sequence`` virtual views of every sequence of ``subjects`` (sorted), camera indices
-    ``VIRTUAL_CAMERA_BASE + i``; cameras and noise drawn from :func:`sequence_rng`."""
+    ``VIRTUAL_CAMERA_BASE + i``; cameras and noise drawn from :func:`sequence_rng`. With
+    ``body_shape``, each view's 3D is first re-built with its own body proportions
+    (:mod:`skelgnn.data.bodyshape`, drawn from a generator of their own, so the cameras and the
+    noise are those of the same run without it)."""
     sampler = sampler or CameraSampler()
     out: list[Sequence2D3D] = []
     for subject in sorted(subjects):
         for action in sorted(positions_3d[subject]):
             world = np.asarray(positions_3d[subject][action], dtype=np.float64)
             rng = sequence_rng(seed, subject, action, "virtual")
+            shape_rng = sequence_rng(seed, subject, action, "body")
             for i, (cam, _) in enumerate(sampler.sample_many(world, per_sequence, rng)):
-                out.append(view_record(subject, action, VIRTUAL_CAMERA_BASE + i, world, cam, noise, rng))
+                body = world if body_shape is None else body_shape.apply(world, shape_rng)
+                out.append(view_record(subject, action, VIRTUAL_CAMERA_BASE + i, body, cam, noise, rng))
     return out
 
 
 def training_records(root: Path, source: str, subjects: Sequence[str], virtual_cameras: int = 0,
                      det_noise: str = "none", fixed_cameras: bool = True,
-                     seed: int = 0) -> list[Sequence2D3D]:
+                     seed: int = 0, body_shape: str = "none") -> list[Sequence2D3D]:
     """The training records of a run (see the module docstring).
+
+    With ``body_shape="varied"``, every virtual view gets its own body proportions
+    (:class:`~skelgnn.data.bodyshape.BodyShape`); the fixed views keep the benchmark's.
 
     With ``det_noise="detector"``, :class:`DetectorNoise` is added to the virtual views and, with
     ``source="gt"``, to the fixed views too (the ``det`` source already carries the benchmark's
@@ -91,7 +101,13 @@ def training_records(root: Path, source: str, subjects: Sequence[str], virtual_c
         raise ValueError(f"data.virtual_cameras must be >= 0, got {virtual_cameras}")
     if not fixed_cameras and virtual_cameras == 0:
         raise ValueError("data.fixed_cameras = false needs data.virtual_cameras > 0 (no views left)")
+    if body_shape not in ("none", "varied"):
+        raise ValueError(f"data.body_shape must be 'none' or 'varied', got {body_shape!r}")
+    if body_shape != "none" and virtual_cameras == 0:
+        raise ValueError("data.body_shape = 'varied' needs data.virtual_cameras > 0 (only the "
+                         "views a run projects itself are reshaped)")
     noise = DetectorNoise() if det_noise == "detector" else None
+    shape = BodyShape() if body_shape == "varied" else None
     records: list[Sequence2D3D] = []
     if fixed_cameras:
         records = load_benchmark(root, source, subjects=subjects)
@@ -101,8 +117,8 @@ def training_records(root: Path, source: str, subjects: Sequence[str], virtual_c
                 .astype(np.float32)) for r in records]
     if virtual_cameras:
         p3 = read_positions_3d(positions_3d_path(root))
-        extra = virtual_records(p3, subjects, virtual_cameras, seed, noise=noise)
-        log.info("virtual cameras: %d views (%s), detector noise %s", len(extra),
-                 camera_summary([r.calibration for r in extra]), det_noise)
+        extra = virtual_records(p3, subjects, virtual_cameras, seed, noise=noise, body_shape=shape)
+        log.info("virtual cameras: %d views (%s), detector noise %s, body shape %s", len(extra),
+                 camera_summary([r.calibration for r in extra]), det_noise, body_shape)
         records = records + extra
     return records

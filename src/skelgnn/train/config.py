@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from skelgnn.models import PRESETS, ModelConfig, config_from_dict, config_to_dict
-from skelgnn.options import DetNoise, Device, Loss, Normalization, Source, Split, check_choice
+from skelgnn.options import BodyShapeKind, DetNoise, Device, Loss, Normalization, Source, Split, check_choice
 
 __all__ = ["DataConfig", "TrainConfig", "ExperimentConfig", "load_config", "apply_overrides",
            "experiment_from_dict", "max_threads"]
@@ -74,6 +74,11 @@ class DataConfig:
     """'detector': detector-like noise (data/detnoise.py: keypoint biases, AR(1) jitter,
     left/right swaps, dropped joints) on the virtual views and, with source 'gt', on the fixed
     views; 'none': projected 2D as it is."""
+    body_shape: BodyShapeKind = "none"
+    """'varied': each virtual view's 3D re-built with its own body proportions (data/bodyshape.py:
+    thigh, shank, torso, hip and shoulder width, ... drawn per view) before it is projected, so
+    the lifter does not learn one mocap set's proportions; needs ``virtual_cameras > 0``.
+    'none': the mocap skeleton as it is."""
 
     def __post_init__(self) -> None:
         if self.root is not None and not isinstance(self.root, str):
@@ -88,6 +93,10 @@ class DataConfig:
         if not self.fixed_cameras and self.virtual_cameras == 0:
             raise ValueError("data.fixed_cameras = false needs data.virtual_cameras > 0")
         check_choice(self.det_noise, DetNoise, "data.det_noise")
+        check_choice(self.body_shape, BodyShapeKind, "data.body_shape")
+        if self.body_shape != "none" and self.virtual_cameras == 0:
+            raise ValueError("data.body_shape = 'varied' needs data.virtual_cameras > 0 (only the "
+                             "views a run projects itself are reshaped)")
 
 
 @dataclass(frozen=True)
