@@ -99,12 +99,14 @@ def _nan_fill(seq: np.ndarray) -> np.ndarray:
 
 
 def lift_scores(lifter, inputs: list[tuple[np.ndarray, str]], gts: list[np.ndarray],
-                valids: list[np.ndarray], size: tuple[float, float], reframe: bool) -> dict:
+                valids: list[np.ndarray], views: list[int], size: tuple[float, float],
+                reframe: bool) -> dict:
     from skelgnn.evaluate.footage import H36M_LIMB, score_frames
 
     collected: dict[str, list[np.ndarray]] = {}
+    per_view: dict[int, list[np.ndarray]] = {}
     lifted = 0
-    for (kp, layout), gt, valid in zip(inputs, gts, valids):
+    for (kp, layout), gt, valid, view in zip(inputs, gts, valids, views):
         try:
             pred = lifter.predict_full(kp, size, layout, 0.3, reframe=reframe)
         except ValueError:
@@ -113,7 +115,10 @@ def lift_scores(lifter, inputs: list[tuple[np.ndarray, str]], gts: list[np.ndarr
         s = score_frames(pred.poses_3d[:, list(H36M_LIMB)][valid], gt[valid])
         for k, v in s.items():
             collected.setdefault(k, []).append(v)
-    out = {k: round(float(np.concatenate(v).mean()), 2) for k, v in collected.items()}
+        per_view.setdefault(view, []).append(s["limb_deg"])
+    out: dict = {k: round(float(np.concatenate(v).mean()), 2) for k, v in collected.items()}
+    out["limb_deg_per_view"] = {str(v): round(float(np.concatenate(x).mean()), 2)
+                                for v, x in sorted(per_view.items())}
     out["lifted"] = lifted
     return out
 
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     gt12_idx = [2, 1, 0, 3, 4, 5, 8, 7, 6, 9, 10, 11]  # Shelf -> footage.LIMB_JOINTS
     inputs: dict[str, list[tuple[np.ndarray, str]]] = {"openpose": [], "gt2d": [],
                                                         "gt2d, mocap bones": []}
-    gts, valids = [], []
+    gts, valids, views = [], [], []
     for i in range(len(off) - 1):
         rows = slice(int(off[i]), int(off[i + 1]))
         view = int(d["tracks"][i, 0])
@@ -213,12 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         inputs["gt2d, mocap bones"].append((project(d["K"][view], retarget(g3, lengths)), "h36m17"))
         gts.append(_nan_fill(d["gt3d_cam"][rows])[:, gt12_idx])
         valids.append(d["valid"][rows])
+        views.append(view)
     rows_out = []
     for ckpt in ckpts:
         lifter = Lifter.from_checkpoint(ckpt)
         for name, inp in inputs.items():
             for reframe in (True, False):
-                s = lift_scores(lifter, inp, gts, valids, size, reframe)
+                s = lift_scores(lifter, inp, gts, valids, views, size, reframe)
                 rows_out.append({"checkpoint": ckpt.name, "input": name, "reframe": reframe, **s})
                 print(f"{ckpt.name:28s} {name:20s} reframe={reframe!s:5s} limb {s['limb_deg']:5.1f}"
                       f" P-MPJPE {s['p_mpjpe_mm']:6.1f} knee {s['knee_pred_deg']:5.1f} "
@@ -228,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
               "cmu_bone_lengths_m": [round(float(x), 4) for x in lengths]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    lines = ["| checkpoint | 2D input | reframe | limb dir. deg | P-MPJPE mm | knee pred. deg |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| checkpoint | 2D input | reframe | limb dir. deg | P-MPJPE mm | knee pred. deg "
+             "| limb dir. per view 0-4 |", "|---|---|---|---|---|---|---|"]
     for r in rows_out:
         lines.append(f"| {r['checkpoint']} | {r['input']} | {'on' if r['reframe'] else 'off'} | "
-                     f"{r['limb_deg']:.1f} | {r['p_mpjpe_mm']:.1f} | {r['knee_pred_deg']:.1f} |")
+                     f"{r['limb_deg']:.1f} | {r['p_mpjpe_mm']:.1f} | {r['knee_pred_deg']:.1f} | "
+                     + " / ".join(f"{x:.1f}" for x in r["limb_deg_per_view"].values()) + " |")
     lines += ["", "```", json.dumps(stats, indent=1), "```"]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(json.dumps(stats, indent=1))

@@ -1,0 +1,97 @@
+"""Footage lifter candidates on the two sets they may be chosen on: val (S02) and shelf_dev.
+
+    python benchmarks/footage_candidates.py NAME=CHECKPOINT [NAME=CHECKPOINT ...]
+    python benchmarks/footage_candidates.py --table          # the table of every recorded row
+
+Each candidate is scored on the benchmark's val subject (S02, fixed cameras, ``det`` 2D, flip
+TTA: P1 / P2 in mm; note that the shipped checkpoints saw S02 in training, and candidates
+fine-tuned from them inherit that) and on ``shelf_dev`` through ``skelgnn evaluate --footage``'s
+path with infer's defaults and with ``--no-reframe`` (limb-direction error, P-MPJPE, knee angle,
+tracks lifted). Rows are merged into ``benchmarks/results/footage/candidates.json`` by name (a
+rerun replaces its row) with the command that trained the candidate when its run directory has a
+``config.json``; ``candidates.md`` is the table. Never scores the test split.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHELF_DEV = REPO.parent / "shared" / "data" / "shelf_dev" / "shelf_dev.npz"
+OUT = REPO / "benchmarks" / "results" / "footage" / "candidates"
+
+
+def score(name: str, checkpoint: Path, val: bool = True) -> dict:
+    from skelgnn.evaluate.benchmark import evaluate_checkpoint
+    from skelgnn.evaluate.footage import evaluate_footage, read_footage
+    from skelgnn.infer.lifter import Lifter
+
+    row: dict = {"name": name, "checkpoint": str(checkpoint)}
+    config = checkpoint.parent / "config.json"
+    if config.is_file():
+        row["config"] = json.loads(config.read_text())
+    start = time.perf_counter()
+    if val:
+        v = evaluate_checkpoint(checkpoint, subjects=["S02"], progress=False)
+        row["val"] = {k: round(float(v[k]), 2) for k in ("p1", "p2", "p1_action", "p2_action")}
+    footage = read_footage(SHELF_DEV)
+    for label, reframe in (("shelf_dev", True), ("shelf_dev --no-reframe", False)):
+        r = evaluate_footage(footage, Lifter.from_checkpoint(checkpoint), reframe=reframe)
+        o = r["overall"]
+        row[label] = {"limb_deg": round(o["limb_deg"], 2), "p_mpjpe_mm": round(o["p_mpjpe_mm"], 1),
+                      "mpjpe_mm": round(o["mpjpe_mm"], 1),
+                      "knee_pred_deg": round(o["knee_pred_deg"], 1),
+                      "knee_true_deg": round(o["knee_true_deg"], 1),
+                      "lifted": f"{r['lifted']}/{r['tracks']}", "frames": o["frames"]}
+        row["constant_pose"] = {k: round(r["constant_pose"][k], 2)
+                                for k in ("limb_deg", "p_mpjpe_mm", "knee_pred_deg")}
+    row["seconds"] = round(time.perf_counter() - start, 1)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| candidate | val P1 | val P2 | shelf limb deg | shelf P-MPJPE | shelf knee deg "
+             "| --no-reframe limb | --no-reframe P-MPJPE | --no-reframe knee |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        v = r.get("val", {})
+        a, b = r["shelf_dev"], r["shelf_dev --no-reframe"]
+        lines.append(f"| {r['name']} | {v.get('p1', '-')} | {v.get('p2', '-')} | {a['limb_deg']} | "
+                     f"{a['p_mpjpe_mm']} | {a['knee_pred_deg']} | {b['limb_deg']} | "
+                     f"{b['p_mpjpe_mm']} | {b['knee_pred_deg']} |")
+    if rows:
+        c = rows[-1]["constant_pose"]
+        lines.append(f"| constant pose (shelf_dev's mean) | - | - | {c['limb_deg']} | "
+                     f"{c['p_mpjpe_mm']} | {c['knee_pred_deg']} | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(REPO / "src"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("candidates", nargs="*", help="NAME=CHECKPOINT")
+    ap.add_argument("--no-val", action="store_true", help="shelf_dev only")
+    ap.add_argument("--table", action="store_true", help="print the recorded table")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    path = args.out.with_suffix(".json")
+    rows = json.loads(path.read_text())["rows"] if path.is_file() else []
+    for spec in args.candidates:
+        name, _, ckpt = spec.partition("=")
+        if not ckpt:
+            ap.error(f"expected NAME=CHECKPOINT, got {spec!r}")
+        row = score(name, Path(ckpt), val=not args.no_val)
+        rows = [r for r in rows if r["name"] != name] + [row]
+        print(json.dumps({k: v for k, v in row.items() if k != "config"}), flush=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(table(rows))
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
