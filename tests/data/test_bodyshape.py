@@ -64,7 +64,7 @@ def test_thigh_over_shank_reaches_shelf_proportions():
 
 
 @pytest.mark.parametrize("kwargs", [{"thigh": (1.2, 1.1)}, {"shank": (0.0, 1.0)},
-                                    {"torso": (1.0, math.inf)}])
+                                    {"torso": (1.0, math.inf)}, {"knee_extension_deg": (-1.0, 5.0)}])
 def test_bad_ranges_are_refused(kwargs):
     with pytest.raises(ValueError, match="BodyShape"):
         BodyShape(**kwargs)
@@ -90,13 +90,14 @@ def test_training_records_reshape_only_the_virtual_views(mini_dir):
             assert np.array_equal(a.keypoints_2d, b.keypoints_2d)
             assert np.array_equal(a.poses_3d, b.poses_3d)
             continue
-        # the same camera, another body: the thigh over shank ratio changes, directions do not
+        # the same camera, another body: the thigh over shank ratio changes, the thigh keeps its
+        # direction (the knee extension turns only the shank)
         assert np.allclose(a.calibration.translation, b.calibration.translation)
         ratio = [np.linalg.norm(r.poses_3d[:, 2] - r.poses_3d[:, 1], axis=-1).mean()
                  / np.linalg.norm(r.poses_3d[:, 3] - r.poses_3d[:, 2], axis=-1).mean()
                  for r in (a, b)]
         assert abs(ratio[0] - ratio[1]) > 1e-3
-        da, db = (r.poses_3d[:, 3] - r.poses_3d[:, 2] for r in (a, b))
+        da, db = (r.poses_3d[:, 2] - r.poses_3d[:, 1] for r in (a, b))
         cos = (da * db).sum(-1) / (np.linalg.norm(da, axis=-1) * np.linalg.norm(db, axis=-1))
         assert np.allclose(cos, 1.0, atol=1e-5)
         assert not np.allclose(a.keypoints_2d, b.keypoints_2d)
@@ -113,3 +114,20 @@ def test_body_shape_config_is_checked():
         DataConfig(virtual_cameras=2, body_shape="tall")
     with pytest.raises(ValueError, match="body_shape"):
         training_records(Path("."), "gt", ["S07"], virtual_cameras=0, body_shape="varied")
+
+
+def test_knees_open_by_the_angle_and_stop_at_the_limit():
+    from skelgnn.data.bodyshape import extend_knees, knee_angles
+
+    rng = np.random.default_rng(5)
+    p = rng.normal(size=(200, 17, 3))
+    before = knee_angles(p)
+    out = extend_knees(p, 10.0)
+    after = knee_angles(out)
+    expect = np.where(before >= 179.0, before, np.minimum(before + 10.0, 179.0))
+    assert np.allclose(after, expect, atol=1e-6)
+    shank = lambda x, k, a: np.linalg.norm(x[:, a] - x[:, k], axis=-1)  # noqa: E731
+    assert np.allclose(shank(out, 2, 3), shank(p, 2, 3)) and np.allclose(shank(out, 5, 6), shank(p, 5, 6))
+    moved = np.abs(out - p).max(axis=(0, 2)) > 1e-9
+    assert set(np.flatnonzero(moved)) == {3, 6}  # only the ankles move
+    assert np.allclose(extend_knees(p, 0.0), p)
