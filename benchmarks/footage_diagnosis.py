@@ -116,11 +116,55 @@ def lift_scores(lifter, inputs: list[tuple[np.ndarray, str]], gts: list[np.ndarr
         for k, v in s.items():
             collected.setdefault(k, []).append(v)
         per_view.setdefault(view, []).append(s["limb_deg"])
+        collected.setdefault("bone_deg", []).append(bone_errors(pred.poses_3d[:, list(H36M_LIMB)][valid],
+                                                                gt[valid]))
+    bones = np.concatenate(collected.pop("bone_deg")).mean(axis=0)
     out: dict = {k: round(float(np.concatenate(v).mean()), 2) for k, v in collected.items()}
+    out["bone_deg"] = dict(zip(BONE_NAMES, (round(float(b), 1) for b in bones)))
     out["limb_deg_per_view"] = {str(v): round(float(np.concatenate(x).mean()), 2)
                                 for v, x in sorted(per_view.items())}
     out["lifted"] = lifted
     return out
+
+
+BONE_NAMES = ("r_thigh", "r_shank", "l_thigh", "l_shank", "r_upper_arm", "r_forearm",
+              "l_upper_arm", "l_forearm")
+"""The bones of the limb-direction error, in :data:`skelgnn.evaluate.footage.LIMB_BONES` order."""
+
+
+def bone_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """``(N, 8)`` angle of each limb bone after the per-frame rotation of the limb-direction
+    error (degrees; its mean over bones is that error)."""
+    from skelgnn.evaluate.footage import _bones
+
+    p, t = _bones(pred), _bones(true)
+    u, _, vt = np.linalg.svd(np.einsum("nbi,nbj->nij", p, t))
+    d = np.sign(np.linalg.det(u @ vt))
+    u[:, :, 2] *= d[:, None]
+    aligned = np.einsum("nbi,nij->nbj", p, u @ vt)
+    return np.degrees(np.arccos(np.clip((aligned * t).sum(-1), -1.0, 1.0)))
+
+
+def knee_statistics(cmu_poses: np.ndarray, shelf_gt3d: np.ndarray) -> dict:
+    """How straight knees get in the training 3D (per action category and overall) and in
+    Shelf's ground truth (degrees, 180 = straight)."""
+    from skelgnn.data.bodyshape import knee_angles
+
+    p3 = np.load(CMU / "data_3d_cmu.npz", allow_pickle=True)["positions_3d"].item()
+    split = json.loads((CMU / "split.json").read_text())
+    straighter: dict[str, list[float]] = {}
+    for s in split["train"]:
+        for action, seq in p3[s].items():
+            k = knee_angles(np.asarray(seq, np.float64)).max(axis=-1)
+            straighter.setdefault(action.split()[0], []).append(float(np.percentile(k, 99)))
+    both = knee_angles(cmu_poses).mean(axis=-1)
+    shelf = knee_angles(shelf_to_h36m(shelf_gt3d)).mean(axis=-1)
+    return {"cmu_train_median": round(float(np.median(both)), 1),
+            "cmu_train_share_above_165": round(float((both > 165).mean()), 3),
+            "cmu_p99_of_straighter_knee_per_sequence_median_by_category": {
+                c: round(float(np.median(v)), 1) for c, v in sorted(straighter.items())},
+            "shelf_gt_median": round(float(np.median(shelf)), 1),
+            "shelf_gt_share_above_165": round(float((shelf > 165).mean()), 3)}
 
 
 def body_axes(joints: np.ndarray, rhip: int, lhip: int, rsh: int, lsh: int
@@ -184,6 +228,7 @@ def statistics(d: dict, cmu_poses: np.ndarray) -> dict:
                       "cmu_train_3d": ratios(cmu_poses, h36m),
                       "shelf_gt3d": ratios(d["gt3d_cam"][valid], shelf)},
         "camera_pitch_down_deg": pitch,
+        "knee_deg": knee_statistics(cmu_poses, d["gt3d_cam"][valid]),
         "person_height_px": [round(float(q), 0) for q in np.percentile(h, [5, 50, 95])],
         "image_size": [int(x) for x in d["image_size"]],
     }
