@@ -5,7 +5,8 @@
 
 Each candidate is scored on the benchmark's val subject (S02, fixed cameras, ``det`` 2D, flip
 TTA: P1 / P2 in mm; note that the shipped checkpoints saw S02 in training, and candidates
-fine-tuned from them inherit that) and on ``shelf_dev`` through ``skelgnn evaluate --footage``'s
+fine-tuned from them inherit that; with ``--no-val`` the run's own last validation in its
+``history.json``, the same protocol) and on ``shelf_dev`` through ``skelgnn evaluate --footage``'s
 path with infer's defaults and with ``--no-reframe`` (limb-direction error, P-MPJPE, knee angle,
 tracks lifted). Rows are merged into ``benchmarks/results/footage/candidates.json`` by name (a
 rerun replaces its row) with the command that trained the candidate when its run directory has a
@@ -34,9 +35,16 @@ def score(name: str, checkpoint: Path, val: bool = True) -> dict:
     if config.is_file():
         row["config"] = json.loads(config.read_text())
     start = time.perf_counter()
+    history = checkpoint.parent / "history.json"
     if val:
         v = evaluate_checkpoint(checkpoint, subjects=["S02"], progress=False)
         row["val"] = {k: round(float(v[k]), 2) for k in ("p1", "p2", "p1_action", "p2_action")}
+    elif history.is_file():  # the run's own validation after its last epoch: the same protocol
+        last = json.loads(history.read_text())[-1]
+        if "val_p1" in last:
+            row["val"] = {k: round(float(last[f"val_{k}"]), 2)
+                          for k in ("p1", "p2", "p1_action", "p2_action")}
+            row["val_source"] = f"{history} (epoch {last['epoch']})"
     footage = read_footage(SHELF_DEV)
     for label, reframe in (("shelf_dev", True), ("shelf_dev --no-reframe", False)):
         r = evaluate_footage(footage, Lifter.from_checkpoint(checkpoint), reframe=reframe)
@@ -73,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO / "src"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("candidates", nargs="*", help="NAME=CHECKPOINT")
-    ap.add_argument("--no-val", action="store_true", help="shelf_dev only")
+    ap.add_argument("--no-val", action="store_true",
+                    help="do not score val here: take it from the run's history.json when there")
     ap.add_argument("--table", action="store_true", help="print the recorded table")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)

@@ -275,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
                       f" P-MPJPE {s['p_mpjpe_mm']:6.1f} knee {s['knee_pred_deg']:5.1f} "
                       f"(true {s['knee_true_deg']:5.1f}) lifted {s['lifted']}", flush=True)
     stats = statistics(d, cmu_poses)
+    from skelgnn.evaluate.footage import constant_pose
+
+    scored = np.concatenate([g[v] for g, v in zip(gts, valids)])
+    mean = constant_pose(scored)
+    stats["constant_pose_bone_deg"] = dict(zip(BONE_NAMES, (round(float(b), 1) for b in bone_errors(
+        np.repeat(mean[None], len(scored), axis=0), scored).mean(axis=0))))
     result = {"footage": args.footage.name, "rows": rows_out, "statistics": stats,
               "cmu_bone_lengths_m": [round(float(x), 4) for x in lengths]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
