@@ -131,3 +131,19 @@ def test_knees_open_by_the_angle_and_stop_at_the_limit():
     moved = np.abs(out - p).max(axis=(0, 2)) > 1e-9
     assert set(np.flatnonzero(moved)) == {3, 6}  # only the ankles move
     assert np.allclose(extend_knees(p, 0.0), p)
+
+
+def test_knee_opening_is_passed_and_checked(mini_dir):
+    from skelgnn.data.bodyshape import knee_angles
+    from skelgnn.data.virtual import VIRTUAL_CAMERA_BASE, training_records
+    from skelgnn.train.config import DataConfig
+
+    assert DataConfig(virtual_cameras=1, body_shape="varied", knee_opening=30.0).knee_opening == 30
+    with pytest.raises(ValueError, match="knee_opening"):
+        DataConfig(virtual_cameras=1, body_shape="varied", knee_opening=60.0)
+    closed, opened = (training_records(mini_dir, "gt", ["S07"], virtual_cameras=1, seed=1,
+                                       body_shape="varied", knee_opening=k) for k in (0.0, 40.0))
+    for a, b in zip(closed, opened):
+        if a.camera >= VIRTUAL_CAMERA_BASE:  # same proportions, knees opened (up to 179)
+            ka, kb = knee_angles(a.poses_3d.astype(np.float64)), knee_angles(b.poses_3d.astype(np.float64))
+            assert (kb >= ka - 1e-3).all() and (kb - ka).max() > 1.0

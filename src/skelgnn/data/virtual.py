@@ -87,11 +87,13 @@ def virtual_records(positions_3d: Mapping[str, Mapping[str, np.ndarray]], subjec
 
 def training_records(root: Path, source: str, subjects: Sequence[str], virtual_cameras: int = 0,
                      det_noise: str = "none", fixed_cameras: bool = True,
-                     seed: int = 0, body_shape: str = "none") -> list[Sequence2D3D]:
+                     seed: int = 0, body_shape: str = "none",
+                     knee_opening: float = 15.0) -> list[Sequence2D3D]:
     """The training records of a run (see the module docstring).
 
     With ``body_shape="varied"``, every virtual view gets its own body proportions
-    (:class:`~skelgnn.data.bodyshape.BodyShape`); the fixed views keep the benchmark's.
+    (:class:`~skelgnn.data.bodyshape.BodyShape`, knees opened by U(0, ``knee_opening``)
+    degrees); the fixed views keep the benchmark's.
 
     With ``det_noise="detector"``, :class:`DetectorNoise` is added to the virtual views and, with
     ``source="gt"``, to the fixed views too (the ``det`` source already carries the benchmark's
@@ -107,7 +109,8 @@ def training_records(root: Path, source: str, subjects: Sequence[str], virtual_c
         raise ValueError("data.body_shape = 'varied' needs data.virtual_cameras > 0 (only the "
                          "views a run projects itself are reshaped)")
     noise = DetectorNoise() if det_noise == "detector" else None
-    shape = BodyShape() if body_shape == "varied" else None
+    shape = (BodyShape(knee_extension_deg=(0.0, float(knee_opening))) if body_shape == "varied"
+             else None)
     records: list[Sequence2D3D] = []
     if fixed_cameras:
         records = load_benchmark(root, source, subjects=subjects)

@@ -79,6 +79,9 @@ class DataConfig:
     thigh, shank, torso, hip and shoulder width, ... drawn per view) before it is projected, so
     the lifter does not learn one mocap set's proportions; needs ``virtual_cameras > 0``.
     'none': the mocap skeleton as it is."""
+    knee_opening: float = 15.0
+    """With ``body_shape = 'varied'``: both knees of each virtual view opened by U(0, this)
+    degrees (data/bodyshape.py, :func:`~skelgnn.data.bodyshape.extend_knees`); 0 to 45."""
 
     def __post_init__(self) -> None:
         if self.root is not None and not isinstance(self.root, str):
@@ -94,6 +97,9 @@ class DataConfig:
             raise ValueError("data.fixed_cameras = false needs data.virtual_cameras > 0")
         check_choice(self.det_noise, DetNoise, "data.det_noise")
         check_choice(self.body_shape, BodyShapeKind, "data.body_shape")
+        if not 0 <= self.knee_opening <= 45:
+            raise ValueError(f"data.knee_opening must be between 0 and 45 degrees, got "
+                             f"{self.knee_opening}")
         if self.body_shape != "none" and self.virtual_cameras == 0:
             raise ValueError("data.body_shape = 'varied' needs data.virtual_cameras > 0 (only the "
                              "views a run projects itself are reshaped)")
