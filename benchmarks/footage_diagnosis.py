@@ -135,14 +135,9 @@ BONE_NAMES = ("r_thigh", "r_shank", "l_thigh", "l_shank", "r_upper_arm", "r_fore
 def bone_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """``(N, 8)`` angle of each limb bone after the per-frame rotation of the limb-direction
     error (degrees; its mean over bones is that error)."""
-    from skelgnn.evaluate.footage import _bones
+    from skelgnn.evaluate.footage import limb_bone_errors
 
-    p, t = _bones(pred), _bones(true)
-    u, _, vt = np.linalg.svd(np.einsum("nbi,nbj->nij", p, t))
-    d = np.sign(np.linalg.det(u @ vt))
-    u[:, :, 2] *= d[:, None]
-    aligned = np.einsum("nbi,nij->nbj", p, u @ vt)
-    return np.degrees(np.arccos(np.clip((aligned * t).sum(-1), -1.0, 1.0)))
+    return limb_bone_errors(pred, true)
 
 
 def knee_statistics(cmu_poses: np.ndarray, shelf_gt3d: np.ndarray) -> dict:

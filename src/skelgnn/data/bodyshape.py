@@ -30,7 +30,8 @@ import numpy as np
 
 from skelgnn.skeleton import H36M17
 
-__all__ = ["BodyShape", "BONE_GROUPS", "reshape_body", "extend_knees", "knee_angles"]
+__all__ = ["BodyShape", "BONE_GROUPS", "reshape_body", "extend_knees", "knee_angles",
+           "joint_angles"]
 
 _LEGS = ((1, 2, 3), (4, 5, 6))  # (hip, knee, ankle), right then left
 
@@ -69,15 +70,21 @@ def reshape_body(poses: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
-def knee_angles(poses: np.ndarray) -> np.ndarray:
-    """``(..., 2)`` right and left knee angles of ``poses (..., 17, 3)``, degrees (180 = straight)."""
+def joint_angles(poses: np.ndarray, triples: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """``(..., len(triples))`` angles in degrees at the middle joint of each ``(a, joint, b)``
+    triple of ``poses (..., J, 3)`` (180 = straight)."""
     out = []
-    for hip, knee, ankle in _LEGS:
-        a, b = poses[..., hip, :] - poses[..., knee, :], poses[..., ankle, :] - poses[..., knee, :]
+    for first, joint, last in triples:
+        a, b = poses[..., first, :] - poses[..., joint, :], poses[..., last, :] - poses[..., joint, :]
         cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1),
                                            1e-12)
         out.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
     return np.stack(out, axis=-1)
+
+
+def knee_angles(poses: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` right and left knee angles of ``poses (..., 17, 3)``, degrees (180 = straight)."""
+    return joint_angles(poses, _LEGS)
 
 
 def extend_knees(poses: np.ndarray, degrees: float, limit: float = 179.0) -> np.ndarray:

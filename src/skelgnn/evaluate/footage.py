@@ -58,13 +58,14 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from skelgnn.data.bodyshape import joint_angles
 from skelgnn.fileio import ZIP_READ_ERRORS, check_npz_members
 from skelgnn.infer.layouts import LAYOUTS
 from skelgnn.metrics import p_mpjpe
 from skelgnn.skeleton import H36M17
 
 __all__ = ["LIMB_JOINTS", "LIMB_BONES", "Footage", "FootageTrack", "read_footage",
-           "write_footage", "limb_direction_error", "knee_angles", "score_frames",
+           "write_footage", "limb_direction_error", "limb_bone_errors", "knee_angles", "score_frames",
            "constant_pose", "evaluate_footage", "format_footage_report"]
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,20 @@ def _bones(poses: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
+def limb_bone_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """``(N, 8)`` angle of each of :data:`LIMB_BONES` after the one rotation per frame of
+    :func:`limb_direction_error`, degrees (their mean over bones is that error)."""
+    p, t = _bones(np.asarray(pred, np.float64)), _bones(np.asarray(true, np.float64))
+    h = np.einsum("nbi,nbj->nij", p, t)  # (N, 3, 3)
+    u, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(u @ vt))  # (N,)
+    u[:, :, 2] *= d[:, None]
+    rot = u @ vt  # p @ rot ~ t
+    aligned = np.einsum("nbi,nij->nbj", p, rot)
+    cos = np.clip((aligned * t).sum(-1), -1.0, 1.0)  # (N, 8)
+    return np.degrees(np.arccos(cos))
+
+
 def limb_direction_error(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Mean angle between predicted and true limb bones after one rotation per frame, degrees.
 
@@ -279,27 +294,12 @@ def limb_direction_error(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     Returns:
         ``(N,)`` degrees.
     """
-    p, t = _bones(np.asarray(pred, np.float64)), _bones(np.asarray(true, np.float64))
-    h = np.einsum("nbi,nbj->nij", p, t)  # (N, 3, 3)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(u @ vt))  # (N,)
-    u[:, :, 2] *= d[:, None]
-    rot = u @ vt  # p @ rot ~ t
-    aligned = np.einsum("nbi,nij->nbj", p, rot)
-    cos = np.clip((aligned * t).sum(-1), -1.0, 1.0)  # (N, 8)
-    return np.degrees(np.arccos(cos)).mean(axis=1)
+    return limb_bone_errors(pred, true).mean(axis=1)
 
 
 def knee_angles(poses: np.ndarray) -> np.ndarray:
     """``(N, 2)`` right and left knee angles in degrees (hip-knee-ankle; 180 = straight)."""
-    out = []
-    for hip, knee, ankle in _KNEES:
-        a = poses[:, hip] - poses[:, knee]
-        b = poses[:, ankle] - poses[:, knee]
-        cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1),
-                                           1e-12)
-        out.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
-    return np.stack(out, axis=1)
+    return joint_angles(poses, _KNEES)
 
 
 def score_frames(pred: np.ndarray, true: np.ndarray, with_mpjpe: bool = True
@@ -340,11 +340,6 @@ def _mean(values: list[np.ndarray]) -> float:
     return float(joined.mean()) if joined.size else math.nan
 
 
-def _angle(a: np.ndarray, b: np.ndarray) -> float:
-    cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
-
-
 _SUMMARY_KEYS = ("mpjpe_mm", "p_mpjpe_mm", "limb_deg", "knee_pred_deg", "knee_true_deg")
 
 
@@ -364,6 +359,7 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         ``per_track`` rows, ``tracks`` / ``lifted`` / ``refused`` counts and reasons.
     """
     from skelgnn.motion.pipeline import build_motion
+    from skelgnn.motion.world_metrics import up_error_deg
 
     per_track: list[dict[str, Any]] = []
     refused: list[dict[str, str]] = []
@@ -407,7 +403,7 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         swapped += n_swapped
         frames_lifted += len(track.valid)
         if track.up_cam is not None:
-            row["up_error_deg"] = _angle(motion.world.rotation[1], track.up_cam)
+            row["up_error_deg"] = up_error_deg(motion.world.rotation[1], track.up_cam)
             up_errors.append(row["up_error_deg"])
         per_track.append(row)
     scored = int(sum(len(v) for v in collected["p_mpjpe_mm"]))
