@@ -1,4 +1,4 @@
-"""Skeleton action recognition on the CMU benchmark: classifiers x 3D sources (README, action recognition).
+"""Skeleton action recognition on the CMU benchmark: classifiers x 3D sources (docs/ANALYSIS.md, action recognition).
 
     python benchmarks/action.py                                  # the whole grid
     python benchmarks/action.py --models stgcn --sources gtcam   # a part of it

@@ -1,4 +1,4 @@
-"""Does bf16 inference lift like float32? (README, speed)
+"""Does bf16 inference lift like float32? (docs/BENCHMARK.md, speed)
 
     python benchmarks/bf16.py --checkpoint checkpoints/skelgnn-1f-cmu-det.pt --subject S08
 

@@ -1,4 +1,4 @@
-"""The folded D-HCSF inference path against the unfolded one, in one process (README, speed).
+"""The folded D-HCSF inference path against the unfolded one, in one process (docs/BENCHMARK.md, speed).
 
     python benchmarks/fold.py [--threads 2]
 

@@ -1,4 +1,4 @@
-"""Limits and refusals (README; with tests/cli/test_robust_cli.py):
+"""Limits and refusals (docs/USAGE.md; with tests/cli/test_robust_cli.py):
 outputs never overwrite inputs, resuming needs a resumable checkpoint and
 honours a new epoch count, a checkpoint cannot ask for an absurd model, the ONNX opset is
 checked before exporting, and a full disk or read-only directory is one line naming the output

@@ -386,4 +386,4 @@ def check_file_size(path: str | os.PathLike, limit: int, what: str) -> None:
     size = os.path.getsize(path)
     if size > limit:
         raise ValueError(f"{path}: {size:,} bytes, over the {limit:,} a {what} may have "
-                         "(README, 'Data formats and safety')")
+                         "(docs/USAGE.md, 'Data formats and safety')")

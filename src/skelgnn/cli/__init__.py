@@ -128,7 +128,7 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except MemoryError:
         print("error: out of memory (the input asks for more memory than this machine has; see "
-              "README, 'Data formats and safety', for the bounds)", file=sys.stderr)
+              "docs/USAGE.md, 'Data formats and safety', for the bounds)", file=sys.stderr)
         return EXIT_USAGE
     except RecursionError:
         print("error: the input is nested too deeply to read", file=sys.stderr)

@@ -48,7 +48,7 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
                              "(same name, other suffix)")
     parser.add_argument("--no-flip-repair", action="store_true",
                         help="keep the detector's left/right labels as they are (default: "
-                             "repair frames where it swapped them, see README, 'Footage')")
+                             "repair frames where it swapped them, see docs/BENCHMARK.md, 'Left/right flip repair')")
     parser.add_argument("--threads", metavar="N", type=int, default=1,
                         help="torch CPU threads (default 1: fastest for one clip, see docs/USAGE.md)")
 

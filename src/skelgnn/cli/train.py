@@ -148,7 +148,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--joints", type=int, choices=(17, 14), default=17,
                     help="3dhp: score all 17 mapped joints (default) or the official 14")
     ev.add_argument("--footage", metavar="NPZ", default=None,
-                    help="score on labelled footage instead ('footage with 3D' npz, see README, "
+                    help="score on labelled footage instead ('footage with 3D' npz, see docs/BENCHMARK.md, "
                          "'Footage you can measure on'): every track lifted as `skelgnn infer` "
                          "does, scored on the 12 limb joints (MPJPE, P-MPJPE, limb-direction "
                          "error, knee angles, world up error) beside the constant-pose floor")

@@ -133,8 +133,8 @@ class Footage:
 
 def _entry(data: Any, key: str, path: Path) -> np.ndarray:
     if key not in data:
-        raise ValueError(f"{path}: a footage file needs the entry {key!r} (see README, 'Footage "
-                         f"you can measure on'); found {sorted(data.keys())}")
+        raise ValueError(f"{path}: a footage file needs the entry {key!r} (see docs/BENCHMARK.md, "
+                         f"'Footage you can measure on'); found {sorted(data.keys())}")
     return np.asarray(data[key])
 
 

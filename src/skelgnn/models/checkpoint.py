@@ -199,7 +199,7 @@ def check_model_size(config: ModelConfig, origin: str | Path) -> torch.nn.Module
         size = len(value) if isinstance(value, tuple) else value
         if isinstance(size, int) and size > bound:
             raise ValueError(f"{origin}: model config {field}={value!r} exceeds the bound {bound} "
-                             "(README, 'Data formats and safety')")
+                             "(docs/USAGE.md, 'Data formats and safety')")
     widths = getattr(config, "filter_widths", ())
     if isinstance(widths, tuple) and any(isinstance(w, int) and w > MAX_FILTER_WIDTH
                                          for w in widths):
@@ -210,7 +210,7 @@ def check_model_size(config: ModelConfig, origin: str | Path) -> torch.nn.Module
     params = count_parameters(shell)
     if params > MAX_PARAMETERS:
         raise ValueError(f"{origin}: the model config asks for {params:,} parameters, over the "
-                         f"bound of {MAX_PARAMETERS:,} (README, 'Data formats and safety')")
+                         f"bound of {MAX_PARAMETERS:,} (docs/USAGE.md, 'Data formats and safety')")
     return shell
 
 
