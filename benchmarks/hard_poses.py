@@ -26,7 +26,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,28 +39,6 @@ def _predict(checkpoint: Path, records: list, progress: bool, skeleton) -> tuple
     dataset = WindowDataset(records, model.receptive_field, stride=1, codec=codec)
     pred, target = predict_sequences(model, dataset, flip_test=True, progress=progress, skeleton=skeleton)
     return pred, target, dataset, str(info.get("preset", info.get("arch", "?")))
-
-
-def nearest_pose_distance(queries: np.ndarray, bank: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """Mean per-joint distance from each query pose to its nearest pose in ``bank``.
-
-    Args:
-        queries: ``(N, J, 3)`` root-relative poses.
-        bank: ``(M, J, 3)`` root-relative poses.
-
-    Returns:
-        ``(N,)`` distances in the inputs' unit. The nearest neighbour is found under the
-        Euclidean distance of the flattened poses, then scored as a mean per-joint distance.
-    """
-    q = torch.from_numpy(queries.reshape(len(queries), -1).astype(np.float32))
-    b = torch.from_numpy(bank.reshape(len(bank), -1).astype(np.float32))
-    out = np.empty(len(queries), dtype=np.float64)
-    for lo in range(0, len(q), chunk):
-        d = torch.cdist(q[lo:lo + chunk], b)  # (n, M)
-        nn = d.argmin(1)
-        diff = (q[lo:lo + chunk] - b[nn]).view(-1, queries.shape[1], 3)
-        out[lo:lo + chunk] = diff.norm(dim=-1).mean(-1).numpy()
-    return out
 
 
 def decile_means(key: np.ndarray, value: np.ndarray) -> list[dict]:
@@ -133,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from skelgnn.data import load_benchmark, read_skeleton, read_split, resolve_data_dir
+    from skelgnn.evaluate.hard_free import nearest_pose_distance
 
     root = resolve_data_dir(args.data)
     split = read_split(root / "split.json")
