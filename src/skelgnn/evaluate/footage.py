@@ -13,7 +13,7 @@ one person seen by one camera; consecutive rows of a track are consecutive frame
 entry              shape         meaning
 =================  ============  ==============================================================
 ``keypoints``      (N, J, 2|3)   2D detections in pixels (+ score); missing: NaN / score 0
-``layout``         ()            ``coco17``, ``blazepose33`` or ``h36m17`` (as ``skelgnn infer``)
+``layout``         ()            ``coco17``, ``blazepose33``, ``body25`` or ``h36m17`` (as ``skelgnn infer``)
 ``image_size``     (2,)          width, height in pixels
 ``track_offsets``  (T+1,)        track ``i`` is rows ``track_offsets[i]:track_offsets[i+1]``
 ``gt3d_cam``       (N, G, 3)     3D ground truth in the camera frame, metres (any axes)
