@@ -52,6 +52,7 @@ def run(footage_path: Path, checkpoints: list[Path], variants: list[str],
                                       smooth=opts["smooth"])
             seconds = time.perf_counter() - start
             constant = result["constant_pose"]
+            result["footage"] = footage_path.name  # the file's name, not this machine's path
             rows.append({"checkpoint": ckpt.name, "variant": name, "seconds": round(seconds, 1),
                          "result": result})
             o = result["overall"]

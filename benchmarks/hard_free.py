@@ -1,7 +1,7 @@
 """Every kept checkpoint on the hard subsets no model chose, beside the old fixed ones.
 
     python benchmarks/hard_free.py                         # shipped checkpoints
-    python benchmarks/hard_free.py --runs /work/seeds/runs # + every RUN/last.pt of seed runs
+    python benchmarks/hard_free.py --runs RUNS_DIR         # + every RUN/last.pt of seed runs
     python benchmarks/hard_free.py --checkpoint tcn-1f-det-s7=path/last.pt
 
 Each checkpoint is named by the stem of its row result (``<row>-<source>[-s<seed>]``): the shipped
@@ -74,9 +74,11 @@ def score_one(stem: str, checkpoint: Path, data: Optional[str], per_sample: Path
     result = evaluate_checkpoint(checkpoint, data, source, flip_test=True, progress="log",
                                  model_free=True, per_sample=per_sample / f"{stem}.npz")
     result.pop("per_joint_p1", None)
-    result.update(row=row, seed=DEFAULT_SEED if seed is None else seed, stem=stem,
-                  checkpoint=str(checkpoint.resolve().relative_to(REPO))
-                  if checkpoint.resolve().is_relative_to(REPO) else str(checkpoint))
+    # paths outside the repository are machine-specific: keep the run's own name and file only
+    where = (str(checkpoint.resolve().relative_to(REPO)) if checkpoint.resolve().is_relative_to(REPO)
+             else f"{checkpoint.parent.name}/{checkpoint.name}")
+    result.update(row=row, seed=DEFAULT_SEED if seed is None else seed, stem=stem, checkpoint=where,
+                  data_dir=Path(result.get("data_dir") or "cmu").name)
     return result
 
 
