@@ -6,7 +6,7 @@
 Scores each checkpoint with :func:`skelgnn.evaluate.footage.evaluate_footage` (the path of
 ``skelgnn evaluate --footage``: lifted as ``skelgnn infer`` does) with flip repair on (the
 default) and off, plus, per checkpoint, the other infer options: ``--smooth``, ``--no-reframe``,
-``--no-tta``, and the constant-pose floor; then injects whole-body left/right swaps into the real
+``--no-tta``, ``--no-level``, and the constant-pose floor; then injects whole-body left/right swaps into the real
 detections (``--inject-swaps``) and measures the flip repair on them. Writes ``OUT/<stem>.json``
 (every run's full result) and ``OUT/<stem>.md`` (the tables). The footage is never copied into
 the results: only figures.
@@ -23,12 +23,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHELF_DEV = REPO.parent / "shared" / "data" / "shelf_dev" / "shelf_dev.npz"
 OUT = REPO / "benchmarks" / "results" / "footage"
 
+_DEFAULTS = {"flip_repair": True, "smooth": False, "reframe": True, "flip_test": True, "level": True}
 VARIANTS: dict[str, dict[str, bool]] = {
-    "defaults": {"flip_repair": True, "smooth": False, "reframe": True, "flip_test": True},
-    "no flip repair": {"flip_repair": False, "smooth": False, "reframe": True, "flip_test": True},
-    "--smooth": {"flip_repair": True, "smooth": True, "reframe": True, "flip_test": True},
-    "--no-reframe": {"flip_repair": True, "smooth": False, "reframe": False, "flip_test": True},
-    "--no-tta": {"flip_repair": True, "smooth": False, "reframe": True, "flip_test": False},
+    "defaults": _DEFAULTS,
+    "no flip repair": {**_DEFAULTS, "flip_repair": False},
+    "--smooth": {**_DEFAULTS, "smooth": True},
+    "--no-reframe": {**_DEFAULTS, "reframe": False},
+    "--no-tta": {**_DEFAULTS, "flip_test": False},
+    "--no-level": {**_DEFAULTS, "level": False},
 }
 """Infer options tried per checkpoint (``defaults``: ``skelgnn infer`` as shipped)."""
 
@@ -49,7 +51,7 @@ def run(footage_path: Path, checkpoints: list[Path], variants: list[str],
             lifter.flip_repair = opts["flip_repair"]
             start = time.perf_counter()
             result = evaluate_footage(footage, lifter, min_score, reframe=opts["reframe"],
-                                      smooth=opts["smooth"])
+                                      smooth=opts["smooth"], level=opts["level"])
             seconds = time.perf_counter() - start
             constant = result["constant_pose"]
             result["footage"] = footage_path.name  # the file's name, not this machine's path

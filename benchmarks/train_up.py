@@ -5,7 +5,8 @@
 
 Data: every sequence of the CMU ``train`` subjects except the ``val`` subject, seen through
 ``--cameras`` cameras each of :class:`skelgnn.data.cameras.CameraSampler` (every device kind,
-telephoto included; raised and lowered, rolls of a few degrees; camera heights up to
+telephoto included; raised and lowered; rolls ~ N(0, ``--roll-std``) clipped to ``--roll-max``
+degrees, as a phone held askew is rolled; camera heights up to
 ``--max-height`` m, as raised footage cameras sit) with 2D noise alternately the training
 augmentation's :class:`skelgnn.data.detnoise.DetectorNoise` and the benchmark's synthetic
 detector scaled to the person (as :mod:`skelgnn.evaluate.cross_camera` uses it), lifted by the default checkpoint
@@ -15,8 +16,9 @@ what it will see at inference. Targets: the virtual cameras' exact world up ``R^
 coordinates. Every ``--step``-th frame is kept; a left/right mirror of every sample doubles the set.
 
 Choice: the epoch count, width and the clip robustness are chosen on the ``val`` subject (its own
-cameras, another seed), never on test. Prints the val figures (mean / median up error of the
-old torso method and the regressor, per clip and per frame) and writes the weights and
+cameras, another seed), never on test; the roll range (5 / 15 degrees against 3 / 8 and 8 / 20)
+with the levelling threshold by ``benchmarks/level.py`` on ``val``. Prints the val figures (mean /
+median up error of the old torso method and the regressor, per clip and per frame) and writes the weights and
 ``benchmarks/results/train_up.json``. One torch thread, a few minutes.
 """
 from __future__ import annotations
@@ -58,7 +60,7 @@ def lift_clip(lifter, uv: np.ndarray, image_size) -> tuple[np.ndarray, np.ndarra
 
 
 def build_set(lifter, subjects, cameras: int, seed: int, step: int, max_height: float,
-              tag: str) -> dict[str, np.ndarray]:  # noqa: ANN001
+              tag: str, roll: tuple[float, float] = (3.0, 8.0)) -> dict[str, np.ndarray]:  # noqa: ANN001
     """Features, targets, torso directions and clip ids of ``subjects`` (see the docstring)."""
     from skelgnn.data.cameras import DEVICE_KINDS, CameraSampler
     from skelgnn.data.detnoise import DetectorNoise
@@ -69,7 +71,8 @@ def build_set(lifter, subjects, cameras: int, seed: int, step: int, max_height: 
     p3 = read_positions_3d(DATA / "data_3d_cmu.npz")
     from skelgnn.evaluate.cross_camera import _benchmark_noise
 
-    sampler = CameraSampler(kinds=tuple(DEVICE_KINDS), height=(0.3, max_height))
+    sampler = CameraSampler(kinds=tuple(DEVICE_KINDS), height=(0.3, max_height),
+                            roll_std=roll[0], roll_max=roll[1])
     feats, targets, torso, clip = [], [], [], []
     n_clip = 0
     for subject in sorted(subjects):
@@ -183,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", type=int, default=8, help="cameras per training sequence")
     ap.add_argument("--step", type=int, default=2, help="keep every STEP-th frame")
     ap.add_argument("--max-height", type=float, default=3.5)
+    ap.add_argument("--roll-std", type=float, default=5.0,
+                    help="camera roll ~ N(0, STD) degrees, clipped to --roll-max")
+    ap.add_argument("--roll-max", type=float, default=15.0)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--dropout", type=float, default=0.0)
@@ -213,9 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         lifter = Lifter.from_checkpoint(default_checkpoint())
         sets = {"train": build_set(lifter, train_subjects, args.cameras, args.seed, args.step,
-                                   args.max_height, "up-train"),
+                                   args.max_height, "up-train", (args.roll_std, args.roll_max)),
                 "val": build_set(lifter, val_subjects, 2, args.seed + 1, args.step,
-                                 args.max_height, "up-val")}
+                                 args.max_height, "up-val", (args.roll_std, args.roll_max))}
         if cache is not None:
             with atomic_open(cache) as fh:
                 np.savez(fh, **{f"{k}_{n}": v for k, s in sets.items() for n, v in s.items()})
@@ -233,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         "train_subjects": train_subjects, "val_subjects": val_subjects,
         "train_frames": int(len(x)), "val_frames": int(len(val["x"])),
         "val_clips": int(len(np.unique(val["clip"]))),
-        "settings": {k: getattr(args, k) for k in ("cameras", "step", "max_height", "hidden", "epochs",
+        "settings": {k: getattr(args, k) for k in ("cameras", "step", "max_height", "roll_std", "roll_max",
+                                                   "hidden", "epochs",
                                                    "dropout", "loss", "weight_decay", "seed")},
         "val_up_error_deg": {
             "torso_clip_mean": float(clip_errors(val["torso"], val["y"], val["clip"]).mean()),

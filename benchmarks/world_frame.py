@@ -5,9 +5,11 @@
     python benchmarks/world_frame.py --parts shelf        # one part only
 
 Every clip is lifted exactly as ``skelgnn infer`` lifts it (the default checkpoint, reframed,
-default intrinsics) and placed by :func:`skelgnn.motion.pipeline.build_motion` twice: ``up="torso"`` (the
-method before the learnt up: mean torso direction, refined by the contacts' plane within 30
-degrees) and ``up="learnt"`` (the default). Parts:
+default intrinsics) and placed three ways: by :func:`skelgnn.motion.pipeline.build_motion` with
+``up="torso"`` (the method before the learnt up: mean torso direction, refined by the contacts'
+plane within 30 degrees) and ``up="learnt"`` (one lift), and by
+:func:`skelgnn.motion.pipeline.lift_and_place` (``levelled``: ``skelgnn infer``'s default, a camera
+rolled more than 5 degrees levelled and the clip lifted again). Parts:
 
 * ``synthetic``: the CMU subjects (``--subjects val`` or ``test``) seen through the fixed, seeded
   novel cameras of :mod:`skelgnn.evaluate.cross_camera` (6 kinds, benchmark detector noise): per clip the
@@ -58,11 +60,21 @@ def pitch_roll(up: np.ndarray) -> tuple[float, float]:
     return (math.degrees(math.atan2(-u[2], -u[1])), math.degrees(math.atan2(u[0], -u[1])))
 
 
-def place_both(pred, image_size, fps: float) -> dict:  # noqa: ANN001 - inference.Prediction
-    from skelgnn.motion.pipeline import build_motion
+METHODS = ("torso", "learnt", "levelled")
 
-    return {m: build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores, up=m)
-            for m in ("torso", "learnt")}
+
+def place_both(lifter, keypoints, image_size, layout: str, fps: float) -> tuple:  # noqa: ANN001
+    """The clip lifted once and placed with each up method of :data:`METHODS`: the mean torso,
+    the learnt up (one lift), and ``skelgnn infer``'s default (learnt up, a rolled camera levelled
+    and lifted again: :func:`skelgnn.motion.pipeline.lift_and_place`). Returns the first lift and
+    the motions."""
+    from skelgnn.motion.pipeline import build_motion, lift_and_place
+
+    pred = lifter.predict_full(keypoints, image_size, layout, reframe=True)
+    motions = {m: build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores, up=m)
+               for m in ("torso", "learnt")}
+    motions["levelled"] = lift_and_place(lifter, keypoints, image_size, layout, fps=fps)[1]
+    return pred, motions
 
 
 def clip_figures(motion, true_up_cam: np.ndarray, true_world_yup: np.ndarray,
@@ -84,7 +96,7 @@ def clip_figures(motion, true_up_cam: np.ndarray, true_world_yup: np.ndarray,
 
 def summarise(rows: list[dict]) -> dict:
     out: dict = {"clips": len(rows)}
-    for method in ("torso", "learnt"):
+    for method in METHODS:
         r = [row[method] for row in rows]
         sf = [x["standing_right"] for x in r if x["standing_frames"] > 0]
         frames = sum(x["standing_frames"] for x in r)
@@ -106,8 +118,7 @@ def part_synthetic(lifter, data: Path, subjects: list[str], max_frames: int) -> 
     rows, per_kind = [], {k: [] for k in names}
     for rec in novel_records(data, subjects, noise="benchmark", max_frames=max_frames):
         cam = rec.calibration
-        pred = lifter.predict_full(rec.keypoints_2d, rec.image_size, "h36m17", reframe=True)
-        motions = place_both(pred, rec.image_size, 30.0)
+        _, motions = place_both(lifter, rec.keypoints_2d, rec.image_size, "h36m17", 30.0)
         o = cam.world_to_camera(np.zeros((1, 3)))[0]
         true_up = cam.world_to_camera(np.array([[0.0, 0.0, 1.0]]))[0] - o
         x_cam = rec.poses_3d.astype(np.float64) + rec.trajectory[:, None].astype(np.float64)
@@ -138,11 +149,10 @@ def part_shelf(lifter, path: Path) -> dict:  # noqa: ANN001
         a, b = int(z["track_offsets"][i]), int(z["track_offsets"][i + 1])
         kp = z["keypoints"][a:b]
         try:
-            pred = lifter.predict_full(kp, size, "coco17", reframe=True)
+            _, motions = place_both(lifter, kp, size, "coco17", FPS_SHELF)
         except ValueError as exc:
             refused.append({"track": i, "view": int(view), "person": int(person), "error": str(exc)})
             continue
-        motions = place_both(pred, size, FPS_SHELF)
         rot, tr = z["R"][view].astype(np.float64), z["t"][view].astype(np.float64)
         valid = z["valid"][a:b].astype(bool)
         world = (z["gt3d_cam"][a:b].astype(np.float64) - tr) @ rot  # R^T (x - t)
@@ -165,9 +175,8 @@ def part_video(lifter, video: Path, true_up=None) -> dict:  # noqa: ANN001
 
     with MediaPipePoseDetector() as det:
         seq = detect_keypoints(video, det)
-    pred = lifter.predict_full(seq.keypoints, seq.image_size, seq.layout or "blazepose33", reframe=True)
     fps = float(seq.fps or 30.0)
-    motions = place_both(pred, seq.image_size, fps)
+    pred, motions = place_both(lifter, seq.keypoints, seq.image_size, seq.layout or "blazepose33", fps)
     out: dict = {"frames": int(len(pred.poses_3d)), "fps": fps,
                  "old_vs_new_up_deg": up_error_deg(motions["torso"].world.rotation[1],
                                                    motions["learnt"].world.rotation[1])}
@@ -176,6 +185,7 @@ def part_video(lifter, video: Path, true_up=None) -> dict:  # noqa: ANN001
         low = mo.poses_world[:, [3, 6], 1].min(axis=1) - ANKLE_HEIGHT  # lower ankle above the floor
         # the old pipeline had no per-frame placement: undo it for the old row
         raw = low - (mo.floor_shift if m == "torso" else 0.0)
+        out.setdefault("levelled_roll_deg", float(motions["levelled"].roll_deg))
         out[m] = {"pitch_deg": pitch, "roll_deg": roll,
                   "up_deg": None if true_up is None else up_error_deg(mo.world.rotation[1], true_up),
                   "lower_foot_above_floor_cm": {"median": 100 * float(np.median(raw)),
@@ -217,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     if "synthetic" in args.parts:
         subjects = list(read_split(Path(args.data) / "split.json")[args.subjects])
         res["synthetic"] = part_synthetic(lifter, Path(args.data), subjects, args.max_frames)
-        print("synthetic", json.dumps({k: res["synthetic"][k] for k in ("clips", "torso", "learnt")},
+        print("synthetic", json.dumps({k: res["synthetic"][k] for k in ("clips", *METHODS)},
                                       indent=1), flush=True)
     if "shelf" in args.parts:
         if not Path(args.shelf).is_file():
             print(f"no shelf_dev at {args.shelf}", file=sys.stderr)
             return 2
         res["shelf"] = part_shelf(lifter, Path(args.shelf))
-        print("shelf", json.dumps({k: res["shelf"][k] for k in ("tracks", "lifted", "torso", "learnt")},
+        print("shelf", json.dumps({k: res["shelf"][k] for k in ("tracks", "lifted", *METHODS)},
                                   indent=1), flush=True)
     if "video" in args.parts:
         true_up = None if args.video_up is None else np.array(args.video_up, dtype=np.float64)

@@ -1,7 +1,8 @@
 """One normalisation for every entry point: ``Lifter.predict``, ``skelgnn infer`` and
 ``skelgnn video`` (its lifting step after detection, :func:`skelgnn.video.pipeline.lift_detections`) give
-the same 3D for the same keypoints, by default and with the one option that turns reframing off;
-and ``--device`` / ``--person`` of the two commands."""
+the same 3D for the same keypoints, by default and with the one option that turns reframing off
+(the two commands also level a rolled camera: ``Lifter.predict_full`` given the roll they
+record gives their 3D); and ``--device`` / ``--person`` of the two commands."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,7 +55,8 @@ def keypoints() -> np.ndarray:
     return np.concatenate([uv, scores], -1)
 
 
-def _infer(tmp_path: Path, checkpoint: Path, keypoints: np.ndarray, *options: str) -> np.ndarray:
+def _infer(tmp_path: Path, checkpoint: Path, keypoints: np.ndarray, *options: str
+           ) -> tuple[np.ndarray, float]:
     src = tmp_path / "kp.npz"
     np.savez(src, keypoints=keypoints, layout=np.array("h36m17"), image_size=np.array(IMAGE),
              fps=np.array(30.0))
@@ -62,32 +64,43 @@ def _infer(tmp_path: Path, checkpoint: Path, keypoints: np.ndarray, *options: st
     assert main(["infer", "--keypoints", str(src), "--checkpoint", str(checkpoint), "--out",
                  str(out), *options]) == 0
     with np.load(out, allow_pickle=False) as data:
-        return data["poses_3d"]
+        return data["poses_3d"], float(data["level_roll_deg"])
 
 
-def _video(tmp_path: Path, checkpoint: Path, keypoints: np.ndarray, **kwargs) -> np.ndarray:
+def _video(tmp_path: Path, checkpoint: Path, keypoints: np.ndarray, **kwargs
+           ) -> tuple[np.ndarray, float]:
     """What ``skelgnn video`` does once MediaPipe has found the keypoints."""
     seq = KeypointSequence(keypoints, np.arange(FRAMES), "h36m17", 30.0, IMAGE, "clip.mp4")
     pred, _, path = lift_detections(seq, tmp_path / "video", Lifter.from_checkpoint(checkpoint),
                                     "h36m17", 0.3, **kwargs)
     with np.load(path, allow_pickle=False) as data:
         np.testing.assert_array_equal(data["poses_3d"], pred.poses_3d)
-    return pred.poses_3d
+        return pred.poses_3d, float(data["level_roll_deg"])
 
 
 def test_the_three_entry_points_give_the_same_3d(tmp_path, checkpoint, keypoints):
-    api = Lifter.from_checkpoint(checkpoint).predict(keypoints, IMAGE)
-    infer = _infer(tmp_path, checkpoint, keypoints)
-    video = _video(tmp_path, checkpoint, keypoints)
+    lifter = Lifter.from_checkpoint(checkpoint)
+    infer, roll = _infer(tmp_path, checkpoint, keypoints)
+    video, video_roll = _video(tmp_path, checkpoint, keypoints)
+    assert video_roll == roll and abs(roll) > 5.0  # an untrained lifter's 3D looks rolled
+    api = lifter.predict_full(keypoints, IMAGE, "h36m17", roll_deg=roll).poses_3d
     np.testing.assert_allclose(infer, api, atol=1e-6)
     np.testing.assert_allclose(video, api, atol=1e-6)
+    # as seen (--no-level): Lifter.predict itself
+    plain = lifter.predict(keypoints, IMAGE)
+    size = np.linalg.norm(plain, axis=-1).mean()  # an untrained lifter's poses are millimetres
+    assert np.linalg.norm(plain - api, axis=-1).mean() > 0.05 * size  # levelling changes them
+    np.testing.assert_allclose(_infer(tmp_path, checkpoint, keypoints, "--no-level")[0], plain,
+                               atol=1e-6)
+    np.testing.assert_allclose(_video(tmp_path, checkpoint, keypoints, level=False)[0], plain,
+                               atol=1e-6)
     # the default is the reframed lift, and turning it off is one option, named alike everywhere
-    off = Lifter.from_checkpoint(checkpoint).predict(keypoints, IMAGE, reframe=False)
-    assert np.linalg.norm(off - api, axis=-1).mean() > 1e-3  # reframing changes the answer
-    np.testing.assert_allclose(_infer(tmp_path, checkpoint, keypoints, "--no-reframe"), off,
-                               atol=1e-6)
-    np.testing.assert_allclose(_video(tmp_path, checkpoint, keypoints, reframe=False), off,
-                               atol=1e-6)
+    off = lifter.predict(keypoints, IMAGE, reframe=False)
+    assert np.linalg.norm(off - plain, axis=-1).mean() > 1e-3  # reframing changes the answer
+    np.testing.assert_allclose(_infer(tmp_path, checkpoint, keypoints, "--no-reframe",
+                                      "--no-level")[0], off, atol=1e-6)
+    np.testing.assert_allclose(_video(tmp_path, checkpoint, keypoints, reframe=False,
+                                      level=False)[0], off, atol=1e-6)
 
 
 def test_infer_reframe_flag_is_removed_with_a_clear_error(tmp_path, checkpoint, keypoints, capsys):

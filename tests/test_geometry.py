@@ -248,3 +248,21 @@ def test_flip_rejects_wrong_shape():
         flip_2d(np.zeros((16, 2)), H36M17)
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, 3\)"):
         flip_3d(torch.zeros(17, 2), H36M17)
+
+
+@pytest.mark.parametrize("roll", [-25.0, -3.0, 0.0, 12.5, 40.0])
+def test_camera_roll_and_levelled_keypoints(roll):
+    from skelgnn.geometry import camera_roll_deg, roll_matrix
+    from skelgnn.infer.lifter import level_keypoints
+
+    turn = roll_matrix(roll)
+    np.testing.assert_allclose(turn @ turn.T, np.eye(3), atol=1e-12)
+    assert camera_roll_deg(turn @ np.array([0.0, -1.0, 0.0])) == pytest.approx(roll)
+    # a rolled pinhole camera's pixels, levelled, are the level camera's pixels
+    pts = np.random.default_rng(1).normal([0, 0, 4], [0.6, 0.9, 0.3], (30, 3))
+    f, c = 1100.0, np.array([640.0, 360.0])
+
+    def project(x):
+        return x[:, :2] / x[:, 2:] * f + c
+    np.testing.assert_allclose(level_keypoints(project(pts @ turn.T), roll, (1280, 720)),
+                               project(pts), atol=1e-9)

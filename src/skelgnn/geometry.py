@@ -25,6 +25,8 @@ import numpy as np
 from skelgnn.skeleton import Skeleton
 
 __all__ = [
+    "camera_roll_deg",
+    "roll_matrix",
     "normalize_screen",
     "unnormalize_screen",
     "quaternion_to_matrix",
@@ -326,3 +328,20 @@ def flip_3d(x: ArrayT, skeleton: Skeleton) -> ArrayT:
     """Horizontal flip of camera-frame 3D poses ``(..., J, 3)``: negate ``X`` and swap left and
     right joints (the 3D counterpart of :func:`flip_2d`). Numpy or torch."""
     return _flip(x, skeleton, 3, "flip_3d")
+
+
+def camera_roll_deg(up: np.ndarray) -> float:
+    """A camera's roll about its optical axis (degrees) from the world's up direction in its
+    coordinates (x right, y down, z forward): 0 when up projects straight up the image,
+    positive when it leans towards +x."""
+    u = np.asarray(up, dtype=np.float64)
+    return math.degrees(math.atan2(u[0], -u[1]))
+
+
+def roll_matrix(roll_deg: float) -> np.ndarray:
+    """The rotation about the optical axis (camera z) by ``roll_deg`` degrees, ``(3, 3)``: it takes
+    the level camera's coordinates to those of the camera rolled by ``roll_deg``
+    (:func:`camera_roll_deg` of ``roll_matrix(r) @ (0, -1, 0)`` is ``r``)."""
+    a = math.radians(roll_deg)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])

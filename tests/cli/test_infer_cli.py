@@ -154,7 +154,9 @@ def test_infer_h36m17_npz(ckpts, tmp_path, capsys):
     assert str(data["checkpoint"]) == "skelgnn-27f.pt" and float(data["fps"]) == 50.0
     assert str(data["layout"]) == "h36m17"
     np.testing.assert_allclose(data["keypoints_2d"], kp, atol=1e-3)
-    ref = Lifter.from_checkpoint(ckpts["skelgnn-27f"]).predict(kp.astype(np.float32), IMAGE)
+    # infer's 3D is the API's, levelled by the roll it records
+    ref = Lifter.from_checkpoint(ckpts["skelgnn-27f"]).predict_full(
+        kp.astype(np.float32), IMAGE, roll_deg=float(data["level_roll_deg"])).poses_3d
     np.testing.assert_allclose(data["poses_3d"], ref, atol=1e-6)
 
 

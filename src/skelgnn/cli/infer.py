@@ -69,7 +69,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from skelgnn.progress import stage
 
     from skelgnn.cli.motion import (apply_threads, build_cli_lifter, cmd_infer_tracks, flip_line,
-                                    place_prediction, refuse_removed_reframe, write_exports)
+                                    lift_prediction, refuse_removed_reframe, write_exports)
 
     refuse_removed_reframe(args)
     if args.person not in ("score", "track"):  # several people: one output per track
@@ -91,10 +91,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
     lifter = build_cli_lifter(args)
     start = time.perf_counter()
     with stage(f"lifting {seq.num_frames} frames"):  # named by the command's heartbeat lines
-        pred = lifter.predict_full(seq.keypoints, image_size, layout, args.min_score,
-                                   reframe=not args.no_reframe)
+        # lift, trajectory, world frame; a rolled camera is levelled and lifted again
+        pred, motion = lift_prediction(lifter, seq.keypoints, image_size, layout, seq.fps, args)
     elapsed = time.perf_counter() - start
-    pred, motion = place_prediction(pred, image_size, seq.fps, args)  # trajectory, poses_world
     out = pred.save(args.out, fps=seq.fps, frames=seq.frames, image_size=image_size,
                     layout=layout, checkpoint=lifter.info.get("checkpoint", ""), **motion)
     print(f"lifted {pred.poses_3d.shape[0]} frames ({layout}, {image_size[0]:g}x{image_size[1]:g}) "
@@ -211,7 +210,8 @@ def cmd_video(args: argparse.Namespace) -> int:
                                max_frames=args.max_frames, render=not args.no_render,
                                progress=terminal_mode(), reframe=not args.no_reframe,
                                focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer,
-                               rotate=args.rotate if args.rotate == "auto" else int(args.rotate))
+                               rotate=args.rotate if args.rotate == "auto" else int(args.rotate),
+                               level=not args.no_level)
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

@@ -6,7 +6,6 @@ BVH / JSON / CSV; ``render``: poses npz -> mp4 / gif / png."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is b
     import numpy as np
 
 __all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "refuse_removed_reframe",
-           "place_prediction", "flip_line", "write_exports", "cmd_infer_tracks",
+           "lift_prediction", "flip_line", "write_exports", "cmd_infer_tracks",
            "add_convert_parser", "cmd_convert", "add_render_parser", "cmd_render"]
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ torch to list them)."""
 
 def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``, ``--export``,
-    ``--no-flip-repair``."""
+    ``--no-flip-repair``, ``--no-level``."""
     parser.add_argument("--no-reframe", action="store_true",
                         help="lift in the keypoints' own pixels instead of a virtual camera "
                              "framed like the training data (the default of `infer`, `video` and "
@@ -49,6 +48,11 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip-repair", action="store_true",
                         help="keep the detector's left/right labels as they are (default: "
                              "repair frames where it swapped them, see docs/BENCHMARK.md, 'Left/right flip repair')")
+    parser.add_argument("--no-level", action="store_true",
+                        help="lift the clip as the camera saw it even when it looks rolled "
+                             "(default: a camera rolled more than 5 degrees, by the learnt up, "
+                             "is levelled and the clip lifted again; see docs/USAGE.md, "
+                             "'A tilted camera')")
     parser.add_argument("--threads", metavar="N", type=int, default=1,
                         help="torch CPU threads (default 1: fastest for one clip, see docs/USAGE.md)")
 
@@ -88,18 +92,22 @@ def build_cli_lifter(args: argparse.Namespace) -> Any:
     return lifter.to(args.device) if args.device != "cpu" else lifter
 
 
-def place_prediction(pred: Any, image_size: tuple[float, float], fps: Optional[float],
-                     args: argparse.Namespace) -> tuple[Any, dict[str, np.ndarray]]:
-    """Trajectory + world frame (+ smoothing) of a :class:`skelgnn.infer.lifter.Prediction`:
-    returns the prediction (with smoothed ``poses_3d`` under ``--smooth``) and the npz entries
-    to add (:meth:`skelgnn.motion.pipeline.Motion.arrays`)."""
-    from skelgnn.motion.pipeline import build_motion
+def lift_prediction(lifter: Any, keypoints: Any, image_size: tuple[float, float], layout: str,
+                    fps: Optional[float], args: argparse.Namespace
+                    ) -> tuple[Any, dict[str, np.ndarray]]:
+    """Lift, place and level one clip as the options say
+    (:func:`skelgnn.motion.pipeline.lift_and_place`): returns the
+    :class:`skelgnn.infer.lifter.Prediction` (``poses_3d`` as placed: smoothed under ``--smooth``,
+    in the real camera after levelling) and the npz entries to add
+    (:meth:`skelgnn.motion.pipeline.Motion.arrays`)."""
+    from skelgnn.motion.pipeline import lift_and_place
 
     if args.focal is not None and not args.focal > 0:
         raise ValueError(f"--focal must be a positive number of pixels, found {args.focal}")
-    motion = build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores,
-                          args.focal, args.smooth)
-    return dataclasses.replace(pred, poses_3d=motion.poses_3d), motion.arrays()
+    pred, motion = lift_and_place(lifter, keypoints, image_size, layout, args.min_score,
+                                  reframe=not args.no_reframe, fps=fps, focal=args.focal,
+                                  smooth=args.smooth, level=not getattr(args, "no_level", False))
+    return pred, motion.arrays()
 
 
 def flip_line(pred: Any) -> str:
@@ -189,9 +197,7 @@ def cmd_infer_tracks(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs([q.with_suffix(s) for q in paths for s in (q.suffix, *(
         f".{fmt}" for fmt in args.export))], [args.keypoints, args.checkpoint, args.onnx])
     for track, path in zip(tracks, paths):
-        pred = lifter.predict_full(track.keypoints, image_size, layout, args.min_score,
-                                   reframe=not args.no_reframe)
-        pred, motion = place_prediction(pred, image_size, info.fps, args)
+        pred, motion = lift_prediction(lifter, track.keypoints, image_size, layout, info.fps, args)
         saved = pred.save(path, fps=info.fps, frames=track.frames, image_size=image_size,
                           layout=layout, checkpoint=lifter.info.get("checkpoint", ""),
                           track_id=track.id, **motion)

@@ -162,6 +162,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="--footage: lift in the keypoints' own pixels")
     ev.add_argument("--smooth", action="store_true",
                     help="--footage: One-Euro filter on the poses, as `skelgnn infer --smooth`")
+    ev.add_argument("--no-level", action="store_true",
+                    help="--footage: never level a rolled camera, as `skelgnn infer --no-level`")
     ev.set_defaults(command="evaluate", handler=cmd_evaluate, writes=lambda a: Writes(
         [a.json, a.md, a.per_sample],
         [a.checkpoint, a.footage, None if a.footage else default_data_dir(a.data)]))
@@ -213,7 +215,7 @@ def _evaluate_footage(args: argparse.Namespace) -> int:
     lifter = build_lifter(args.checkpoint, "torch", not args.no_tta)
     lifter.flip_repair = not args.no_flip_repair
     result = evaluate_footage(footage, lifter, args.min_score, reframe=not args.no_reframe,
-                              smooth=args.smooth)
+                              smooth=args.smooth, level=not args.no_level)
     report = format_footage_report(result)
     print(report, end="")
     if args.json:

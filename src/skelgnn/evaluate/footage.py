@@ -1,10 +1,9 @@
 """Footage you can measure on: score a lifter on real detections with 3D ground truth.
 
 ``skelgnn evaluate --footage FILE`` lifts every track of a 'footage with 3D' file through the
-same code path as ``skelgnn infer`` (:meth:`skelgnn.infer.lifter.Lifter.predict_full` with infer's
-defaults: layout conversion, flip repair, gap filling, joints never seen placed from the body;
-then :func:`skelgnn.motion.pipeline.build_motion` for ``--smooth`` and the world frame) and scores it on
-the joints both skeletons share.
+same code path as ``skelgnn infer`` (:func:`skelgnn.motion.pipeline.lift_and_place` with infer's
+defaults: layout conversion, flip repair, gap filling, joints never seen placed from the body,
+the world frame, a rolled camera levelled) and scores it on the joints both skeletons share.
 
 **The 'footage with 3D' format** (one ``.npz``, readable without pickle). Rows are samples of
 one person seen by one camera; consecutive rows of a track are consecutive frames.
@@ -344,21 +343,22 @@ _SUMMARY_KEYS = ("mpjpe_mm", "p_mpjpe_mm", "limb_deg", "knee_pred_deg", "knee_tr
 
 
 def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
-                     reframe: bool = True, smooth: bool = False) -> dict[str, Any]:
+                     reframe: bool = True, smooth: bool = False,
+                     level: bool = True) -> dict[str, Any]:
     """Lift every track as ``skelgnn infer`` does and score it (see the module docstring).
 
     Args:
         footage: from :func:`read_footage`.
         lifter: a :class:`skelgnn.infer.lifter.Lifter` (its ``flip_repair`` and ``flip_test``
             settings are used as they are).
-        min_score, reframe, smooth: as ``skelgnn infer`` ``--min-score``, ``--no-reframe``,
-            ``--smooth``.
+        min_score, reframe, smooth, level: as ``skelgnn infer`` ``--min-score``,
+            ``--no-reframe``, ``--smooth``, ``--no-level``.
 
     Returns:
         a JSON-ready dict: ``overall`` and ``constant_pose`` means over scored frames,
         ``per_track`` rows, ``tracks`` / ``lifted`` / ``refused`` counts and reasons.
     """
-    from skelgnn.motion.pipeline import build_motion
+    from skelgnn.motion.pipeline import lift_and_place
     from skelgnn.motion.world_metrics import up_error_deg
 
     per_track: list[dict[str, Any]] = []
@@ -377,14 +377,14 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         if not track.valid.any():
             continue
         try:
-            pred = lifter.predict_full(track.keypoints, footage.image_size, footage.layout,
-                                       min_score, reframe=reframe)
+            pred, motion = lift_and_place(lifter, track.keypoints, footage.image_size,
+                                          footage.layout, min_score, reframe=reframe,
+                                          fps=footage.fps, focal=track.focal, smooth=smooth,
+                                          level=level)
         except ValueError as exc:
             refused.append({"track": track.name, "reason": str(exc)})
             log.info("footage %s: refused: %s", track.name, exc)
             continue
-        motion = build_motion(pred.poses_3d, pred.keypoints_2d, footage.image_size, footage.fps,
-                              pred.scores, track.focal, smooth)
         poses = motion.poses_3d[:, list(H36M_LIMB)]  # (F, 12, 3)
         scores = score_frames(poses[track.valid], track.gt[track.valid])
         const = score_frames(np.repeat(mean_pose[None], int(track.valid.sum()), axis=0),
@@ -400,6 +400,7 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         row["unseen_joints"] = [H36M17.names[j] for j in pred.report.unseen]
         n_swapped = pred.flips.swapped_frames if pred.flips is not None else 0
         row["flip_swapped_frames"] = n_swapped
+        row["level_roll_deg"] = float(motion.roll_deg)
         swapped += n_swapped
         frames_lifted += len(track.valid)
         if track.up_cam is not None:
@@ -414,7 +415,7 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
     result: dict[str, Any] = {
         "footage": footage.source,
         "checkpoint": lifter.info.get("checkpoint", "?"),
-        "options": {"min_score": min_score, "reframe": reframe, "smooth": smooth,
+        "options": {"min_score": min_score, "reframe": reframe, "smooth": smooth, "level": level,
                     "flip_repair": bool(getattr(lifter, "flip_repair", False)),
                     "flip_test": bool(getattr(lifter, "flip_test", False))},
         "joints": list(LIMB_JOINTS),

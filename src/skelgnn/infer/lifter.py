@@ -15,7 +15,9 @@ move the clip into a virtual 1000 x 1000 camera framed like the training data
 (:func:`reframe_keypoints`, one similarity transform per clip), then apply the checkpoint's codec.
 ``reframe=False`` (``--no-reframe`` on the command line) lifts in the clip's own pixels instead,
 as the benchmark evaluation does (its test cameras are the training cameras). Same keypoints, same
-options: the same 3D from all three.
+options: the same 3D from all three (the two commands then level a rolled camera:
+:func:`skelgnn.motion.pipeline.lift_and_place`; ``predict_full(..., roll_deg=...)`` with the roll
+they record gives their 3D).
 
 Shape legend: ``F`` frames, ``J`` joints, ``R`` receptive field.
 """
@@ -35,7 +37,7 @@ import torch
 from skelgnn.models.checkpoint import load_model
 from skelgnn.data.codec import PoseCodec, pad_sequence
 from skelgnn.fileio import atomic_open
-from skelgnn.geometry import COORDINATE_LIMIT
+from skelgnn.geometry import COORDINATE_LIMIT, roll_matrix
 from skelgnn.infer.flips import FlipReport, repair_flips
 from skelgnn.infer.gaps import FillReport, prepare_keypoints
 from skelgnn.infer.keypoints import as_keypoint_array, check_image_size
@@ -46,7 +48,8 @@ from skelgnn.models.predict import predict_sequence
 from skelgnn.skeleton import H36M17
 
 __all__ = ["Lifter", "Prediction", "DEFAULT_CHECKPOINTS", "default_checkpoint",
-           "save_npz_atomic", "reframe_keypoints", "INFERENCE_DEVICES", "check_device"]
+           "save_npz_atomic", "reframe_keypoints", "INFERENCE_DEVICES", "check_device",
+           "level_keypoints"]
 
 INFERENCE_DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 """Devices :meth:`Lifter.to` accepts (``skelgnn infer`` / ``video`` ``--device``)."""
@@ -200,6 +203,21 @@ def reframe_keypoints(uv: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     return out, (float(width), float(image_height))
 
 
+def level_keypoints(uv: np.ndarray, roll_deg: float,
+                    image_size: Optional[tuple[float, float]] = None) -> np.ndarray:
+    """Pixels ``(..., 2)`` of a camera rolled by ``roll_deg`` as the same camera, level, would
+    see them: turned by ``-roll_deg`` about the image centre (the principal point of the default
+    intrinsics), or about the clip's median centre without an image size. Exact for a pinhole
+    camera: a roll about the optical axis turns the image about the principal point."""
+    uv = np.asarray(uv, dtype=np.float64)
+    if image_size is not None:
+        centre = np.array([image_size[0] / 2.0, image_size[1] / 2.0])
+    else:
+        centre = np.median(uv.reshape(-1, 2), axis=0)
+    turn = roll_matrix(-roll_deg)[:2, :2]
+    return (uv - centre) @ turn.T + centre
+
+
 class Lifter:
     """A trained lifter with its codec: pixels in, root-relative camera-frame metres out."""
 
@@ -269,8 +287,15 @@ class Lifter:
 
     def predict_full(self, keypoints_2d: Any, image_size: Optional[tuple[float, float]],
                      layout: str = "h36m17", min_score: float = 0.3,
-                     reframe: bool = True) -> Prediction:
+                     reframe: bool = True, roll_deg: float = 0.0) -> Prediction:
         """:meth:`predict`, also returning the H36M 2D used, the scores and the fill report.
+
+        ``roll_deg``: the camera's roll about its optical axis (degrees, as
+        :func:`skelgnn.geometry.camera_roll_deg` measures it), when known; the clip is lifted as a level camera
+        would see it (the keypoints turned about the image centre, see :func:`level_keypoints`)
+        and the 3D turned back into this camera's frame. The lifters were trained on cameras
+        rolled a few degrees at most; :func:`skelgnn.motion.pipeline.lift_and_place` estimates
+        the roll from the learnt up direction and passes it here.
 
         With ``reframe`` (the default; screen-normalised checkpoints), the clip is first moved
         into a virtual 1000 x 1000 camera framed like the training data (see
@@ -330,10 +355,18 @@ class Lifter:
                 filled, report = prepare_keypoints(converted, "h36m17", min_score)
                 uv = filled[..., :2]
                 x = self.codec.encode_2d(uv, size).astype(np.float32)
+        roll = float(roll_deg)
+        if not math.isfinite(roll):
+            raise ValueError(f"roll_deg must be a finite number of degrees, found {roll_deg}")
+        uv_lift = level_keypoints(uv, roll, size) if roll else uv
         if reframe and self.codec.mode == "screen":
-            x = self.codec.encode_2d(*reframe_keypoints(uv)).astype(np.float32)
+            x = self.codec.encode_2d(*reframe_keypoints(uv_lift)).astype(np.float32)
+        elif roll:
+            x = self.codec.encode_2d(uv_lift, size).astype(np.float32)
         x = pad_sequence(x, self.receptive_field)  # (F + R - 1, J, 2)
         poses = self._lift_encoded(x)
+        if roll:  # back from the level camera to this one
+            poses = poses @ roll_matrix(roll).T.astype(poses.dtype)
         if not np.isfinite(poses).all():
             raise ValueError(f"the lifter returned non-finite 3D poses for finite inputs; the "
                              f"checkpoint {self.info.get('checkpoint', '?')} is probably damaged "

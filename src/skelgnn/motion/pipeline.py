@@ -22,13 +22,15 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from skelgnn.geometry import camera_roll_deg, roll_matrix
 from skelgnn.motion.contacts import settle
 from skelgnn.motion.gravity import estimate_up, shipped_regressor
 from skelgnn.motion.smoothing import one_euro
 from skelgnn.motion.trajectory import default_intrinsics, estimate_trajectory
 from skelgnn.motion.world import WorldFrame, estimate_world_frame
 
-__all__ = ["Motion", "build_motion", "world_summary", "MIN_WEIGHT", "UP_METHODS"]
+__all__ = ["Motion", "build_motion", "lift_and_place", "world_summary", "MIN_WEIGHT", "UP_METHODS",
+           "LEVEL_MIN_ROLL_DEG"]
 
 UP_METHODS = ("learnt", "torso")
 """Sources of the world's up direction: the learnt camera up (:mod:`skelgnn.motion.gravity`) or the
@@ -39,6 +41,14 @@ MIN_WEIGHT = 0.05
 a frame whose joints were all filled keeps a solution."""
 MAX_WEIGHT = 1e3
 """The largest joint score used as a fit weight (detectors score up to about 1)."""
+
+LEVEL_MIN_ROLL_DEG = 5.0
+"""A clip whose camera looks rolled by more than this (degrees, from the learnt up) is lifted again
+as a level camera would see it (:func:`lift_and_place`): the lifters and the up regressor were
+trained on cameras rolled a few degrees at most. Chosen on the ``val`` subject's novel cameras
+with extra rolls (``benchmarks/level.py``)."""
+LEVEL_ITERATIONS = 2
+"""Re-lifts of a rolled clip: each estimates the remaining roll in the camera levelled so far."""
 
 LEARNT_PLANE_MAX_DEG = 10.0
 """With the learnt up, the foot contacts' plane replaces it only within this angle."""
@@ -62,6 +72,8 @@ class Motion:
         skating: :func:`skelgnn.motion.contacts.foot_skating` (``mm_per_frame``, ``cm_per_s``,
             ``contact_frames``).
         up_method: where up came from: ``"learnt"`` or ``"torso"``.
+        roll_deg: the camera roll the clip was lifted levelled by (:func:`lift_and_place`; 0: not
+            levelled).
     """
 
     poses_3d: np.ndarray
@@ -74,6 +86,7 @@ class Motion:
     floor_shift: np.ndarray
     skating: dict[str, float]
     up_method: str
+    roll_deg: float = 0.0
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The npz entries this adds to ``poses_3d.npz`` (see docs/USAGE.md, "From video to motion")."""
@@ -85,13 +98,14 @@ class Motion:
                 "foot_contacts": self.contacts.astype(bool),
                 "floor_shift": self.floor_shift.astype(np.float32),
                 "foot_skating_cm_s": np.array(self.skating["cm_per_s"]),
-                "up_method": np.array(self.up_method)}
+                "up_method": np.array(self.up_method),
+                "level_roll_deg": np.array(self.roll_deg)}
 
 
 def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tuple[float, float],
                  fps: Optional[float] = None, scores: Optional[np.ndarray] = None,
                  focal: Optional[float] = None, smooth: bool = False,
-                 facing: str = "camera", up: str = "learnt") -> Motion:
+                 facing: str = "camera", up: str = "learnt", roll_deg: float = 0.0) -> Motion:
     """Smooth (optional), place and level a lifted clip.
 
     Args:
@@ -106,6 +120,9 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
         facing: world facing, see :func:`skelgnn.motion.world.estimate_world_frame`.
         up: :data:`UP_METHODS`: ``"learnt"`` (default; the torso when the package lacks the
             regressor's weights) or ``"torso"``.
+        roll_deg: the roll the clip was levelled by (:meth:`Lifter.predict_full
+            <skelgnn.infer.lifter.Lifter.predict_full>`): the learnt up is estimated in that level
+            camera, where the regressor was trained, and turned back.
     """
     if up not in UP_METHODS:
         raise ValueError(f"up must be one of {list(UP_METHODS)}, found {up!r}")
@@ -127,7 +144,8 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
     if up == "learnt":
         regressor = shipped_regressor()
         if regressor is not None:
-            up_cam = estimate_up(poses, traj, regressor)
+            turn = roll_matrix(roll_deg)  # level camera -> this camera
+            up_cam = turn @ estimate_up(poses @ turn, traj @ turn, regressor)
         else:  # pragma: no cover - a broken install
             up = "torso"
     world = estimate_world_frame(absolute, facing=facing, up=up_cam,
@@ -137,6 +155,43 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
                   poses_world=placed.poses_world, world=world, focal=intr.fx,
                   smoothed=smooth, contacts=placed.contacts, floor_shift=placed.shift,
                   skating=placed.skating, up_method=up)
+
+
+def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float], layout: str,
+                   min_score: float = 0.3, reframe: bool = True, fps: Optional[float] = None,
+                   focal: Optional[float] = None, smooth: bool = False, level: bool = True,
+                   min_roll_deg: float = LEVEL_MIN_ROLL_DEG):  # noqa: ANN001, ANN201
+    """Lift a clip and place it in the scene, levelling a rolled camera: what ``skelgnn infer``,
+    ``skelgnn video`` and ``skelgnn evaluate --footage`` run.
+
+    :meth:`Lifter.predict_full <skelgnn.infer.lifter.Lifter.predict_full>` then
+    :func:`build_motion`; when ``level`` and the learnt up says the camera is rolled by more than
+    ``min_roll_deg``, the clip is lifted again as the level camera would see it and the roll
+    re-estimated there, :data:`LEVEL_ITERATIONS` times (a phone held a little askew; the lifters
+    were trained on cameras rolled a few degrees at most, and a rolled view bends their 3D).
+
+    Returns:
+        ``(prediction, motion)``: the prediction (``poses_3d`` as placed, smoothed under ``smooth``;
+        ``roll_deg`` records the levelling) and its :class:`Motion`.
+    """
+    import dataclasses
+
+    pred = lifter.predict_full(keypoints, image_size, layout, min_score, reframe=reframe)
+    motion = build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores, focal,
+                          smooth)
+    roll = 0.0  # the roll the kept lift was levelled by
+    if level and motion.up_method == "learnt":
+        estimate = camera_roll_deg(motion.world.rotation[1])
+        if abs(estimate) > min_roll_deg:
+            for _ in range(LEVEL_ITERATIONS):
+                roll = estimate
+                pred = lifter.predict_full(keypoints, image_size, layout, min_score,
+                                           reframe=reframe, roll_deg=roll)
+                motion = build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps,
+                                      pred.scores, focal, smooth, roll_deg=roll)
+                estimate = camera_roll_deg(motion.world.rotation[1])
+    motion = dataclasses.replace(motion, roll_deg=roll)
+    return dataclasses.replace(pred, poses_3d=motion.poses_3d), motion
 
 
 def world_summary(arrays: Mapping[str, np.ndarray]) -> str:

@@ -360,29 +360,27 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
 def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
                     layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
                     focal: Optional[float] = None, smooth: bool = False,
-                    extra: Optional[dict[str, np.ndarray]] = None
+                    extra: Optional[dict[str, np.ndarray]] = None, level: bool = True
                     ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
     """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
     :meth:`~skelgnn.infer.lifter.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
     and :meth:`~skelgnn.infer.lifter.Lifter.predict`, so the same keypoints give the same 3D), add the
-    trajectory and the world frame (:func:`skelgnn.motion.pipeline.build_motion`) and write
+    trajectory and the world frame, levelling a rolled camera unless ``level`` is False
+    (:func:`skelgnn.motion.pipeline.lift_and_place`, as ``skelgnn infer``) and write
     ``out_dir/poses_3d.npz`` (with ``extra`` entries, e.g. MediaPipe's own 3D).
 
     Returns:
         the prediction (``poses_3d`` smoothed under ``smooth``), the motion entries added to the
         npz (:meth:`skelgnn.motion.pipeline.Motion.arrays`) and the npz's path.
     """
-    import dataclasses
-
-    from skelgnn.motion.pipeline import build_motion
+    from skelgnn.motion.pipeline import lift_and_place
 
     if seq.image_size is None:
         raise ValueError(f"{seq.source}: the image size is unknown (a video's detections carry it)")
-    pred = lifter.predict_full(seq.keypoints, seq.image_size, layout, min_score, reframe=reframe)
+    pred, motion = lift_and_place(lifter, seq.keypoints, seq.image_size, layout, min_score,
+                                  reframe=reframe, fps=seq.fps, focal=focal, smooth=smooth,
+                                  level=level)
     log.info("video %s: %s", seq.source, pred.report.summary())
-    motion = build_motion(pred.poses_3d, pred.keypoints_2d, seq.image_size, seq.fps, pred.scores,
-                          focal, smooth)
-    pred = dataclasses.replace(pred, poses_3d=motion.poses_3d)
     arrays = motion.arrays()
     path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
                      image_size=seq.image_size, layout=layout,
@@ -439,8 +437,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   min_score: float = 0.3, max_frames: Optional[int] = None,
                   render: bool = True, progress: ProgressMode = False,
                   reframe: bool = True, focal: Optional[float] = None,
-                  smooth: bool = False, viewer: bool = True, rotate: int | str = 0
-                  ) -> VideoResult:
+                  smooth: bool = False, viewer: bool = True, rotate: int | str = 0,
+                  level: bool = True) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -470,6 +468,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
             (:func:`~skelgnn.infer.plausibility.quarter_turns`), with a warning when it is
             turned; with 0 a turned person is only warned about (by the lifter). Rotation
             metadata needs nothing here: ffmpeg applies it when decoding.
+        level: lift a clip whose camera looks rolled again as the level camera would see it
+            (:func:`skelgnn.motion.pipeline.lift_and_place`; ``--no-level`` turns it off).
     """
     out_dir = Path(out_dir)
     # the clip itself may sit in out_dir under an output's name: refused, never deleted below
@@ -516,7 +516,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     t_lift = time.perf_counter()
     with stage(f"lifting {seq.num_frames} frames"):
         pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout,
-                                                          min_score, reframe, focal, smooth, extra)
+                                                          min_score, reframe, focal, smooth, extra,
+                                                          level)
     timings["lift"] = time.perf_counter() - t_lift
     agreement, n_agree = None, 0
     if "poses_3d_mediapipe" in extra:
