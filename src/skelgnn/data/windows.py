@@ -109,6 +109,11 @@ class WindowDataset(torch.utils.data.Dataset):
         return int(self._seq.shape[0])
 
     @property
+    def targets(self) -> np.ndarray:
+        """``(N, J, 3)`` the encoded 3D target of every sample (a gathered copy)."""
+        return self._targets[self._target_row]
+
+    @property
     def num_sequences(self) -> int:
         return len(self.keys)
 

@@ -17,7 +17,10 @@ from torch import Tensor
 from skelgnn.geometry import flip_2d, flip_3d
 from skelgnn.skeleton import Skeleton
 
-__all__ = ["Batch", "flip_batch", "epoch_batches", "bn_input_batches"]
+__all__ = ["Batch", "flip_batch", "epoch_batches", "bn_input_batches", "knee_balance_weights"]
+
+KNEE_BIN_DEG = 5.0
+"""Width of the knee-angle bins of :func:`knee_balance_weights`."""
 
 
 class _Windows(Protocol):
@@ -80,3 +83,32 @@ def bn_input_batches(dataset: _Windows, order: Sequence[int] | np.ndarray, batch
     for _, _, x, _ in epoch_batches(dataset, order, batch_size, skeleton=skeleton, flips=flips,
                                     steps=count):
         yield x if device is None else x.to(device)
+
+
+def knee_balance_weights(targets: np.ndarray, skeleton: Skeleton, strength: float) -> np.ndarray:
+    """Sampling probabilities ``(N,)`` of training targets ``(N, J, 3)``: each sample weighted by
+    ``frequency ** -strength`` of its knee angle (the mean of both hip-knee-ankle angles, degrees,
+    in bins of :data:`KNEE_BIN_DEG`), normalised to sum to 1; ``strength`` 1 makes every occupied
+    bin equally likely.
+
+    Raises:
+        ValueError: a skeleton without ``RKnee`` and ``LKnee`` (with their parents and children).
+    """
+    from skelgnn.data.bodyshape import joint_angles
+
+    names = list(skeleton.names)
+    if "RKnee" not in names or "LKnee" not in names:
+        raise ValueError(f"train.balance_knees needs a skeleton with RKnee and LKnee; this one "
+                         f"has {names}")
+    triples = []
+    for knee in ("RKnee", "LKnee"):
+        k = names.index(knee)
+        children = [j for j, p in enumerate(skeleton.parents) if p == k]
+        if skeleton.parents[k] < 0 or not children:
+            raise ValueError(f"train.balance_knees: {knee} needs a parent and a child joint")
+        triples.append((int(skeleton.parents[k]), k, children[0]))
+    angle = joint_angles(np.asarray(targets, dtype=np.float64), tuple(triples)).mean(-1)  # (N,)
+    bins = np.floor(angle / KNEE_BIN_DEG).astype(np.int64)
+    _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
+    weights = counts[inverse].astype(np.float64) ** -float(strength)
+    return weights / weights.sum()

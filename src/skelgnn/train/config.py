@@ -161,6 +161,11 @@ class TrainConfig:
     slimming's L1 on scales): adds ``gate_l1`` x the mean gate to the loss (metres), so gates a
     group does not need shrink and the widths read off them (``skelgnn analyze grading``) can
     differ from the starting ones. 0: off."""
+    balance_knees: float = 0.0
+    """Draw each epoch's samples with weights ``frequency ** -balance_knees`` of the sample's knee
+    angle (the mean of both knees of its 3D target, 5 degree bins; with replacement), so the rare
+    straight-legged poses of the mocap are seen more often: 0 (the default) keeps the uniform
+    order, 1 flattens the knee-angle distribution. Needs a skeleton with both knees."""
     init_weights: str = ""
     """Start from the weights of this checkpoint (same model config; fine-tuning, e.g. the
     footage checkpoints from the benchmark ones) instead of a random initialisation ("": off).
@@ -179,6 +184,9 @@ class TrainConfig:
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
             raise ValueError(f"train.grad_clip must be a finite number >= 0 (0: off), "
                              f"got {self.grad_clip}")
+        if not (math.isfinite(self.balance_knees) and 0 <= self.balance_knees <= 1):
+            raise ValueError(f"train.balance_knees must be between 0 (off) and 1, "
+                             f"got {self.balance_knees}")
         if not (math.isfinite(self.gate_l1) and self.gate_l1 >= 0):
             raise ValueError(f"train.gate_l1 must be a finite number >= 0 (0: off), "
                              f"got {self.gate_l1}")

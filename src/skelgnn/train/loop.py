@@ -280,6 +280,7 @@ class _Run:
     last: Path
     progress: ProgressMode
     skeleton: Skeleton  # the data's skeleton: flips in training and the flip test
+    sample_weights: Optional[np.ndarray] = None  # train.balance_knees: (N,) probabilities
 
 
 def _resume_state(cfg: ExperimentConfig, last: Path, resume: bool, epochs: Optional[int] = None
@@ -406,7 +407,10 @@ def _train_epoch(run: _Run, train_set: WindowDataset, epoch: int, lr: float) -> 
                 else contextlib.nullcontext())
     rng = np.random.default_rng((t_cfg.seed, epoch))
     torch.manual_seed(t_cfg.seed * 100003 + epoch)
-    order = rng.permutation(n_total)[:n_epoch]
+    if run.sample_weights is not None:  # train.balance_knees: weighted, with replacement
+        order = rng.choice(n_total, size=n_epoch, replace=True, p=run.sample_weights)
+    else:
+        order = rng.permutation(n_total)[:n_epoch]
     flips = torch.from_numpy(rng.random(n_epoch) < 0.5) if t_cfg.flip_augment else None
     run.model.train()
     loss_sum, seen = 0.0, 0
@@ -500,7 +504,12 @@ def _train(cfg: ExperimentConfig, run_dir: Path, last: Path, resume: bool, progr
     if state is not None:
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         log.info("resumed from %s after epoch %d", source, start_epoch)
-    run = _Run(cfg, ctx, model, net, opt, codec, last, progress, skeleton)
+    weights = None
+    if t_cfg.balance_knees > 0:
+        from skelgnn.train.batches import knee_balance_weights
+
+        weights = knee_balance_weights(train_set.targets, skeleton, t_cfg.balance_knees)
+    run = _Run(cfg, ctx, model, net, opt, codec, last, progress, skeleton, weights)
     t_run = time.perf_counter() - sum(h.get("seconds", 0.0) for h in history)
     writer = _tensorboard_writer(run_dir) if t_cfg.tensorboard and ctx.is_main else None
     for epoch in range(start_epoch, t_cfg.epochs):
