@@ -25,12 +25,21 @@ SHELF_DEV = REPO.parent / "shared" / "data" / "shelf_dev" / "shelf_dev.npz"
 OUT = REPO / "benchmarks" / "results" / "footage" / "candidates"
 
 
+def portable(path: Path) -> str:
+    """``path`` as the results record it: relative to the repository when inside it, else from
+    its run directory on (``RUN/last.pt``): no machine's directories in committed results."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(Path("runs") / path.parent.name / path.name)
+
+
 def score(name: str, checkpoint: Path, val: bool = True) -> dict:
     from skelgnn.evaluate.benchmark import evaluate_checkpoint
     from skelgnn.evaluate.footage import evaluate_footage, read_footage
     from skelgnn.infer.lifter import Lifter
 
-    row: dict = {"name": name, "checkpoint": str(checkpoint)}
+    row: dict = {"name": name, "checkpoint": portable(checkpoint)}
     config = checkpoint.parent / "config.json"
     if config.is_file():
         row["config"] = json.loads(config.read_text())
@@ -44,7 +53,7 @@ def score(name: str, checkpoint: Path, val: bool = True) -> dict:
         if "val_p1" in last:
             row["val"] = {k: round(float(last[f"val_{k}"]), 2)
                           for k in ("p1", "p2", "p1_action", "p2_action")}
-            row["val_source"] = f"{history} (epoch {last['epoch']})"
+            row["val_source"] = f"{portable(history)} (epoch {last['epoch']})"
     footage = read_footage(SHELF_DEV)
     for label, reframe in (("shelf_dev", True), ("shelf_dev --no-reframe", False)):
         r = evaluate_footage(footage, Lifter.from_checkpoint(checkpoint), reframe=reframe)

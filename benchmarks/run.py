@@ -112,6 +112,8 @@ def run_row(name: str, source: str, data: str | None, runs: Path, extra: list[st
            f"every {cfg.data.frame_stride}", "machine": machine(),
            "date": time.strftime("%Y-%m-%d"), **scores}
     row.pop("checkpoint", None)
+    if "data_dir" in row:  # the benchmark directory's name, not this machine's path
+        row["data_dir"] = Path(row["data_dir"]).name
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / (row_stem(name, source, seed) + ".json")
     out.write_text(json.dumps(row, indent=2) + "\n")
