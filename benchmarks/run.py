@@ -37,6 +37,7 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "skelgnn-27f-paper": (None, ("det", "gt"), None),
     "fcn-1f": (None, ("det", "gt"), None),
     "semgcn-1f": ("semgcn-1f.toml", ("det", "gt"), None),
+    "semgcn-nl-1f": ("semgcn-nl-1f.toml", ("det", "gt"), None),
     "mgcn-1f": ("mgcn-1f.toml", ("det", "gt"), None),
     "tcn-1f": (None, ("det", "gt"), None),
     "tcn-27f": (None, ("det", "gt"), None),

@@ -26,7 +26,7 @@ PARENTS = H36M17.parents
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 GRAPH_MODELS = [("mgcn-1f", {}), ("mgcn-1f", {"norm": "channel", "decouple": False}),
-                ("semgcn-1f", {}), ("semgcn-1f", {"norm": "channel"})]
+                ("semgcn-1f", {}), ("semgcn-1f", {"norm": "channel"}), ("semgcn-nl-1f", {})]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,3 +342,24 @@ def test_tiny_overfit_and_eval_matches_train(mini_dir, name, width):
         eval_loss = float(mpjpe(model(x), y))
     assert train_loss < 0.4 * mean_pose, (train_loss, mean_pose)
     assert abs(eval_loss - train_loss) < 0.1 * train_loss + 2e-3, (eval_loss, train_loss)
+
+
+def test_non_local_block_starts_as_identity_and_reaches_every_joint():
+    from skelgnn.models.semgcn import JointNonLocal
+
+    torch.manual_seed(0)
+    block = JointNonLocal(8)
+    x = torch.randn(5, 17, 8)
+    for mode in (block.train, block.eval):
+        mode()
+        torch.testing.assert_close(block(x), x)  # the batch norm's scale starts at 0
+    with torch.no_grad():
+        block.bn.weight.fill_(1.0)
+    block.eval()
+    moved = x.clone()
+    moved[:, 0] += 1.0  # change the root only
+    delta = (block(moved) - block(x))[:, 16]  # a wrist, three hops and more from the root
+    assert delta.abs().max() > 1e-3  # one block reaches it: attention spans every joint
+    model = build_model("semgcn-nl-1f")
+    assert model.non_local is not None and len(model.non_local) == PRESETS["semgcn-nl-1f"].blocks + 1
+    assert build_model("semgcn-1f").non_local is None

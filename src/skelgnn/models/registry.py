@@ -112,6 +112,7 @@ PRESETS: dict[str, ModelConfig] = {
     # Baselines
     "fcn-1f": FCNConfig(),
     "semgcn-1f": SemGCNConfig(),
+    "semgcn-nl-1f": SemGCNConfig(non_local=True),
     "mgcn-1f": MGCNConfig(),
     "tcn-1f": TCNConfig(filter_widths=(1, 1, 1)),
     "tcn-9f": TCNConfig(filter_widths=(3, 3)),

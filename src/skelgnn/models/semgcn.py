@@ -1,4 +1,5 @@
-"""SemGCN-style graph convolution lifter (Zhao et al., CVPR 2019), without non-local blocks.
+"""SemGCN-style graph convolution lifter (Zhao et al., CVPR 2019), with or without its non-local
+blocks (``non_local``).
 
 Shape legend: ``B`` batch, ``R`` receptive field (input frames per output frame), ``T`` output
 frames, ``J`` joints, ``C`` channels.
@@ -16,12 +17,12 @@ from skelgnn.models.base import scale_init
 from skelgnn.models.graph_baseline import GraphConfigChecks, ResidualGraphNet
 from skelgnn.skeleton import H36M17
 
-__all__ = ["SemGCNConfig", "SemGraphConv", "SemGCN"]
+__all__ = ["SemGCNConfig", "SemGraphConv", "JointNonLocal", "SemGCN"]
 
 
 @dataclass(frozen=True)
 class SemGCNConfig(GraphConfigChecks):
-    """SemGCN-style graph convolution (Zhao et al. 2019) without the non-local blocks."""
+    """SemGCN-style graph convolution (Zhao et al. 2019); its non-local blocks with ``non_local``."""
 
     channels: int = 128
     """Feature width."""
@@ -40,6 +41,9 @@ class SemGCNConfig(GraphConfigChecks):
     """Scale of the output layer's initial weights and bias (1 = the layer's default init, which
     starts predictions about 2 m from the targets; 0.01 starts them near the root). Chosen on
     val for every architecture (docs/DESIGN.md)."""
+    non_local: bool = False
+    """A non-local block (:class:`JointNonLocal`) after the input layer and after every residual
+    block, as SemGCN's full model has (its joints are not grouped and sub-sampled here)."""
     num_joints: int = 17
     """J."""
     parents: tuple[int, ...] = H36M17.parents
@@ -92,10 +96,42 @@ class SemGraphConv(nn.Module):
         return f"{self.in_channels}, {self.out_channels}"
 
 
+class JointNonLocal(nn.Module):
+    r"""A non-local block over joints (Wang et al., CVPR 2018; the embedded-Gaussian form SemGCN
+    puts between its graph convolutions), our implementation:
+
+    .. math:: y = x + \mathrm{BN}\big(W\,\mathrm{softmax}_k(\theta(x_j)\cdot\phi(x_k))\,g(x_k)\big)
+
+    with ``theta``, ``phi``, ``g`` linear maps ``C -> C/2`` and ``W`` back to ``C``; the batch
+    norm's scale starts at 0, so the block starts as the identity. Every joint attends to every
+    joint, beyond the skeleton's edges.
+
+    Shapes:
+        input and output ``(N, J, C)``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        inner = max(channels // 2, 1)
+        self.theta = nn.Linear(channels, inner)
+        self.phi = nn.Linear(channels, inner)
+        self.g = nn.Linear(channels, inner)
+        self.w = nn.Linear(inner, channels)
+        self.bn = nn.BatchNorm1d(channels)
+        nn.init.zeros_(self.bn.weight)
+        nn.init.zeros_(self.bn.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        attn = torch.softmax(self.theta(x) @ self.phi(x).transpose(1, 2), dim=-1)  # (N, J, J)
+        y = self.w(attn @ self.g(x))  # (N, J, C)
+        return x + self.bn(y.transpose(1, 2)).transpose(1, 2)
+
+
 class SemGCN(ResidualGraphNet):
     """SemGCN-style lifter: input graph conv 2 -> C, ``blocks`` residual blocks of two graph
-    convolutions (batch norm, ReLU), output graph conv C -> 3. No non-local layers
-    (:class:`~skelgnn.models.graph_baseline.ResidualGraphNet`).
+    convolutions (batch norm, ReLU), output graph conv C -> 3
+    (:class:`~skelgnn.models.graph_baseline.ResidualGraphNet`); with ``non_local``, a
+    :class:`JointNonLocal` after the input layer and after every block.
 
     Shapes: as :class:`LifterModel`.
     """
@@ -103,3 +139,14 @@ class SemGCN(ResidualGraphNet):
     def __init__(self, config: SemGCNConfig) -> None:
         super().__init__(config, lambda cin, cout: SemGraphConv(cin, cout, config.parents))
         scale_init(self.out, config.head_init)
+        self.non_local = (nn.ModuleList(JointNonLocal(config.channels)
+                                        for _ in range(config.blocks + 1))
+                          if config.non_local else None)
+
+    def lift_frames(self, x: Tensor) -> Tensor:
+        if self.non_local is None:
+            return super().lift_frames(x)
+        h = self.non_local[0](self.inp_act(self.inp(x)))  # (N, J, C)
+        for block, non_local in zip(self.blocks, self.non_local[1:]):
+            h = non_local(h + block(h))
+        return self.out(h)
