@@ -98,6 +98,8 @@ def test_lift_and_place_levels_a_rolled_camera():
     off_pred, off = lift_and_place(lifter, rolled_uv, (1280, 720), "h36m17", fps=30.0, level=False)
     assert off.roll_deg == 0.0 and abs(m.roll_deg - 18.0) < 5.0
     assert float(m.arrays()["level_roll_deg"]) == m.roll_deg
+    assert f"camera levelled by {m.roll_deg:.1f} deg" in world_summary(m.arrays())
+    assert "levelled" not in world_summary(m0.arrays())
     # levelled, the rolled view's 3D is the level view's, turned into the rolled camera
     want = pred0.poses_3d @ turn.T
     err = np.linalg.norm(pred.poses_3d - want, axis=-1).mean()

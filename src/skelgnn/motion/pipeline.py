@@ -196,8 +196,10 @@ def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float
 
 def world_summary(arrays: Mapping[str, np.ndarray]) -> str:
     """The CLI's one line on the world frame from :meth:`Motion.arrays`: where up came from, the
-    frames with a foot down and the foot skating."""
+    camera roll levelled (when it was), the frames with a foot down and the foot skating."""
     contacts = np.asarray(arrays["foot_contacts"], dtype=bool)
     down = int(contacts.any(axis=1).sum())
-    return (f"world: up {arrays['up_method']}, a foot on the floor in {down}/{len(contacts)} "
+    roll = float(arrays.get("level_roll_deg", 0.0))
+    level = f", camera levelled by {roll:.1f} deg" if roll else ""
+    return (f"world: up {arrays['up_method']}{level}, a foot on the floor in {down}/{len(contacts)} "
             f"frames, foot skating {float(arrays['foot_skating_cm_s']):.1f} cm/s")
