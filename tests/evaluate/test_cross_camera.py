@@ -108,3 +108,31 @@ def test_data_config_checks_the_video_options():
     with pytest.raises(ValueError, match="fixed_cameras"):
         DataConfig(fixed_cameras=False)
     assert DataConfig().virtual_cameras == 0 and DataConfig().det_noise == "none"  # benchmark rows
+
+
+def test_camera_height_max_reaches_raised_views_and_keeps_the_default_draws(mini_dir):
+    from skelgnn.data.virtual import VIRTUAL_CAMERA_BASE, training_records
+    from skelgnn.train.config import DataConfig
+
+    assert DataConfig().camera_height_max == 2.5
+    with pytest.raises(ValueError, match="camera_height_max"):
+        DataConfig(virtual_cameras=1, camera_height_max=0.2)
+
+    def heights(limit: float) -> np.ndarray:
+        recs = training_records(mini_dir, "gt", ["S07"], virtual_cameras=40, seed=3,
+                                fixed_cameras=False, camera_height_max=limit)
+        assert all(r.camera >= VIRTUAL_CAMERA_BASE for r in recs)
+        return np.array([r.calibration.translation[2] for r in recs])
+
+    default, raised = heights(2.5), heights(3.5)
+    assert default.max() <= 2.5 + 1e-6 and default.min() >= 0.3 - 1e-6
+    assert raised.max() <= 3.5 + 1e-6 and (raised > 2.5).sum() >= 5
+    # the default limit draws exactly what the sampler drew before the option existed
+    from skelgnn.data.cameras import CameraSampler
+    from skelgnn.data.readers import read_positions_3d
+    from skelgnn.data.benchmark import positions_3d_path
+    from skelgnn.data.virtual import virtual_records
+
+    plain = virtual_records(read_positions_3d(positions_3d_path(mini_dir)), ["S07"], 40, 3,
+                            sampler=CameraSampler())
+    assert np.allclose([r.calibration.translation[2] for r in plain], default)

@@ -88,12 +88,15 @@ def virtual_records(positions_3d: Mapping[str, Mapping[str, np.ndarray]], subjec
 def training_records(root: Path, source: str, subjects: Sequence[str], virtual_cameras: int = 0,
                      det_noise: str = "none", fixed_cameras: bool = True,
                      seed: int = 0, body_shape: str = "none",
-                     knee_opening: float = 15.0) -> list[Sequence2D3D]:
+                     knee_opening: float = 15.0,
+                     camera_height_max: float = 2.5) -> list[Sequence2D3D]:
     """The training records of a run (see the module docstring).
 
     With ``body_shape="varied"``, every virtual view gets its own body proportions
     (:class:`~skelgnn.data.bodyshape.BodyShape`, knees opened by U(0, ``knee_opening``)
-    degrees); the fixed views keep the benchmark's.
+    degrees); the fixed views keep the benchmark's. Virtual cameras stand 0.3 to
+    ``camera_height_max`` metres high (:class:`~skelgnn.data.cameras.CameraSampler`'s other
+    defaults).
 
     With ``det_noise="detector"``, :class:`DetectorNoise` is added to the virtual views and, with
     ``source="gt"``, to the fixed views too (the ``det`` source already carries the benchmark's
@@ -120,7 +123,9 @@ def training_records(root: Path, source: str, subjects: Sequence[str], virtual_c
                 .astype(np.float32)) for r in records]
     if virtual_cameras:
         p3 = read_positions_3d(positions_3d_path(root))
-        extra = virtual_records(p3, subjects, virtual_cameras, seed, noise=noise, body_shape=shape)
+        sampler = CameraSampler(height=(0.3, float(camera_height_max)))
+        extra = virtual_records(p3, subjects, virtual_cameras, seed, sampler=sampler, noise=noise,
+                                body_shape=shape)
         log.info("virtual cameras: %d views (%s), detector noise %s, body shape %s", len(extra),
                  camera_summary([r.calibration for r in extra]), det_noise, body_shape)
         records = records + extra

@@ -79,6 +79,10 @@ class DataConfig:
     thigh, shank, torso, hip and shoulder width, ... drawn per view) before it is projected, so
     the lifter does not learn one mocap set's proportions; needs ``virtual_cameras > 0``.
     'none': the mocap skeleton as it is."""
+    camera_height_max: float = 2.5
+    """Highest virtual camera, metres above the floor (the lowest stays 0.3): 2.5 is a phone held
+    up or a webcam on a shelf; 3.5 adds ceiling-mounted and surveillance-like views looking down
+    25-40 degrees from 3-4 m (the footage checkpoint; docs/DESIGN.md "Real footage")."""
     knee_opening: float = 15.0
     """With ``body_shape = 'varied'``: both knees of each virtual view opened by U(0, this)
     degrees (data/bodyshape.py, :func:`~skelgnn.data.bodyshape.extend_knees`); 0 to 45."""
@@ -97,6 +101,9 @@ class DataConfig:
             raise ValueError("data.fixed_cameras = false needs data.virtual_cameras > 0")
         check_choice(self.det_noise, DetNoise, "data.det_noise")
         check_choice(self.body_shape, BodyShapeKind, "data.body_shape")
+        if not 0.5 <= self.camera_height_max <= 10.0:
+            raise ValueError(f"data.camera_height_max must be between 0.5 and 10 metres, got "
+                             f"{self.camera_height_max}")
         if not 0 <= self.knee_opening <= 45:
             raise ValueError(f"data.knee_opening must be between 0 and 45 degrees, got "
                              f"{self.knee_opening}")

@@ -329,7 +329,8 @@ def _build_data(cfg: ExperimentConfig, data_dir: Optional[str | Path], receptive
 
         records = training_records(root, d.source, train_subjects, d.virtual_cameras,
                                    d.det_noise, d.fixed_cameras, seed=cfg.train.seed,
-                                   body_shape=d.body_shape, knee_opening=d.knee_opening)
+                                   body_shape=d.body_shape, knee_opening=d.knee_opening,
+                                   camera_height_max=d.camera_height_max)
     else:
         records = load_benchmark(root, d.source, subjects=train_subjects)
     train_set = WindowDataset(records, receptive_field, stride=d.frame_stride, codec=codec)
