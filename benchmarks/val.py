@@ -86,6 +86,23 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
                                           "model.squeeze=1.0", f"train.gate_l1={lam}"])
         for lam in ("0.001", "0.01", "0.1")
     },
+    # equal tuning of the two strongest single-frame baselines (det): learning rate, dropout and
+    # width around each one's published recipe, beside the flagship on the same short protocol;
+    # the best variant of each is then trained on the full protocol and scored on test once
+    "b1-baselines": {
+        "skelgnn-1f-det": (_S, ["data.source=det"]),
+        "tcn-1f-det": (_T, ["data.source=det"]),
+        "tcn-1f-lr2e-3-det": (_T, ["data.source=det", "train.lr=2e-3"]),
+        "tcn-1f-lr5e-4-det": (_T, ["data.source=det", "train.lr=5e-4"]),
+        "tcn-1f-drop0.1-det": (_T, ["data.source=det", "model.dropout=0.1"]),
+        "tcn-1f-drop0.4-det": (_T, ["data.source=det", "model.dropout=0.4"]),
+        "tcn-1f-c2048-det": (_T, ["data.source=det", "model.channels=2048"]),
+        "mgcn-1f-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100"]),
+        "mgcn-1f-lr2e-3-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=2e-3"]),
+        "mgcn-1f-lr5e-4-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=5e-4"]),
+        "mgcn-1f-drop0.2-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.dropout=0.2"]),
+        "mgcn-1f-c256-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.channels=256"]),
+    },
 }
 
 # rounds run on a shorter protocol than (EPOCHS, SAMPLES): round -> (epochs, samples per epoch).
