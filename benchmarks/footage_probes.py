@@ -23,7 +23,6 @@ Writes ``benchmarks/results/footage/probes.json``. One torch thread, about a min
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
