@@ -10,8 +10,9 @@ fine-tuned from them inherit that; with ``--no-val`` the run's own last validati
 path with infer's defaults and with ``--no-reframe`` (limb-direction error, P-MPJPE, knee angle,
 tracks lifted); with ``--novel`` also on val seen through the cross-camera test's six novel
 camera kinds (P-MPJPE; ``--only-novel`` adds them to recorded rows). Rows are merged into
-``benchmarks/results/footage/candidates.json`` by name (a rerun replaces its row) with the command that trained the candidate when its run directory has a
-``config.json``; ``candidates.md`` is the table. Never scores the test split.
+``benchmarks/results/footage/candidates.json`` by name (a rerun replaces its row) with the
+command that trained the candidate when its run directory has a ``config.json``;
+``candidates.md`` is the table. Never scores the test split.
 """
 from __future__ import annotations
 
