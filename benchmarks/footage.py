@@ -134,6 +134,22 @@ def run_injected(footage_path: Path, checkpoint: Path, fraction: float,
     return out
 
 
+def merge_results(old: dict, new: dict, rescored: list[str]) -> dict:
+    """``old``'s rows and injected-swap runs of checkpoints not in ``rescored``, in their order,
+    with ``new``'s rows put where the rescored checkpoint's stood (appended when new)."""
+    def merged(key: str, name) -> list:  # noqa: ANN001
+        kept = [r for r in old.get(key, []) if name(r) not in rescored]
+        order = [name(r) for r in old.get(key, [])]
+        out = kept + list(new.get(key, []))
+        return sorted(out, key=lambda r: order.index(name(r)) if name(r) in order else len(order))
+
+    out = dict(new)
+    out["rows"] = merged("rows", lambda r: r["checkpoint"])
+    if "injected" in new or "injected" in old:
+        out["injected"] = merged("injected", lambda r: r["checkpoint"])
+    return out
+
+
 def table(results: dict) -> str:
     """The Markdown table of :func:`run`'s results."""
     c = results["constant_pose"]
@@ -188,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1, as `skelgnn infer`)")
     parser.add_argument("--out", type=Path, default=OUT, help="output directory")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of other checkpoints already in OUT's JSON (rescore "
+                             "only the --checkpoint ones, e.g. after retraining one)")
     parser.add_argument("--inject-swaps", type=float, default=0.3, metavar="FRACTION",
                         help="also inject whole-body left/right swaps into about FRACTION of the "
                              "frames and measure the repair (0: skip; default 0.3)")
@@ -207,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.footage.stem
+    if args.merge and (args.out / f"{stem}.json").is_file():
+        results = merge_results(json.loads((args.out / f"{stem}.json").read_text()), results,
+                                [c.name for c in checkpoints])
     atomic_write_text(args.out / f"{stem}.json", json.dumps(results, indent=2) + "\n")
     atomic_write_text(args.out / f"{stem}.md", table(results))
     print(f"wrote {args.out / f'{stem}.json'} and {args.out / f'{stem}.md'}")

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_benchmark_script
 from skelgnn.evaluate.footage import read_footage, write_footage
 from skelgnn.infer.layouts import COCO17_NAMES
 
@@ -67,3 +67,22 @@ def test_main_writes_the_tables(coco_footage, tmp_path):
     table = (out / "coco_footage.md").read_text()
     assert "| skelgnn-1f-cmu-det.pt | defaults | 2/2 |" in table
     assert "constant pose (the set's mean)" in table and "swapped, repaired" in table
+
+
+def test_merge_rescores_one_checkpoint_and_keeps_the_others_in_place():
+    bench = load_benchmark_script("footage")
+    old = {"rows": [{"checkpoint": "a.pt", "variant": "defaults", "v": 1},
+                    {"checkpoint": "b.pt", "variant": "defaults", "v": 1},
+                    {"checkpoint": "b.pt", "variant": "--no-tta", "v": 1},
+                    {"checkpoint": "c.pt", "variant": "defaults", "v": 1}],
+           "injected": [{"checkpoint": "a.pt"}, {"checkpoint": "b.pt", "v": 1}]}
+    new = {"rows": [{"checkpoint": "b.pt", "variant": "defaults", "v": 2},
+                    {"checkpoint": "b.pt", "variant": "--no-tta", "v": 2}],
+           "injected": [{"checkpoint": "b.pt", "v": 2}], "constant_pose": {"limb_deg": 9.9}}
+    out = bench.merge_results(old, new, ["b.pt"])
+    assert [(r["checkpoint"], r.get("v")) for r in out["rows"]] == [
+        ("a.pt", 1), ("b.pt", 2), ("b.pt", 2), ("c.pt", 1)]
+    assert [(r["checkpoint"], r.get("v")) for r in out["injected"]] == [("a.pt", None), ("b.pt", 2)]
+    assert out["constant_pose"] == {"limb_deg": 9.9}
+    added = bench.merge_results(old, {"rows": [{"checkpoint": "d.pt", "variant": "x"}]}, ["d.pt"])
+    assert [r["checkpoint"] for r in added["rows"]] == ["a.pt", "b.pt", "b.pt", "c.pt", "d.pt"]
