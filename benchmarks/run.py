@@ -41,6 +41,9 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "mgcn-1f": ("mgcn-1f.toml", ("det", "gt"), None),
     "tcn-1f": (None, ("det", "gt"), None),
     "tcn-27f": (None, ("det", "gt"), None),
+    # the baselines after their own val search (benchmarks/val.py, round b1-baselines)
+    "tcn-1f-tuned": (None, ("det",), None),
+    "mgcn-1f-tuned": ("mgcn-1f-tuned.toml", ("det",), None),
     "skelgnn-1f-nosqueeze": (None, ("det",), None),
     "skelgnn-1f-flat": (None, ("det",), None),
     "skelgnn-1f-static": (None, ("det",), None),

@@ -115,6 +115,11 @@ PRESETS: dict[str, ModelConfig] = {
     "semgcn-nl-1f": SemGCNConfig(non_local=True),
     "mgcn-1f": MGCNConfig(),
     "tcn-1f": TCNConfig(filter_widths=(1, 1, 1)),
+    # the two strongest single-frame baselines after their own val search (benchmarks/val.py,
+    # round b1-baselines): tcn-1f's dropout 0.25 -> 0.1; mgcn-1f's learning rate 1e-3 -> 2e-3
+    # (configs/mgcn-1f-tuned.toml; the model is mgcn-1f's)
+    "tcn-1f-tuned": TCNConfig(filter_widths=(1, 1, 1), dropout=0.1),
+    "mgcn-1f-tuned": MGCNConfig(),
     "tcn-9f": TCNConfig(filter_widths=(3, 3)),
     "tcn-27f": TCNConfig(filter_widths=(3, 3, 3)),
     "tcn-81f": TCNConfig(filter_widths=(3, 3, 3, 3)),
