@@ -52,7 +52,9 @@ CLAIM_METRICS = [("p1_action", "P1 act."), ("hard10_p1", "fixed hard 10%"),
 # (flagship, other, sources): each claim the README and DESIGN make
 PAIRS: list[tuple[str, str, tuple[str, ...]]] = [
     ("skelgnn-1f", "tcn-1f", ("det", "gt")),
+    ("skelgnn-1f", "tcn-1f-tuned", ("det",)),
     ("skelgnn-1f", "mgcn-1f", ("det", "gt")),
+    ("skelgnn-1f", "mgcn-1f-tuned", ("det",)),
     ("skelgnn-1f", "fcn-1f", ("det", "gt")),
     ("skelgnn-1f", "semgcn-1f", ("det", "gt")),
     ("skelgnn-1f", "semgcn-nl-1f", ("det", "gt")),
