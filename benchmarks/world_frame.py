@@ -15,7 +15,9 @@ rolled more than 5 degrees levelled and the clip lifted again). Parts:
   novel cameras of :mod:`skelgnn.evaluate.cross_camera` (6 kinds, benchmark detector noise): per clip the
   up error (degrees, against the virtual camera's exact up), the standing foot right (% of frames
   with the true ankles more than 5 cm apart in height), the heading-aligned root-relative world
-  MPJPE (17 joints, mm) and the foot skating (cm/s);
+  MPJPE (17 joints, mm), the root's path error (horizontal, after one turn about the vertical and
+  one shift per clip, mm: :func:`skelgnn.motion.world_metrics.path_error`) and the foot skating
+  (cm/s);
 * ``shelf``: ``../shared/data/shelf_dev`` (real OpenPose COCO-17, Shelf's 3D, world z up): the
   same per track, the MPJPE on the 12 limb joints centred on the mid-hip, over the rows marked
   valid; a track the lifter refuses is counted as refused;
@@ -63,17 +65,24 @@ def pitch_roll(up: np.ndarray) -> tuple[float, float]:
 METHODS = ("torso", "learnt", "levelled")
 
 
+PATH_SMOOTH_S: float | None = None
+"""``--path-smoothing``: the root path's smoothing of every placement (None: the pipeline's default)."""
+
+
 def place_both(lifter, keypoints, image_size, layout: str, fps: float) -> tuple:  # noqa: ANN001
     """The clip lifted once and placed with each up method of :data:`METHODS`: the mean torso,
     the learnt up (one lift), and ``skelgnn infer``'s default (learnt up, a rolled camera levelled
     and lifted again: :func:`skelgnn.motion.pipeline.lift_and_place`). Returns the first lift and
     the motions."""
-    from skelgnn.motion.pipeline import build_motion, lift_and_place
+    from skelgnn.motion.pipeline import PATH_SMOOTH_S as DEFAULT_PATH, build_motion, lift_and_place
 
+    path = DEFAULT_PATH if PATH_SMOOTH_S is None else PATH_SMOOTH_S
     pred = lifter.predict_full(keypoints, image_size, layout, reframe=True)
-    motions = {m: build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores, up=m)
+    motions = {m: build_motion(pred.poses_3d, pred.keypoints_2d, image_size, fps, pred.scores, up=m,
+                               path_smooth_s=path)
                for m in ("torso", "learnt")}
-    motions["levelled"] = lift_and_place(lifter, keypoints, image_size, layout, fps=fps)[1]
+    motions["levelled"] = lift_and_place(lifter, keypoints, image_size, layout, fps=fps,
+                                        path_smooth_s=path)[1]
     return pred, motions
 
 
@@ -81,7 +90,8 @@ def clip_figures(motion, true_up_cam: np.ndarray, true_world_yup: np.ndarray,
                  pred_idx: list[int], true_feet: tuple[int, int], pred_feet: tuple[int, int],
                  true_centre: list[int], pred_centre: list[int], rows=slice(None)) -> dict:  # noqa: ANN001
     """Up error, standing foot right and heading-aligned MPJPE of one placed clip."""
-    from skelgnn.motion.world_metrics import heading_aligned_mpjpe, standing_foot_right, up_error_deg
+    from skelgnn.motion.world_metrics import (heading_aligned_mpjpe, path_error, standing_foot_right,
+                                              up_error_deg)
 
     pw = motion.poses_world[rows]
     tw = true_world_yup
@@ -91,6 +101,7 @@ def clip_figures(motion, true_up_cam: np.ndarray, true_world_yup: np.ndarray,
     return {"up_deg": up_error_deg(motion.world.rotation[1], true_up_cam),
             "standing_right": right, "standing_frames": counted,
             "world_mpjpe_mm": 1000.0 * heading_aligned_mpjpe(p, t),
+            "path_mm": 1000.0 * path_error(pw[:, pred_centre].mean(1), tw[:, true_centre].mean(1)),
             "skating_cm_s": motion.skating["cm_per_s"]}
 
 
@@ -107,6 +118,8 @@ def summarise(rows: list[dict]) -> dict:
             "standing_right_pct_frames": 100.0 * sum(x["standing_right"] * x["standing_frames"]
                                                      for x in r if x["standing_frames"]) / max(frames, 1),
             "world_mpjpe_mm": float(np.mean([x["world_mpjpe_mm"] for x in r])),
+            "path_mm": float(np.mean([x["path_mm"] for x in r])),
+            "path_mm_median": float(np.median([x["path_mm"] for x in r])),
             "skating_cm_s": float(np.mean([x["skating_cm_s"] for x in r]))}
     return out
 
@@ -208,8 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--video-up", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
                     help="the video camera's true up in its own frame (OpenCV axes), when known "
                          "from a calibration: scores the up error of the video part too")
+    ap.add_argument("--path-smoothing", type=float, default=None, metavar="SECONDS",
+                    help="the root path's smoothing of every placement (default: the pipeline's; "
+                         "0: off, the placement before it)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    global PATH_SMOOTH_S
+    PATH_SMOOTH_S = args.path_smoothing
     import logging
 
     import torch
@@ -222,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     ckpt = default_checkpoint()
     lifter = Lifter.from_checkpoint(ckpt)
-    res: dict = {"checkpoint": ckpt.name}
+    res: dict = {"checkpoint": ckpt.name, "path_smoothing_s": args.path_smoothing}
     t0 = time.perf_counter()
     if "synthetic" in args.parts:
         subjects = list(read_split(Path(args.data) / "split.json")[args.subjects])

@@ -89,3 +89,29 @@ def test_infer_person_all_lifts_every_track(tmp_path, capsys):
     assert "no track 7" in capsys.readouterr().err
     assert main(["infer", "--keypoints", str(src), "--out", str(one), "--person", "most"]) == 2
     assert "--person must be" in capsys.readouterr().err
+
+
+def test_infer_path_smoothing_option(tmp_path, capsys):
+    ckpt = make_checkpoint(tmp_path / "m.pt", "skelgnn-1f")
+    kp = tmp_path / "kp.npz"
+    keypoints = _h36m_keypoints(40)
+    keypoints[..., :2] *= 1.0 + np.random.default_rng(5).normal(0, 0.04, (40, 1, 1))  # size jitter
+    np.savez(kp, keypoints=keypoints, layout=np.array("h36m17"),
+             image_size=np.array([1000.0, 1002.0]), fps=np.array(25.0))
+    paths = {}
+    for name, extra in (("default", []), ("off", ["--path-smoothing", "0"]),
+                        ("long", ["--path-smoothing", "1.5"])):
+        out = tmp_path / f"{name}.npz"
+        assert main(["infer", "--keypoints", str(kp), "--checkpoint", str(ckpt), "--out", str(out),
+                     *extra]) == 0
+        with np.load(out) as data:
+            root = data["poses_world"][:, 0]
+            paths[name] = np.linalg.norm(np.diff(root[:, [0, 2]], 2, axis=0), axis=-1).mean()
+    # the longer the smoothing, the steadier the root's path across the floor
+    assert paths["long"] < paths["default"] < paths["off"]
+    capsys.readouterr()
+    out = tmp_path / "bad.npz"
+    assert main(["infer", "--keypoints", str(kp), "--checkpoint", str(ckpt), "--out", str(out),
+                 "--path-smoothing", "-1"]) == 2
+    assert "--path-smoothing must be between 0 and 10 seconds" in capsys.readouterr().err
+    assert not out.exists()

@@ -6,6 +6,7 @@ import pytest
 
 from skelgnn.motion.pipeline import build_motion, world_summary
 from skelgnn.motion.smoothing import mean_acceleration
+from skelgnn.motion.world_metrics import path_error
 from skelgnn.motion.trajectory import default_intrinsics
 from skelgnn.motion.world import ANKLE_HEIGHT
 from test_contacts import _gait
@@ -110,3 +111,31 @@ def test_lift_and_place_levels_a_rolled_camera():
     def angle(a, b):
         return np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))
     assert angle(m.world.rotation[1], up_true) < angle(off.world.rotation[1], up_true)
+
+
+def test_path_smoothing_takes_the_depth_jitter_out_of_the_path_across_the_floor():
+    world, _ = _gait(120)  # planted feet, a steady walk across the view
+    cam = _to_camera(world, tilt_deg=15.0, dist=5.0)
+    intr = default_intrinsics((1280, 720))
+    rng = np.random.default_rng(3)
+    # a detector whose person size jitters by a few percent reads as depth jitter of the root
+    scale = 1.0 + rng.normal(0, 0.03, (len(cam), 1, 1))
+    root_uv = cam[:, :1, :2] / cam[:, :1, 2:] * intr.fx
+    uv = (cam[..., :2] / cam[..., 2:] * intr.fx - root_uv) * scale + root_uv + [intr.cx, intr.cy]
+    rel = cam - cam[:, :1]
+    raw = build_motion(rel, uv, (1280, 720), fps=30.0, path_smooth_s=0.0)
+    smoothed = build_motion(rel, uv, (1280, 720), fps=30.0)  # the default 0.3 s
+    true_root = smoothed.world.to_world(cam[:, 0])
+    err_raw = path_error(raw.world.to_world(raw.trajectory), true_root)
+    err_smooth = path_error(smoothed.world.to_world(smoothed.trajectory), true_root)
+    assert err_smooth < 0.5 * err_raw
+    assert smoothed.skating["cm_per_s"] < 0.5 * raw.skating["cm_per_s"]
+    # the trajectory returned is the one placed: poses_world = to_world(poses + trajectory) + shift
+    placed = smoothed.world.to_world(smoothed.poses_3d + smoothed.trajectory[:, None])
+    placed[..., 1] += smoothed.floor_shift[:, None]
+    np.testing.assert_allclose(smoothed.poses_world, placed, atol=1e-6)  # float32 storage
+    # heights are the floor's business: the smoothing moves the root along the floor only
+    shift = smoothed.world.to_world(smoothed.trajectory) - smoothed.world.to_world(raw.trajectory)
+    np.testing.assert_allclose(shift[:, 1], 0.0, atol=1e-9)
+    with pytest.raises(ValueError, match="path smoothing"):
+        build_motion(rel, uv, (1280, 720), fps=30.0, path_smooth_s=-1.0)

@@ -1,10 +1,10 @@
-"""One-Euro smoothing (skelgnn.motion.smoothing)."""
+"""One-Euro and Gaussian smoothing (skelgnn.motion.smoothing)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from skelgnn.motion.smoothing import mean_acceleration, one_euro
+from skelgnn.motion.smoothing import gaussian, mean_acceleration, one_euro
 
 
 def _noisy_sine(fps=60.0, seconds=4.0, noise=0.02, seed=0):
@@ -46,3 +46,28 @@ def test_one_euro_constant_and_shape_and_nan():
     assert np.isnan(out[3, 0]) and np.isfinite(np.delete(out.ravel(), 6)).all()
     with pytest.raises(ValueError, match="fps"):
         one_euro(x, 0.0)
+
+
+def test_gaussian_keeps_a_constant_velocity_to_the_ends_and_removes_jitter():
+    t = np.arange(90, dtype=np.float64)
+    line = np.stack([0.02 * t, -0.01 * t + 3.0], axis=1)  # a walk at constant speed
+    np.testing.assert_allclose(gaussian(line, 8.0), line, atol=1e-9)  # ends included
+    noise = np.random.default_rng(1).normal(0, 0.05, line.shape)
+    out = gaussian(line + noise, 8.0)
+    assert np.abs(out - line).std() < 0.3 * noise.std()
+    # inside the clip it is the plain normalised Gaussian mean
+    k = np.exp(-0.5 * (np.arange(-24, 25) / 8.0) ** 2)
+    assert out[45, 0] == pytest.approx(float(np.sum(k * (line + noise)[21:70, 0]) / k.sum()))
+
+
+def test_gaussian_shapes_and_edge_cases():
+    x = np.random.default_rng(2).normal(size=(7, 17, 3))
+    assert gaussian(x, 2.0).shape == (7, 17, 3)
+    np.testing.assert_array_equal(gaussian(x, 0.0), x)  # off: a copy
+    np.testing.assert_array_equal(gaussian(x[:2], 5.0), x[:2])  # too short to smooth
+    y = gaussian(x, 100.0)  # a window far wider than the clip: the clip's least-squares line
+    f = np.arange(7.0)
+    fit = np.polyval(np.polyfit(f, x[:, 3, 1], 1), f)
+    np.testing.assert_allclose(y[:, 3, 1], fit, atol=1e-2)
+    with pytest.raises(ValueError, match="finite"):
+        gaussian(x, float("nan"))

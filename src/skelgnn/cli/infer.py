@@ -182,7 +182,8 @@ def _video_writes(args: argparse.Namespace) -> Writes:
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
-    from skelgnn.cli.motion import apply_threads, build_cli_lifter, flip_line, write_exports
+    from skelgnn.cli.motion import (apply_threads, build_cli_lifter, flip_line, path_smoothing,
+                                    write_exports)
     from skelgnn.cli.quiet import filter_native_stderr
     from skelgnn.motion.pipeline import world_summary
     from skelgnn.progress import terminal_mode
@@ -195,6 +196,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                          "detector (mmpose, ...) and `skelgnn infer --keypoints FILE.json "
                          "--person all`")
     apply_threads(args)
+    path_smoothing(args)  # a bad --path-smoothing: before the video is read
     check_output_path(Path(args.out) / "poses_3d.npz")  # --out an existing file: before any work
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be in [0, 1], found {args.min_score}")
@@ -211,7 +213,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                                progress=terminal_mode(), reframe=not args.no_reframe,
                                focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer,
                                rotate=args.rotate if args.rotate == "auto" else int(args.rotate),
-                               level=not args.no_level)
+                               level=not args.no_level, path_smooth_s=path_smoothing(args))
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -15,7 +16,7 @@ if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is b
     import numpy as np
 
 __all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "refuse_removed_reframe",
-           "lift_prediction", "flip_line", "write_exports", "cmd_infer_tracks",
+           "lift_prediction", "path_smoothing", "flip_line", "write_exports", "cmd_infer_tracks",
            "add_convert_parser", "cmd_convert", "add_render_parser", "cmd_render"]
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ torch to list them)."""
 
 
 def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``, ``--export``,
-    ``--no-flip-repair``, ``--no-level``."""
+    """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``,
+    ``--path-smoothing``, ``--export``, ``--no-flip-repair``, ``--no-level``."""
     parser.add_argument("--no-reframe", action="store_true",
                         help="lift in the keypoints' own pixels instead of a virtual camera "
                              "framed like the training data (the default of `infer`, `video` and "
@@ -42,6 +43,9 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth", action="store_true",
                         help="One-Euro filter on the poses and the trajectory (off by default: "
                              "the temporal models are already smooth)")
+    parser.add_argument("--path-smoothing", metavar="SECONDS", type=float, default=None,
+                        help="sigma of the Gaussian on the root's path across the floor (default "
+                             "0.3 s: a monocular trajectory jitters in depth; 0: off)")
     parser.add_argument("--export", metavar="FMT", nargs="+", choices=EXPORT_FORMATS, default=[],
                         help="also write the motion as BVH / JSON / CSV next to the npz "
                              "(same name, other suffix)")
@@ -92,6 +96,17 @@ def build_cli_lifter(args: argparse.Namespace) -> Any:
     return lifter.to(args.device) if args.device != "cpu" else lifter
 
 
+def path_smoothing(args: argparse.Namespace) -> float:
+    """``--path-smoothing`` checked (seconds; the default when not given)."""
+    from skelgnn.motion.pipeline import PATH_SMOOTH_S
+
+    value = getattr(args, "path_smoothing", None)
+    value = PATH_SMOOTH_S if value is None else float(value)
+    if not (math.isfinite(value) and 0 <= value <= 10):
+        raise ValueError(f"--path-smoothing must be between 0 and 10 seconds, found {value:g}")
+    return value
+
+
 def lift_prediction(lifter: Any, keypoints: Any, image_size: tuple[float, float], layout: str,
                     fps: Optional[float], args: argparse.Namespace
                     ) -> tuple[Any, dict[str, np.ndarray]]:
@@ -106,7 +121,8 @@ def lift_prediction(lifter: Any, keypoints: Any, image_size: tuple[float, float]
         raise ValueError(f"--focal must be a positive number of pixels, found {args.focal}")
     pred, motion = lift_and_place(lifter, keypoints, image_size, layout, args.min_score,
                                   reframe=not args.no_reframe, fps=fps, focal=args.focal,
-                                  smooth=args.smooth, level=not getattr(args, "no_level", False))
+                                  smooth=args.smooth, level=not getattr(args, "no_level", False),
+                                  path_smooth_s=path_smoothing(args))
     return pred, motion.arrays()
 
 

@@ -1,4 +1,4 @@
-"""Temporal smoothing of keypoint or pose tracks: the One-Euro filter.
+"""Temporal smoothing of keypoint or pose tracks: the One-Euro filter, and a Gaussian filter.
 
 The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) is an exponential low-pass filter whose
 cut-off frequency rises with the signal's speed: slow motion is smoothed hard (removing jitter),
@@ -12,6 +12,9 @@ Applied independently to every coordinate of an ``(F, ...)`` array, causally (fr
 frames ``<= t`` only, so it also works on a live stream). ``min_cutoff`` (Hz) sets the smoothing
 of slow motion, ``beta`` (per unit of speed) how quickly the cut-off opens for fast motion.
 
+:func:`gaussian` is the offline, zero-lag alternative for a whole clip: a Gaussian window of
+``sigma`` frames along axis 0, as a local linear fit so that the clip's ends keep their velocity.
+
 Shape letters: ``F`` frames; ``...`` any trailing dimensions (joints, coordinates).
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 
 import numpy as np
 
-__all__ = ["one_euro", "mean_acceleration", "DEFAULT_MIN_CUTOFF", "DEFAULT_BETA"]
+__all__ = ["one_euro", "gaussian", "mean_acceleration", "DEFAULT_MIN_CUTOFF", "DEFAULT_BETA"]
 
 DEFAULT_MIN_CUTOFF = 1.0
 """Hz; the cut-off of a joint at rest."""
@@ -86,3 +89,37 @@ def mean_acceleration(x: np.ndarray, fps: float) -> float:
         raise ValueError("mean_acceleration: expected (F >= 3, ..., C)")
     acc = (x[2:] - 2 * x[1:-1] + x[:-2]) * fps * fps
     return float(np.nanmean(np.linalg.norm(acc, axis=-1)))
+
+
+def gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+    """``x`` ``(F, ...)`` smoothed along axis 0 by a local linear fit under a Gaussian window of
+    ``sigma`` frames (truncated at 3 sigma): inside the clip the plain Gaussian-weighted mean; near
+    its ends, where the window is cut, the line through the frames that remain, so a constant
+    velocity passes unchanged everywhere (a walk is not slowed at the ends, a still start stays
+    still). ``sigma <= 0`` or fewer than 3 frames returns a copy."""
+    a = np.asarray(x, dtype=np.float64)
+    s = float(sigma)
+    if not math.isfinite(s):
+        raise ValueError(f"sigma must be a finite number of frames, found {sigma}")
+    if s <= 0 or len(a) < 3:
+        return a.copy()
+    n = len(a)
+    radius = max(1, int(math.ceil(3.0 * s)))
+    s0 = np.zeros(n)
+    s1 = np.zeros(n)
+    s2 = np.zeros(n)
+    t0 = np.zeros_like(a)
+    t1 = np.zeros_like(a)
+    tail = (slice(None),) + (None,) * (a.ndim - 1)
+    for d in range(-radius, radius + 1):  # frame t + d seen from frame t, where it exists
+        w = math.exp(-0.5 * (d / s) ** 2)
+        lo, hi = max(0, -d), min(n, n - d)
+        if hi <= lo:  # a window wider than the clip
+            continue
+        s0[lo:hi] += w
+        s1[lo:hi] += w * d
+        s2[lo:hi] += w * d * d
+        t0[lo:hi] += w * a[lo + d:hi + d]
+        t1[lo:hi] += (w * d) * a[lo + d:hi + d]
+    det = s0 * s2 - s1 * s1  # > 0: every window holds at least two frames
+    return (s2[tail] * t0 - s1[tail] * t1) / det[tail]

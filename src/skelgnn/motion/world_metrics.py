@@ -12,7 +12,10 @@ a calibrated multi-view rig whose world ``z`` is up):
   carries the person;
 * :func:`heading_aligned_mpjpe`: the mean joint error of root-relative world-frame poses after one
   rotation about the vertical per clip (the heading, which a camera-facing world frame cannot
-  know): what is left measures the world's tilt and the pose together.
+  know): what is left measures the world's tilt and the pose together;
+* :func:`path_error`: the mean distance between the predicted and the true horizontal path of the
+  root after one rotation about the vertical and one shift per clip: how well the trajectory
+  follows the person across the floor (its jitter and drift), whatever the heading and start.
 
 Shape letters: ``F`` frames, ``J`` joints.
 """
@@ -20,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["up_error_deg", "standing_foot_right", "heading_aligned_mpjpe", "z_up_to_y_up"]
+__all__ = ["up_error_deg", "standing_foot_right", "heading_aligned_mpjpe", "path_error",
+           "z_up_to_y_up"]
 
 
 def up_error_deg(pred_up: np.ndarray, true_up: np.ndarray) -> float:
@@ -78,3 +82,18 @@ def heading_aligned_mpjpe(pred: np.ndarray, target: np.ndarray) -> float:
     c, s = np.cos(ang), np.sin(ang)
     rot = np.stack([c * p[..., 0] + s * p[..., 2], p[..., 1], -s * p[..., 0] + c * p[..., 2]], -1)
     return float(np.linalg.norm(rot - t, axis=-1).mean())
+
+
+def path_error(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean horizontal distance (units of the input) between two root paths ``(F, 3)`` (world,
+    ``y`` up) after the rotation about ``y`` and the horizontal shift that best align ``pred`` with
+    ``target`` over the clip (least squares, closed form; heights are ignored)."""
+    p = np.asarray(pred, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    if p.ndim != 2 or p.shape[-1] != 3 or t.shape != p.shape or len(p) == 0:
+        raise ValueError(f"path_error: expected matching (F, 3) paths, found {p.shape}, {t.shape}")
+    a = p[:, [0, 2]] - p[:, [0, 2]].mean(0)
+    b = t[:, [0, 2]] - t[:, [0, 2]].mean(0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    turn = u @ np.diag([1.0, np.sign(np.linalg.det(u @ vt))]) @ vt  # a proper rotation
+    return float(np.linalg.norm(a @ turn - b, axis=-1).mean())

@@ -360,26 +360,29 @@ def _side_by_side(path: str | Path, out_dir: Path, keypoints_2d: np.ndarray,
 def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
                     layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
                     focal: Optional[float] = None, smooth: bool = False,
-                    extra: Optional[dict[str, np.ndarray]] = None, level: bool = True
+                    extra: Optional[dict[str, np.ndarray]] = None, level: bool = True,
+                    path_smooth_s: Optional[float] = None
                     ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
     """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
     :meth:`~skelgnn.infer.lifter.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
     and :meth:`~skelgnn.infer.lifter.Lifter.predict`, so the same keypoints give the same 3D), add the
     trajectory and the world frame, levelling a rolled camera unless ``level`` is False
     (:func:`skelgnn.motion.pipeline.lift_and_place`, as ``skelgnn infer``) and write
-    ``out_dir/poses_3d.npz`` (with ``extra`` entries, e.g. MediaPipe's own 3D).
+    ``out_dir/poses_3d.npz`` (with ``extra`` entries, e.g. MediaPipe's own 3D). ``path_smooth_s``:
+    the root path's smoothing (:data:`skelgnn.motion.pipeline.PATH_SMOOTH_S` when None).
 
     Returns:
         the prediction (``poses_3d`` smoothed under ``smooth``), the motion entries added to the
         npz (:meth:`skelgnn.motion.pipeline.Motion.arrays`) and the npz's path.
     """
-    from skelgnn.motion.pipeline import lift_and_place
+    from skelgnn.motion.pipeline import PATH_SMOOTH_S, lift_and_place
 
     if seq.image_size is None:
         raise ValueError(f"{seq.source}: the image size is unknown (a video's detections carry it)")
     pred, motion = lift_and_place(lifter, seq.keypoints, seq.image_size, layout, min_score,
                                   reframe=reframe, fps=seq.fps, focal=focal, smooth=smooth,
-                                  level=level)
+                                  level=level, path_smooth_s=PATH_SMOOTH_S if path_smooth_s is None
+                                  else path_smooth_s)
     log.info("video %s: %s", seq.source, pred.report.summary())
     arrays = motion.arrays()
     path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
@@ -438,7 +441,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   render: bool = True, progress: ProgressMode = False,
                   reframe: bool = True, focal: Optional[float] = None,
                   smooth: bool = False, viewer: bool = True, rotate: int | str = 0,
-                  level: bool = True) -> VideoResult:
+                  level: bool = True, path_smooth_s: Optional[float] = None) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -460,6 +463,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
         focal: the camera's focal length in pixels (default: assumed, see
             :func:`skelgnn.motion.trajectory.default_intrinsics`), for the root trajectory.
         smooth: One-Euro filter on the poses and the trajectory.
+        path_smooth_s: sigma (seconds) of the Gaussian on the root's path across the floor
+            (None: :data:`skelgnn.motion.pipeline.PATH_SMOOTH_S`; 0: off).
         viewer: also write ``motion.html`` (:mod:`skelgnn.video.viewer`), its 2D over the
             frames as decoded.
         rotate: degrees (0, 90, 180, 270) the picture is turned clockwise, turned back before
@@ -517,7 +522,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     with stage(f"lifting {seq.num_frames} frames"):
         pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout,
                                                           min_score, reframe, focal, smooth, extra,
-                                                          level)
+                                                          level, path_smooth_s)
     timings["lift"] = time.perf_counter() - t_lift
     agreement, n_agree = None, 0
     if "poses_3d_mediapipe" in extra:
