@@ -1,7 +1,9 @@
-"""Two probes of what holds a lifter back on shelf_dev: the camera's pitch and OpenPose's hips.
+"""Three probes of what holds a lifter back on shelf_dev: the camera's pitch, OpenPose's hips and
+the body's proportions.
 
     python benchmarks/footage_probes.py                  # the default checkpoint
     python benchmarks/footage_probes.py --checkpoint RUN/last.pt
+    python benchmarks/footage_probes.py --only detected bones --out benchmarks/results/footage/probes_bones.json
 
 Neither is shipped; both only change the 2D a lifter is given, lift as ``skelgnn evaluate
 --footage`` does (:func:`skelgnn.motion.pipeline.lift_and_place`, infer's defaults) and score the
@@ -17,6 +19,15 @@ knee angle, P-MPJPE).
 * **Hip height.** OpenPose's hips sit 3.2-3.5% of the person's height above Shelf's
   (``benchmarks/results/footage/diagnosis.json``); both hips moved down (positive) or up
   (negative) by the given fractions of the person's image height.
+* **Proportions.** The detections converted to Human3.6M-17 (as ``infer`` converts them), then
+  every 2D bone scaled by one factor per track and bone (left and right alike; the joints below
+  it follow) so the person has the training set's proportions: ``oracle``, the CMU training
+  subjects' mean 3D bone length over this person's (from Shelf's 3D; limbs, hip and shoulder
+  widths and the trunk, the head as it is), what a perfect per-person calibration would give;
+  ``estimated``, from the clip's own 2D: each bone's 90th-percentile image length as a share of
+  all bones', against the same share in the CMU training subjects' ``det`` 2D (clipped to
+  0.7-1.4). A bone's 2D length at its longest is its true length only when it lies in the image
+  plane, which a standing person's hips and widths seldom do.
 
 Writes ``benchmarks/results/footage/probes.json``. One torch thread, about a minute a setting.
 """
@@ -24,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +45,64 @@ REPO = Path(__file__).resolve().parents[1]
 SHELF_DEV = REPO.parent / "shared" / "data" / "shelf_dev" / "shelf_dev.npz"
 OUT = REPO / "benchmarks" / "results" / "footage" / "probes.json"
 _COCO_HIPS = (11, 12)
+_H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+_MIRROR = {1: 4, 2: 5, 3: 6, 11: 14, 12: 15, 13: 16}  # bones (by child joint) scaled alike
+# footage.LIMB_JOINTS order: r_hip r_knee r_ankle l_hip l_knee l_ankle r_sh r_el r_wr l_sh l_el l_wr
+_LIMB_BONES_H36M = {2: (0, 1), 3: (1, 2), 5: (3, 4), 6: (4, 5), 15: (6, 7), 16: (7, 8),
+                    12: (9, 10), 13: (10, 11)}
+
+
+def rescale_bones(uv: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Human3.6M-17 pixels ``(F, 17, 2)`` with bone ``j`` (parent -> ``j``) scaled by ``scale[j]``."""
+    out = np.array(uv, dtype=np.float64)
+    for j, p in enumerate(_H36M_PARENTS):
+        if p >= 0:  # parents come first
+            out[:, j] = out[:, p] + scale[j] * (uv[:, j] - uv[:, p])
+    return out
+
+
+def bone_shares(uv: np.ndarray, q: float = 90.0) -> np.ndarray:
+    """Each bone's ``q``-th percentile 2D length as a share of all bones' ``(17,)`` (index = child
+    joint, mirrored bones averaged)."""
+    lengths = np.linalg.norm(uv[:, 1:] - uv[:, list(_H36M_PARENTS[1:])], axis=-1)
+    share = np.zeros(17)
+    share[1:] = np.nanpercentile(lengths, q, axis=0)
+    share /= share.sum()
+    for a, b in _MIRROR.items():
+        share[a] = share[b] = 0.5 * (share[a] + share[b])
+    return share
+
+
+def cmu_shares(data_dir: Path) -> np.ndarray:
+    """:func:`bone_shares` of the CMU training subjects' ``det`` 2D (val subject left out), the
+    median over sequences and cameras."""
+    from skelgnn.data.benchmark import read_split
+    from skelgnn.data.readers import read_positions_2d
+
+    split = read_split(data_dir / "split.json")
+    p2, _ = read_positions_2d(data_dir / "data_2d_cmu_det.npz")
+    shares = [bone_shares(np.asarray(cam, np.float64)[..., :2])
+              for s in split["train"] if s not in split["val"] for seq in p2[s].values() for cam in seq]
+    return np.median(shares, axis=0)
+
+
+def oracle_scales(gt: np.ndarray, cmu_lengths: np.ndarray) -> np.ndarray:
+    """Per-bone factors ``(17,)``: the CMU mean 3D bone length over this person's (Shelf's 3D of
+    the 12 limb joints, ``(F, 12, 3)``), for the limbs, the hip and shoulder half-widths and the
+    trunk (mid-hip to mid-shoulder against CMU's pelvis-spine-thorax); 1 elsewhere."""
+    def mean_dist(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.nanmean(np.linalg.norm(a - b, axis=-1)))
+
+    scale = np.ones(17)
+    for j, (a, b) in _LIMB_BONES_H36M.items():
+        scale[j] = cmu_lengths[j] / mean_dist(gt[:, a], gt[:, b])
+    scale[1] = scale[4] = cmu_lengths[1] / (0.5 * mean_dist(gt[:, 0], gt[:, 3]))
+    scale[11] = scale[14] = cmu_lengths[11] / (0.5 * mean_dist(gt[:, 6], gt[:, 9]))
+    trunk = mean_dist(0.5 * (gt[:, 0] + gt[:, 3]), 0.5 * (gt[:, 6] + gt[:, 9]))
+    scale[7] = scale[8] = (cmu_lengths[7] + cmu_lengths[8]) / trunk
+    for a, b in _MIRROR.items():
+        scale[a] = scale[b] = 0.5 * (scale[a] + scale[b])
+    return scale
 
 
 def level_homography(keypoints: np.ndarray, rotation: np.ndarray, focal: float,
@@ -57,9 +127,12 @@ def shift_hips(keypoints: np.ndarray, fraction: float) -> np.ndarray:
     return out
 
 
-def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0) -> dict:  # noqa: ANN001
+def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0,  # noqa: ANN001
+                bones: str = "off", shares: np.ndarray | None = None,
+                cmu_lengths: np.ndarray | None = None) -> dict:
     from skelgnn.data.cameras import rotation_between
     from skelgnn.evaluate.footage import H36M_LIMB, knee_angles, limb_bone_errors
+    from skelgnn.infer.gaps import prepare_keypoints
     from skelgnn.metrics import p_mpjpe
     from skelgnn.motion.pipeline import lift_and_place
 
@@ -70,7 +143,17 @@ def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0) -> dict:
         if not track.valid.any():
             continue
         kp = shift_hips(track.keypoints, hips) if hips else track.keypoints
-        _, motion = lift_and_place(lifter, kp, footage.image_size, footage.layout,
+        layout = footage.layout
+        if bones != "off":  # converted as infer converts them, then the bones rescaled
+            kp, _ = prepare_keypoints(kp, layout, 0.3)
+            kp, layout = kp.astype(np.float64), "h36m17"
+            if bones == "oracle":
+                kp[..., :2] = rescale_bones(kp[..., :2], oracle_scales(track.gt, cmu_lengths))
+            elif bones == "estimated":
+                ratio = np.ones(17)
+                ratio[1:] = np.clip(shares[1:] / bone_shares(kp[..., :2])[1:], 0.7, 1.4)
+                kp[..., :2] = rescale_bones(kp[..., :2], ratio)
+        _, motion = lift_and_place(lifter, kp, footage.image_size, layout,
                                    fps=footage.fps, focal=track.focal)
         poses = motion.poses_3d
         if pitch != "off":
@@ -101,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", type=Path, default=None, help="default: infer's default")
     ap.add_argument("--hips", type=float, nargs="*", default=[0.02, 0.035, 0.05, -0.03, -0.06],
                     help="hip shifts, fractions of the person's height (down positive)")
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "cmu",
+                    help="the CMU benchmark (training proportions of the proportions probe)")
+    ap.add_argument("--only", nargs="+", default=None,
+                    choices=("detected", "pitch", "hips", "bones"), help="probes to run (default: all)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     import torch
@@ -113,10 +200,24 @@ def main(argv: list[str] | None = None) -> int:
     footage = read_footage(args.footage)
     lifter = Lifter.from_checkpoint(args.checkpoint)
     t0 = time.perf_counter()
-    settings = [("as detected", {}), ("pitch levelled, learnt up", {"pitch": "learnt"}),
-                ("pitch levelled, true up", {"pitch": "true"})]
-    settings += [(f"hips moved {'down' if f > 0 else 'up'} {abs(f):.1%}", {"hips": f})
-                 for f in args.hips]
+    only = set(args.only or ("detected", "pitch", "hips", "bones"))
+    settings: list[tuple[str, dict]] = []
+    if "detected" in only:
+        settings.append(("as detected", {}))
+    if "pitch" in only:
+        settings += [("pitch levelled, learnt up", {"pitch": "learnt"}),
+                     ("pitch levelled, true up", {"pitch": "true"})]
+    if "hips" in only:
+        settings += [(f"hips moved {'down' if f > 0 else 'up'} {abs(f):.1%}", {"hips": f})
+                     for f in args.hips]
+    if "bones" in only:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from footage_diagnosis import cmu_bone_lengths
+
+        extra = {"shares": cmu_shares(args.data), "cmu_lengths": cmu_bone_lengths()[0]}
+        settings += [("converted to Human3.6M-17, bones as detected", {"bones": "none", **extra}),
+                     ("bones rescaled to CMU's, oracle (Shelf's 3D)", {"bones": "oracle", **extra}),
+                     ("bones rescaled to CMU's, estimated from the 2D", {"bones": "estimated", **extra})]
     rows = {}
     for name, opts in settings:
         rows[name] = run_setting(footage, lifter, **opts)

@@ -1,8 +1,9 @@
-"""benchmarks/footage_probes.py (pitch levelling, hip shifts) and raised_views.py (Shelf-like
-cameras)."""
+"""benchmarks/footage_probes.py (pitch levelling, hip shifts, proportions) and raised_views.py
+(Shelf-like cameras)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import load_benchmark_script
 
@@ -56,3 +57,49 @@ def test_raised_views_stand_at_their_heights_and_look_at_the_person():
         assert 1000 < cam.fx < 1160  # 48-52 degrees across 1032 px
         x = cam.world_to_camera(world)
         assert (x[..., 2] > 2.0).all()
+
+
+def _standing_h36m(frames=4):
+    """A standing Human3.6M-17 pose in 2D pixels (y down), swaying a little."""
+    base = np.array([[0, 0], [-12, 0], [-12, 45], [-12, 90], [12, 0], [12, 45], [12, 90],
+                     [0, -25], [0, -50], [0, -62], [0, -75], [18, -50], [22, -25], [24, 0],
+                     [-18, -50], [-22, -25], [-24, 0]], dtype=np.float64) + [500.0, 400.0]
+    sway = np.linspace(0, 3, frames)[:, None, None] * [1.0, 0.0]
+    return base[None] + sway
+
+
+def test_rescaled_bones_take_their_factors_and_the_joints_below_follow():
+    probes = load_benchmark_script("footage_probes")
+    uv = _standing_h36m()
+    scale = np.ones(17)
+    scale[2] = scale[5] = 1.5  # thighs
+    out = probes.rescale_bones(uv, scale)
+    np.testing.assert_allclose(out[:, 0], uv[:, 0])  # the root stays
+    np.testing.assert_allclose(np.linalg.norm(out[:, 2] - out[:, 1], axis=-1), 67.5)
+    np.testing.assert_allclose(out[:, 3] - out[:, 2], uv[:, 3] - uv[:, 2])  # shank: moved, not scaled
+    np.testing.assert_allclose(out[:, 11:], uv[:, 11:])  # the arms hang from the thorax: unmoved
+    np.testing.assert_allclose(probes.rescale_bones(uv, np.ones(17)), uv)
+    # shares: a bone's share of all bones, mirrored pairs alike; doubling the thighs raises theirs
+    share = probes.bone_shares(uv)
+    assert share[0] == 0 and share[1:].sum() == pytest.approx(1.0) and share[2] == share[5]
+    assert probes.bone_shares(out)[2] > share[2]
+
+
+def test_oracle_scales_bring_a_person_to_the_mocap_lengths():
+    probes = load_benchmark_script("footage_probes")
+    # 12 limb joints (footage order) of a person whose limbs are all 0.4 m, hips 0.3 m apart,
+    # shoulders 0.4 m apart, trunk 0.5 m
+    gt = np.zeros((3, 12, 3))
+    gt[:, 0], gt[:, 3] = [-0.15, 0, 0], [0.15, 0, 0]
+    gt[:, 1], gt[:, 4] = [-0.15, 0.4, 0], [0.15, 0.4, 0]
+    gt[:, 2], gt[:, 5] = [-0.15, 0.8, 0], [0.15, 0.8, 0]
+    gt[:, 6], gt[:, 9] = [-0.2, -0.5, 0], [0.2, -0.5, 0]
+    gt[:, 7], gt[:, 10] = [-0.2, -0.1, 0], [0.2, -0.1, 0]
+    gt[:, 8], gt[:, 11] = [-0.2, 0.3, 0], [0.2, 0.3, 0]
+    lengths = np.full(17, 0.2)
+    scale = probes.oracle_scales(gt, lengths)
+    np.testing.assert_allclose(scale[[2, 3, 5, 6, 12, 13, 15, 16]], 0.5)  # 0.2 / 0.4
+    np.testing.assert_allclose(scale[[1, 4]], 0.2 / 0.15)
+    np.testing.assert_allclose(scale[[11, 14]], 0.2 / 0.2)
+    np.testing.assert_allclose(scale[[7, 8]], 0.4 / 0.5)
+    assert scale[0] == scale[9] == scale[10] == 1.0  # root and head: as they are
