@@ -103,3 +103,19 @@ def test_oracle_scales_bring_a_person_to_the_mocap_lengths():
     np.testing.assert_allclose(scale[[11, 14]], 0.2 / 0.2)
     np.testing.assert_allclose(scale[[7, 8]], 0.4 / 0.5)
     assert scale[0] == scale[9] == scale[10] == 1.0  # root and head: as they are
+
+
+def test_straightened_knees_move_in_depth_only_onto_the_hip_ankle_line():
+    probes = load_benchmark_script("footage_probes")
+    poses = np.zeros((2, 17, 3))
+    for hip, knee, ankle in ((1, 2, 3), (4, 5, 6)):
+        poses[:, hip] = [0.1 * (hip - 2), 0.0, 3.0]
+        poses[:, ankle] = [0.1 * (hip - 2), 0.8, 3.2]
+        poses[:, knee] = [0.1 * (hip - 2), 0.4, 2.9]  # bent towards the camera, straight in 2D
+    out = probes.straighten_knees(poses, 1.0)
+    np.testing.assert_allclose(out[:, [2, 5], 2], 3.1)  # halfway along the leg: halfway in depth
+    np.testing.assert_allclose(out[:, [2, 5], :2], poses[:, [2, 5], :2])  # x, y kept
+    others = [j for j in range(17) if j not in (2, 5)]
+    np.testing.assert_array_equal(out[:, others], poses[:, others])
+    np.testing.assert_allclose(probes.straighten_knees(poses, 0.5)[:, 2, 2], 3.0)
+    np.testing.assert_allclose(probes.straighten_knees(poses, 0.0), poses)
