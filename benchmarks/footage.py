@@ -160,20 +160,22 @@ def table(results: dict) -> str:
                   "joints centred on the mid-hip; MPJPE / P-MPJPE in mm, limb-direction error "
                   "and knee angles in degrees (knee truth "
                   f"{first['overall']['knee_true_deg']:.1f}), up error: the world frame's up "
-                  "against the truth, degrees. Produced by `python benchmarks/footage.py`.", ""]
+                  "against the truth, degrees; path error: the root's horizontal path against the "
+                  "truth's (mm), skating: foot skating of the placed motion (cm/s). Produced by "
+                  "`python benchmarks/footage.py`.", ""]
     lines += ["| checkpoint | options | tracks lifted | frames swapped | MPJPE | P-MPJPE | "
-              "limb dir. | knee pred. | up error |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "limb dir. | knee pred. | up error | path error | skating |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
         r, o = row["result"], row["result"]["overall"]
-        up = o.get("up_error_deg")
+        extra = [o.get(k) for k in ("up_error_deg", "path_mm", "skating_cm_s")]
         lines.append(f"| {row['checkpoint']} | {row['variant']} | {r['lifted']}/{r['tracks']} | "
                      f"{r['flip_swapped_frames']} | {o['mpjpe_mm']:.1f} | {o['p_mpjpe_mm']:.1f} | "
                      f"{o['limb_deg']:.1f} | {o['knee_pred_deg']:.1f} | "
-                     f"{'-' if up is None else f'{up:.1f}'} |")
+                     + " | ".join("-" if v is None else f"{v:.1f}" for v in extra) + " |")
     if c is not None:
         lines.append(f"| constant pose (the set's mean) | - | - | - | - | {c['p_mpjpe_mm']:.1f} | "
-                     f"{c['limb_deg']:.1f} | {c['knee_pred_deg']:.1f} | - |")
+                     f"{c['limb_deg']:.1f} | {c['knee_pred_deg']:.1f} | - | - | - |")
     injected = results.get("injected") or []
     if injected:
         first_inj = injected[0]

@@ -119,6 +119,8 @@ def test_evaluate_footage_lifts_and_scores(footage_file):
     o = result["overall"]
     assert o["frames"] == 72
     assert o["up_error_deg"] < 20.0  # walking people: the world frame finds the vertical
+    assert 0 <= o["path_mm"] < 300 and o["skating_cm_s"] >= 0  # the root's path, the feet
+    assert all("path_mm" in r and "skating_cm_s" in r for r in result["per_track"])
     assert 0 < o["p_mpjpe_mm"] < o["mpjpe_mm"] < 300
     # a lifter on (near) its own training distribution beats the constant pose
     assert o["limb_deg"] < result["constant_pose"]["limb_deg"]
@@ -176,3 +178,20 @@ def test_shelf_dev_every_track_lifted():
     assert 5.0 < result["overall"]["limb_deg"] < 30.0
     assert 5.0 < result["constant_pose"]["limb_deg"] < 15.0
     assert result["overall"]["up_error_deg"] < 30.0
+
+
+def test_true_world_is_the_frame_the_placement_builds_for_the_same_up(mini_dir):
+    from skelgnn.evaluate.footage import _true_world
+    from skelgnn.motion.world import estimate_world_frame
+    from skelgnn.motion.world_metrics import path_error
+
+    rec = load_benchmark(mini_dir, "det", subjects=["S08"])[0]
+    cam = rec.calibration
+    up = cam.world_to_camera(np.array([0.0, 0.0, 1.0])) - cam.world_to_camera(np.zeros(3))
+    absolute = (rec.poses_3d + rec.trajectory[:, None]).astype(np.float64)
+    world = estimate_world_frame(absolute, up=up, plane_max_deg=0.0)
+    rows = _true_world(up)
+    np.testing.assert_allclose(rows @ rows.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(rows) > 0  # right-handed, as the placement's frame
+    hips = 0.5 * (absolute[:, 1] + absolute[:, 4])
+    assert path_error(world.to_world(hips), hips @ rows.T) < 1e-9

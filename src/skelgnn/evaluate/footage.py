@@ -40,8 +40,11 @@ mid-hip: MPJPE (mm, Protocol #1 after centring), P-MPJPE (mm, Protocol #2), the
 definition-independent limb-direction error (degrees: the angle between predicted and true
 thighs, shanks, upper arms and forearms after the one rotation per frame that best aligns the
 predicted bone directions with the true ones), knee angles (predicted and true, degrees, 180 =
-straight), the world up error when the file knows the vertical, and how many tracks were lifted
-or refused. The constant-pose floor is the file's own mean pose (generalised Procrustes mean of
+straight), the world up error and the root's path error when the file knows the vertical (the
+path: the mid-hip's horizontal track in the predicted world against the truth's, after one turn
+about the vertical and one shift per track, :func:`skelgnn.motion.world_metrics.path_error`, mm,
+over the scored frames), the foot skating of the placed motion (cm/s), and how many tracks were
+lifted or refused. The constant-pose floor is the file's own mean pose (generalised Procrustes mean of
 the scored ground truth) scored on the same frames; it has no camera orientation, so no MPJPE.
 
 Shape letters: ``N`` rows, ``F`` frames of a track, ``J`` joints, ``G`` ground-truth joints.
@@ -334,6 +337,16 @@ def constant_pose(gt: np.ndarray, iterations: int = 5) -> np.ndarray:
     return mean
 
 
+def _true_world(up_cam: np.ndarray) -> np.ndarray:
+    """Rows of a world frame with ``y`` along the true up and ``z`` towards the camera, as
+    :func:`skelgnn.motion.world.estimate_world_frame` builds the predicted one (``x = y x z``)."""
+    up = np.asarray(up_cam, dtype=np.float64) / np.linalg.norm(up_cam)
+    back = np.array([0.0, 0.0, -1.0])  # from the scene to the camera, levelled below
+    toward: np.ndarray = back - float(back @ up) * up
+    z = toward / np.linalg.norm(toward)
+    return np.stack([np.cross(up, z), up, z])
+
+
 def _mean(values: list[np.ndarray]) -> float:
     joined = np.concatenate(values) if values else np.zeros(0)
     return float(joined.mean()) if joined.size else math.nan
@@ -359,13 +372,15 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         ``per_track`` rows, ``tracks`` / ``lifted`` / ``refused`` counts and reasons.
     """
     from skelgnn.motion.pipeline import lift_and_place
-    from skelgnn.motion.world_metrics import up_error_deg
+    from skelgnn.motion.world_metrics import path_error, up_error_deg
 
     per_track: list[dict[str, Any]] = []
     refused: list[dict[str, str]] = []
     collected: dict[str, list[np.ndarray]] = {k: [] for k in _SUMMARY_KEYS}
     floor: dict[str, list[np.ndarray]] = {k: [] for k in _SUMMARY_KEYS[1:]}
     up_errors: list[float] = []
+    path_errors: list[float] = []
+    skating: list[float] = []
     all_gt = np.concatenate([t.gt[t.valid] for t in footage.tracks]) \
         if footage.tracks else np.zeros((0, 12, 3))
     if all_gt.shape[0] == 0:
@@ -403,15 +418,28 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         row["level_roll_deg"] = float(motion.roll_deg)
         swapped += n_swapped
         frames_lifted += len(track.valid)
+        row["skating_cm_s"] = float(motion.skating["cm_per_s"])
+        skating.append(row["skating_cm_s"])
         if track.up_cam is not None:
             row["up_error_deg"] = up_error_deg(motion.world.rotation[1], track.up_cam)
             up_errors.append(row["up_error_deg"])
+            true_root = 0.5 * (track.gt[:, _HIPS[0]] + track.gt[:, _HIPS[1]])  # (F, 3) camera
+            pred_root = 0.5 * (motion.poses_world[:, 1] + motion.poses_world[:, 4])  # world, y up
+            ok = track.valid & np.isfinite(true_root).all(axis=1)
+            if ok.sum() >= 2:
+                row["path_mm"] = 1000.0 * path_error(pred_root[ok],
+                                                     true_root[ok] @ _true_world(track.up_cam).T)
+                path_errors.append(row["path_mm"])
         per_track.append(row)
     scored = int(sum(len(v) for v in collected["p_mpjpe_mm"]))
     overall: dict[str, Any] = {k: _mean(v) for k, v in collected.items()}
     overall["frames"] = scored
     if up_errors:
         overall["up_error_deg"] = float(np.mean(up_errors))
+    if path_errors:
+        overall["path_mm"] = float(np.mean(path_errors))
+    if skating:
+        overall["skating_cm_s"] = float(np.mean(skating))
     result: dict[str, Any] = {
         "footage": footage.source,
         "checkpoint": lifter.info.get("checkpoint", "?"),
@@ -454,25 +482,26 @@ def format_footage_report(result: dict[str, Any]) -> str:
         f"frames. Scored on {o['frames']} frames, 12 limb joints, mid-hip centred.",
         "",
         "| lifter | MPJPE mm | P-MPJPE mm | limb dir. deg | knee pred. deg | knee true deg "
-        "| up error deg |",
-        "|---|---|---|---|---|---|---|",
+        "| up error deg | path error mm | skating cm/s |",
+        "|---|---|---|---|---|---|---|---|---|",
         f"| {result['checkpoint']} | {_fmt(o['mpjpe_mm'])} | {_fmt(o['p_mpjpe_mm'])} | "
         f"{_fmt(o['limb_deg'])} | {_fmt(o['knee_pred_deg'])} | {_fmt(o['knee_true_deg'])} | "
-        f"{_fmt(o.get('up_error_deg'))} |",
+        f"{_fmt(o.get('up_error_deg'))} | {_fmt(o.get('path_mm'))} | {_fmt(o.get('skating_cm_s'))} |",
         f"| constant pose (the set's mean) | - | {_fmt(c['p_mpjpe_mm'])} | {_fmt(c['limb_deg'])} "
-        f"| {_fmt(c['knee_pred_deg'])} | {_fmt(c['knee_true_deg'])} | - |",
+        f"| {_fmt(c['knee_pred_deg'])} | {_fmt(c['knee_true_deg'])} | - | - | - |",
         "",
         "| track | frames | scored | MPJPE | P-MPJPE | limb dir. | constant limb dir. | knee "
-        "pred. | knee true | up error | swapped | never seen |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "pred. | knee true | up error | path error | skating | swapped | never seen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["per_track"]:
         lines.append(
             f"| {r['track']} | {r['frames']} | {r['scored']} | {_fmt(r['mpjpe_mm'])} | "
             f"{_fmt(r['p_mpjpe_mm'])} | {_fmt(r['limb_deg'])} | {_fmt(r['constant_limb_deg'])} "
             f"| {_fmt(r['knee_pred_deg'])} | {_fmt(r['knee_true_deg'])} | "
-            f"{_fmt(r.get('up_error_deg'))} | {r['flip_swapped_frames']} | "
+            f"{_fmt(r.get('up_error_deg'))} | {_fmt(r.get('path_mm'))} | "
+            f"{_fmt(r.get('skating_cm_s'))} | {r['flip_swapped_frames']} | "
             f"{', '.join(r['unseen_joints']) or '-'} |")
     for r in result["refused"]:
-        lines.append(f"| {r['track']} | refused: {r['reason']} |||||||||||")
+        lines.append(f"| {r['track']} | refused: {r['reason']} |||||||||||||")
     return "\n".join(lines) + "\n"
