@@ -51,6 +51,8 @@ def test_build_motion_default_learnt_up_contacts_and_skating():
     assert float(arrays["foot_skating_cm_s"]) == m.skating["cm_per_s"] >= 0
     line = world_summary(arrays)
     assert line.startswith("world: up learnt") and "cm/s" in line
+    assert line.endswith("root path smoothed over 0.3 s") and float(arrays["path_smoothing_s"]) == 0.3
+    assert "smoothed over" not in world_summary({**arrays, "path_smoothing_s": np.array(0.0)})
     with pytest.raises(ValueError, match="up must be"):
         build_motion(cam - cam[:, :1], uv, (1280, 720), up="sky")
     # feet that slide along with the body (test_world's walk) are never contacts

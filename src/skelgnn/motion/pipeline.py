@@ -86,6 +86,8 @@ class Motion:
         up_method: where up came from: ``"learnt"`` or ``"torso"``.
         roll_deg: the camera roll the clip was lifted levelled by (:func:`lift_and_place`; 0: not
             levelled).
+        path_smooth_s: sigma (seconds) of the smoothing of the root's path across the floor
+            (0: none).
     """
 
     poses_3d: np.ndarray
@@ -99,6 +101,7 @@ class Motion:
     skating: dict[str, float]
     up_method: str
     roll_deg: float = 0.0
+    path_smooth_s: float = 0.0
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The npz entries this adds to ``poses_3d.npz`` (see docs/USAGE.md, "From video to motion")."""
@@ -111,7 +114,8 @@ class Motion:
                 "floor_shift": self.floor_shift.astype(np.float32),
                 "foot_skating_cm_s": np.array(self.skating["cm_per_s"]),
                 "up_method": np.array(self.up_method),
-                "level_roll_deg": np.array(self.roll_deg)}
+                "level_roll_deg": np.array(self.roll_deg),
+                "path_smoothing_s": np.array(self.path_smooth_s)}
 
 
 def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tuple[float, float],
@@ -180,7 +184,7 @@ def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tup
     return Motion(poses_3d=poses.astype(np.float32), trajectory=traj,
                   poses_world=placed.poses_world, world=world, focal=intr.fx,
                   smoothed=smooth, contacts=placed.contacts, floor_shift=placed.shift,
-                  skating=placed.skating, up_method=up)
+                  skating=placed.skating, up_method=up, path_smooth_s=float(path_smooth_s))
 
 
 def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float], layout: str,
@@ -224,10 +228,13 @@ def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float
 
 def world_summary(arrays: Mapping[str, np.ndarray]) -> str:
     """The CLI's one line on the world frame from :meth:`Motion.arrays`: where up came from, the
-    camera roll levelled (when it was), the frames with a foot down and the foot skating."""
+    camera roll levelled (when it was), the frames with a foot down, the foot skating and the
+    root path's smoothing (when on)."""
     contacts = np.asarray(arrays["foot_contacts"], dtype=bool)
     down = int(contacts.any(axis=1).sum())
     roll = float(arrays.get("level_roll_deg", 0.0))
     level = f", camera levelled by {roll:.1f} deg" if roll else ""
+    path = float(arrays.get("path_smoothing_s", 0.0))
+    smoothed = f", root path smoothed over {path:g} s" if path else ""
     return (f"world: up {arrays['up_method']}{level}, a foot on the floor in {down}/{len(contacts)} "
-            f"frames, foot skating {float(arrays['foot_skating_cm_s']):.1f} cm/s")
+            f"frames, foot skating {float(arrays['foot_skating_cm_s']):.1f} cm/s{smoothed}")
