@@ -85,6 +85,7 @@ def test_the_three_entry_points_give_the_same_3d(tmp_path, checkpoint, keypoints
     # rolled by 12 degrees, so both commands level it (the roll estimate itself is tested in
     # tests/motion/test_motion.py and tests/motion/test_gravity.py)
     monkeypatch.setattr(pipeline, "camera_roll_deg", lambda up: 12.0)
+    monkeypatch.setattr(pipeline, "sideways_tilt_deg", lambda up: 12.0)
     lifter = Lifter.from_checkpoint(checkpoint)
     infer, roll = _infer(tmp_path, checkpoint, keypoints)
     video, video_roll = _video(tmp_path, checkpoint, keypoints)

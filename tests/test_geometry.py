@@ -266,3 +266,22 @@ def test_camera_roll_and_levelled_keypoints(roll):
         return x[:, :2] / x[:, 2:] * f + c
     np.testing.assert_allclose(level_keypoints(project(pts @ turn.T), roll, (1280, 720)),
                                project(pts), atol=1e-9)
+
+
+def test_sideways_tilt_is_the_roll_seen_through_the_pitch():
+    import math
+
+    from skelgnn.geometry import camera_roll_deg, sideways_tilt_deg
+
+    for roll, pitch in ((0.0, 0.0), (10.0, 0.0), (-10.0, 50.0), (13.4, 23.1)):
+        r, p = math.radians(roll), math.radians(pitch)
+        up = np.array([math.sin(r) * math.cos(p), -math.cos(r) * math.cos(p), -math.sin(p)])
+        assert camera_roll_deg(up) == pytest.approx(roll)
+        want = math.degrees(math.asin(abs(math.sin(r)) * math.cos(p)))
+        assert sideways_tilt_deg(3.0 * up) == pytest.approx(want)  # any length
+    # a camera 55 degrees down: 3 degrees of noise across up reads as a 5-degree roll, not a tilt
+    p = math.radians(55.0)
+    noisy = np.array([math.sin(math.radians(3.0)), -math.cos(p), -math.sin(p)])
+    assert camera_roll_deg(noisy) > 5.0 > sideways_tilt_deg(noisy)
+    with pytest.raises(ValueError, match="non-zero"):
+        sideways_tilt_deg(np.zeros(3))

@@ -338,6 +338,18 @@ def camera_roll_deg(up: np.ndarray) -> float:
     return math.degrees(math.atan2(u[0], -u[1]))
 
 
+def sideways_tilt_deg(up: np.ndarray) -> float:
+    """How far the world's up leans sideways out of the camera's ``y-z`` plane, degrees (``asin``
+    of its ``x`` component): ``sin(roll) cos(pitch)`` for a camera rolled by ``roll`` and pitched
+    by ``pitch``. Unlike :func:`camera_roll_deg` it does not grow as a steep camera's image-plane
+    share of up (``cos(pitch)``) shrinks, so an estimated up's noise does not read as a roll."""
+    u = np.asarray(up, dtype=np.float64)
+    norm = float(np.linalg.norm(u))
+    if not norm > 0:
+        raise ValueError("sideways_tilt_deg: up must be a non-zero direction")
+    return math.degrees(math.asin(min(1.0, abs(float(u[0])) / norm)))
+
+
 def roll_matrix(roll_deg: float) -> np.ndarray:
     """The rotation about the optical axis (camera z) by ``roll_deg`` degrees, ``(3, 3)``: it takes
     the level camera's coordinates to those of the camera rolled by ``roll_deg``
