@@ -25,6 +25,10 @@ the ratio flagship / baseline, and a 95% interval for the difference:
   whether the difference survives retraining. The same test runs on the model-free rarest 10%
   (:mod:`skelgnn.evaluate.hard_free`; ``--data`` names the benchmark, ``--no-rare`` skips it).
 
+A paired test that this run cannot redo (the per-sample files sit beside the checkpoints, outside
+git) is kept from the previous ``seeds.json`` in the output directory and marked (``--fresh``
+drops it).
+
 Nothing here trains or scores a model.
 """
 from __future__ import annotations
@@ -245,6 +249,35 @@ def claims(table: dict, per_sample: Optional[Path],
     return out
 
 
+def keep_earlier(pairs: list[dict], earlier: list[dict]) -> list[str]:
+    """Keep an earlier run's paired test where this run cannot redo it with at least its seeds.
+
+    Per-sample files live beside the checkpoints, outside git; a fresh checkout has none. A
+    paired test of ``earlier`` (the ``claims`` of a previous ``seeds.json``) is kept, marked
+    ``"carried": true``, when this run computed none for the same pair and source, or one over
+    fewer seeds of either row. Returns ``flagship / other / source`` of each pair kept.
+    """
+    old = {(e["flagship"], e["other"], e["source"]): e for e in earlier}
+    kept = []
+    for entry in pairs:
+        prev = old.get((entry["flagship"], entry["other"], entry["source"]))
+        if prev is None:
+            continue
+        carried = False
+        for key in ("paired_samples", "paired_samples_rare10"):
+            before, now = prev.get(key), entry.get(key)
+            if before is None:
+                continue
+            covers = now is not None and all(
+                set(b) <= set(n) for b, n in zip(before["seeds"], now["seeds"]))
+            if not covers:
+                entry[key] = {**before, "carried": True}
+                carried = True
+        if carried:
+            kept.append(f"{entry['flagship']} / {entry['other']} / {entry['source']}")
+    return kept
+
+
 def _fmt(s: Optional[dict]) -> str:
     if s is None:
         return "-"
@@ -297,7 +330,8 @@ def markdown(rows: dict, pairs: list[dict], filled: Optional[list[str]] = None) 
             cells.append("-" if ps is None else
                          f"{ps['mean']:+.2f} [{ps['ci_low']:+.2f}, {ps['ci_high']:+.2f}], "
                          f"better on {100 * ps['a_better_share']:.0f}% (seeds "
-                         f"{len(ps['seeds'][0])} / {len(ps['seeds'][1])})")
+                         f"{len(ps['seeds'][0])} / {len(ps['seeds'][1])})"
+                         + ("*" if ps.get("carried") else ""))
         table.append(cells)
     lines.append(format_table(["flagship", "other", "source", "seeds"]
                               + [label for _, label in CLAIM_METRICS]
@@ -308,7 +342,9 @@ def markdown(rows: dict, pairs: list[dict], filled: Optional[list[str]] = None) 
               "bootstrap interval over whole test sequences (2,000 resamples); the share of "
               "samples on which the flagship is better. It measures this test set, not "
               "retraining. `same, rare 10%`: the same test on the model-free rarest 10% of "
-              "test samples only."]
+              "test samples only. `*`: kept from an earlier run of this script whose per-sample "
+              "files this run did not have (they sit beside the checkpoints, outside git); its "
+              "seeds are the ones named."]
     return "\n".join(lines) + "\n"
 
 
@@ -325,6 +361,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                                                  "paired tests)")
     ap.add_argument("--no-rare", action="store_true",
                     help="no paired test on the rarest 10%% (needs no benchmark directory)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="drop the paired tests of the previous seeds.json that this run cannot "
+                         "redo (by default they are kept and marked)")
     ap.add_argument("--out", default=None, help="where SEEDS.md and seeds.json go "
                                                 "(default: --results)")
     args = ap.parse_args(argv)
@@ -348,6 +387,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     rare = rare_keys(args.data) if per_sample is not None and not args.no_rare else None
     pairs = claims(gathered, per_sample, rare)
     out = Path(args.out) if args.out else results
+    previous = out / "seeds.json"
+    if not args.fresh and previous.is_file():
+        kept = keep_earlier(pairs, json.loads(previous.read_text()).get("claims", []))
+        if kept:
+            print(f"kept {len(kept)} earlier paired tests whose per-sample files are not here "
+                  f"(--fresh drops them): {'; '.join(kept)}")
     out.mkdir(parents=True, exist_ok=True)
     from skelgnn.fileio import atomic_write_text
 

@@ -85,6 +85,42 @@ def test_table_intervals_and_paired(seeds, tmp_path):
     assert "| skelgnn-1f | det | 3 |" in md and "welch" in md and "pooled" in md
 
 
+def test_paired_tests_without_their_files_are_kept_and_marked(seeds, tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    _row(res / "skelgnn-1f-det.json", "skelgnn-1f", "det", 50.0)
+    _row(res / "tcn-1f-det.json", "tcn-1f", "det", 53.0)
+    ps = tmp_path / "ps"
+    n = 30
+    keys = dict(subject=np.array(["S08"] * n), action=np.array([f"a{i // 6}" for i in range(n)]),
+                camera=np.zeros(n, np.int64), frame=np.arange(n))
+    e = np.full(n, 50.0)
+    save_per_sample(ps / "skelgnn-1f-det.npz", PerSample(e, e, **keys))
+    save_per_sample(ps / "tcn-1f-det.npz", PerSample(e + 3, e, **keys))
+    assert seeds.main(["--results", str(res), "--per-sample", str(ps), "--no-rare"]) == 0
+    first = json.loads((res / "seeds.json").read_text())["claims"][0]["paired_samples"]
+    assert first["mean"] == pytest.approx(3.0) and "carried" not in first
+    # a fresh checkout: the row JSONs are there, the per-sample files are not
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _row(res / "tcn-1f-det-s1.json", "tcn-1f", "det", 54.0, seed=1)
+    assert seeds.main(["--results", str(res), "--per-sample", str(empty), "--no-rare"]) == 0
+    claim = json.loads((res / "seeds.json").read_text())["claims"][0]
+    assert claim["seeds"] == [[1234], [1, 1234]]
+    kept = claim["paired_samples"]
+    assert kept["carried"] is True and kept["mean"] == pytest.approx(3.0)
+    assert kept["seeds"] == [[1234], [1234]]
+    assert "(seeds 1 / 1)*" in (res / "SEEDS.md").read_text()
+    # a run that can redo the test with the same seeds or more replaces it
+    assert seeds.main(["--results", str(res), "--per-sample", str(ps), "--no-rare"]) == 0
+    redone = json.loads((res / "seeds.json").read_text())["claims"][0]["paired_samples"]
+    assert "carried" not in redone and redone["seeds"] == [[1234], [1234]]
+    # --fresh drops what cannot be redone
+    assert seeds.main(["--results", str(res), "--per-sample", str(empty), "--no-rare",
+                       "--fresh"]) == 0
+    assert "paired_samples" not in json.loads((res / "seeds.json").read_text())["claims"][0]
+
+
 def test_one_seed_each_has_no_interval(seeds):
     iv = seeds.seed_interval([50.0], [52.0])
     assert iv["diff"] == 2.0 and iv["ci_low"] is None and iv["method"] is None
