@@ -103,6 +103,20 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "mgcn-1f-drop0.2-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.dropout=0.2"]),
         "mgcn-1f-c256-det": ("mgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.channels=256"]),
     },
+    # the same five-variant search for the two remaining single-frame baselines (recipe, learning
+    # rate x2 and x0.5, dropout, width): Martinez's MLP and SemGCN (docs/CLAIMS.md, "Equal tuning")
+    "b2-baselines": {
+        "fcn-1f-det": ("fcn-1f", ["data.source=det"]),
+        "fcn-1f-lr2e-3-det": ("fcn-1f", ["data.source=det", "train.lr=2e-3"]),
+        "fcn-1f-lr5e-4-det": ("fcn-1f", ["data.source=det", "train.lr=5e-4"]),
+        "fcn-1f-drop0.25-det": ("fcn-1f", ["data.source=det", "model.dropout=0.25"]),
+        "fcn-1f-h2048-det": ("fcn-1f", ["data.source=det", "model.hidden=2048"]),
+        "semgcn-1f-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100"]),
+        "semgcn-1f-lr2e-3-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=2e-3"]),
+        "semgcn-1f-lr5e-4-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=5e-4"]),
+        "semgcn-1f-drop0.2-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.dropout=0.2"]),
+        "semgcn-1f-c256-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.channels=256"]),
+    },
 }
 
 # rounds run on a shorter protocol than (EPOCHS, SAMPLES): round -> (epochs, samples per epoch).
@@ -173,6 +187,20 @@ def collect(round_name: str, runs: Path) -> dict:
         if conf["model"].get("grading", "fixed") == "gated":
             out["runs"][variant]["grading"] = _gates(run_dir / "last.pt")
     return out
+
+
+def keep_recorded(result: dict, path: Path) -> list[str]:
+    """Keep the runs recorded in ``path`` (an earlier ``collect`` of the same round) that this
+    collection lacks: run directories live outside git, so a fresh checkout (or another
+    ``--runs``) has none, and rewriting the round without them would lose every figure.
+    Returns the kept variants, in the order of the round."""
+    if not path.is_file():
+        return []
+    recorded = json.loads(path.read_text()).get("runs", {})
+    kept = [v for v in recorded if v not in result["runs"]]
+    merged = {v: result["runs"].get(v, recorded.get(v)) for v in [*recorded, *result["runs"]]}
+    result["runs"] = merged
+    return kept
 
 
 def _gates(checkpoint: Path) -> dict:
@@ -255,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         r["params"] = _params(r["model"])
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{args.round}.json"
+    kept = keep_recorded(result, path)
+    if kept:
+        print(f"kept {len(kept)} recorded runs whose run directories are not under {runs}: "
+              f"{', '.join(kept)}")
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
     if any("grading" in r for r in result["runs"].values()):
