@@ -44,6 +44,9 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     # the baselines after their own val search (benchmarks/val.py, round b1-baselines)
     "tcn-1f-tuned": (None, ("det",), None),
     "mgcn-1f-tuned": ("mgcn-1f-tuned.toml", ("det",), None),
+    # ... and the other two after the same search (round b2-baselines)
+    "fcn-1f-tuned": (None, ("det",), None),
+    "semgcn-1f-tuned": ("semgcn-1f-tuned.toml", ("det",), None),
     "skelgnn-1f-nosqueeze": (None, ("det",), None),
     "skelgnn-1f-flat": (None, ("det",), None),
     "skelgnn-1f-static": (None, ("det",), None),

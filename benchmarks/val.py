@@ -111,6 +111,9 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "fcn-1f-lr5e-4-det": ("fcn-1f", ["data.source=det", "train.lr=5e-4"]),
         "fcn-1f-drop0.25-det": ("fcn-1f", ["data.source=det", "model.dropout=0.25"]),
         "fcn-1f-h2048-det": ("fcn-1f", ["data.source=det", "model.hidden=2048"]),
+        # added once dropout 0.25 led the first five: the next steps down (0.1 was tcn-1f's choice)
+        "fcn-1f-drop0.1-det": ("fcn-1f", ["data.source=det", "model.dropout=0.1"]),
+        "fcn-1f-drop0-det": ("fcn-1f", ["data.source=det", "model.dropout=0.0"]),
         "semgcn-1f-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100"]),
         "semgcn-1f-lr2e-3-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=2e-3"]),
         "semgcn-1f-lr5e-4-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=5e-4"]),

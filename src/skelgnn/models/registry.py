@@ -120,6 +120,10 @@ PRESETS: dict[str, ModelConfig] = {
     # (configs/mgcn-1f-tuned.toml; the model is mgcn-1f's)
     "tcn-1f-tuned": TCNConfig(filter_widths=(1, 1, 1), dropout=0.1),
     "mgcn-1f-tuned": MGCNConfig(),
+    # the same search for the other two (round b2-baselines): fcn-1f's dropout 0.5 -> 0; semgcn-1f's
+    # learning rate 1e-3 -> 2e-3 (configs/semgcn-1f-tuned.toml; the model is semgcn-1f's)
+    "fcn-1f-tuned": FCNConfig(dropout=0.0),
+    "semgcn-1f-tuned": SemGCNConfig(),
     "tcn-9f": TCNConfig(filter_widths=(3, 3)),
     "tcn-27f": TCNConfig(filter_widths=(3, 3, 3)),
     "tcn-81f": TCNConfig(filter_widths=(3, 3, 3, 3)),
