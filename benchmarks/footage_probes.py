@@ -4,6 +4,7 @@ the body's proportions.
     python benchmarks/footage_probes.py                  # the default checkpoint
     python benchmarks/footage_probes.py --checkpoint RUN/last.pt
     python benchmarks/footage_probes.py --only detected bones --out benchmarks/results/footage/probes_bones.json
+    python benchmarks/footage_probes.py --only depth --out benchmarks/results/footage/probes_depth.json
 
 Neither is shipped; both only change the 2D a lifter is given, lift as ``skelgnn evaluate
 --footage`` does (:func:`skelgnn.motion.pipeline.lift_and_place`, infer's defaults) and score the
@@ -34,6 +35,14 @@ knee angle, P-MPJPE).
   on the ``val`` subject through the cross-camera test's six novel camera kinds (first 300 frames,
   benchmark detector noise; P-MPJPE and limb-direction error), where it shows what the same prior
   costs on mocap.
+
+* **Depth or image plane** (``--only depth``, the detections as they are): where the limb error
+  lies, in the camera frame and without the per-frame rotation of the limb-direction error: each
+  bone's angle across the image (its camera ``x, y`` direction against the truth's) and its
+  elevation out of the image plane (signed, predicted minus true, positive away from the camera),
+  per bone; and per track the viewing elevation (the angle below the horizontal of the ray to the
+  true mid-hip, from the calibration's up) beside that track's limb-direction error: is a
+  track's error a matter of how steeply its camera looks down?
 
 Writes ``benchmarks/results/footage/probes.json``. One torch thread, about a minute a setting.
 """
@@ -168,9 +177,46 @@ def straighten_val(lifter, alphas: list[float]) -> dict:  # noqa: ANN001
             for a, e in errs.items()}
 
 
+_BONE_NAMES = ("r_thigh", "r_shank", "l_thigh", "l_shank", "r_upper_arm", "r_forearm",
+               "l_upper_arm", "l_forearm")
+
+
+def depth_breakdown(pred: np.ndarray, true: np.ndarray) -> dict:
+    """Per bone of :data:`skelgnn.evaluate.footage.LIMB_BONES`, camera-frame ``(N, 12, 3)``
+    poses (no alignment): the mean angle across the image plane (the bones' ``x, y``
+    directions) and the mean signed and absolute elevation error out of it (degrees, predicted
+    minus true, positive away from the camera)."""
+    from skelgnn.evaluate.footage import LIMB_BONES
+
+    out: dict = {"in_plane_deg": {}, "elevation_signed_deg": {}, "elevation_abs_deg": {}}
+    for name, (a, b) in zip(_BONE_NAMES, LIMB_BONES):
+        vp, vt = pred[:, b] - pred[:, a], true[:, b] - true[:, a]
+        p2, t2 = vp[:, :2], vt[:, :2]
+        cos = (p2 * t2).sum(-1) / np.maximum(
+            np.linalg.norm(p2, axis=-1) * np.linalg.norm(t2, axis=-1), 1e-12)
+        el_p = np.degrees(np.arcsin(np.clip(vp[:, 2] / np.linalg.norm(vp, axis=-1), -1, 1)))
+        el_t = np.degrees(np.arcsin(np.clip(vt[:, 2] / np.linalg.norm(vt, axis=-1), -1, 1)))
+        out["in_plane_deg"][name] = round(float(np.degrees(np.arccos(np.clip(cos, -1, 1))).mean()), 2)
+        out["elevation_signed_deg"][name] = round(float((el_p - el_t).mean()), 2)
+        out["elevation_abs_deg"][name] = round(float(np.abs(el_p - el_t).mean()), 2)
+    for key in ("in_plane_deg", "elevation_abs_deg"):
+        out[key]["mean"] = round(float(np.mean(list(out[key].values()))), 2)
+    return out
+
+
+def view_elevation(true: np.ndarray, up_cam: np.ndarray) -> float:
+    """Mean angle (degrees) below the horizontal of the camera's ray to the true mid-hip of
+    camera-frame ``(N, 12, 3)`` poses, the camera's up ``up_cam`` known."""
+    hip = true[:, [0, 3]].mean(axis=1)
+    ray = hip / np.linalg.norm(hip, axis=-1, keepdims=True)
+    up = np.asarray(up_cam, dtype=np.float64) / np.linalg.norm(up_cam)
+    return float(np.degrees(np.arcsin(np.clip(-(ray @ up), -1, 1))).mean())
+
+
 def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0,  # noqa: ANN001
                 bones: str = "off", shares: np.ndarray | None = None,
-                cmu_lengths: np.ndarray | None = None, straighten: float = 0.0) -> dict:
+                cmu_lengths: np.ndarray | None = None, straighten: float = 0.0,
+                depth: bool = False) -> dict:
     from skelgnn.data.cameras import rotation_between
     from skelgnn.evaluate.footage import H36M_LIMB, knee_angles, limb_bone_errors
     from skelgnn.infer.gaps import prepare_keypoints
@@ -179,7 +225,7 @@ def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0,  # noqa:
 
     w, h = footage.image_size
     centre = np.array([w / 2.0, h / 2.0])
-    preds, truths = [], []
+    preds, truths, per_track = [], [], []
     for track in footage.tracks:
         if not track.valid.any():
             continue
@@ -209,10 +255,21 @@ def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0,  # noqa:
             poses = straighten_knees(poses, straighten)
         preds.append(poses[track.valid][:, list(H36M_LIMB)])
         truths.append(track.gt[track.valid])
+        if depth and track.up_cam is not None:
+            per_track.append({"track": track.name,
+                              "view_elevation_deg": round(view_elevation(truths[-1],
+                                                                         track.up_cam), 1),
+                              "limb_deg": round(float(limb_bone_errors(
+                                  preds[-1] - preds[-1][:, [0, 3]].mean(1, keepdims=True),
+                                  truths[-1] - truths[-1][:, [0, 3]].mean(1, keepdims=True)
+                              ).mean()), 2)})
     pred, true = np.concatenate(preds), np.concatenate(truths)
     centre3 = lambda p: p - p[:, [0, 3]].mean(axis=1, keepdims=True)  # noqa: E731 (mid-hip)
     err = limb_bone_errors(centre3(pred), centre3(true))
-    return {"limb_deg": round(float(err.mean()), 2), "legs_deg": round(float(err[:, :4].mean()), 2),
+    extra: dict = {}
+    if depth:
+        extra = {**depth_breakdown(pred, true), "per_track": per_track}
+    return {**extra, "limb_deg": round(float(err.mean()), 2), "legs_deg": round(float(err[:, :4].mean()), 2),
             "arms_deg": round(float(err[:, 4:].mean()), 2),
             "knee_pred_deg": round(float(knee_angles(centre3(pred)).mean()), 1),
             "p_mpjpe_mm": round(float(1000.0 * np.asarray(p_mpjpe(centre3(pred),
@@ -230,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "cmu",
                     help="the CMU benchmark (training proportions of the proportions probe)")
     ap.add_argument("--only", nargs="+", default=None,
-                    choices=("detected", "pitch", "hips", "bones", "knees"),
+                    choices=("detected", "pitch", "hips", "bones", "knees", "depth"),
                     help="probes to run (default: all)")
     ap.add_argument("--knees", type=float, nargs="*", default=[0.5, 1.0],
                     help="fractions of the knees' depth bend removed (the knees probe)")
@@ -248,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     footage = read_footage(args.footage)
     lifter = Lifter.from_checkpoint(args.checkpoint)
     t0 = time.perf_counter()
-    only = set(args.only or ("detected", "pitch", "hips", "bones", "knees"))
+    only = set(args.only or ("detected", "pitch", "hips", "bones", "knees", "depth"))
     settings: list[tuple[str, dict]] = []
     if "detected" in only:
         settings.append(("as detected", {}))
@@ -268,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                      ("bones rescaled to CMU's, estimated from the 2D", {"bones": "estimated", **extra})]
     if "knees" in only:
         settings += [(f"knees straightened {a:g}", {"straighten": a}) for a in args.knees]
+    if "depth" in only:
+        settings.append(("as detected, depth or image plane", {"depth": True}))
     rows = {}
     for name, opts in settings:
         rows[name] = run_setting(footage, lifter, **opts)

@@ -119,3 +119,39 @@ def test_straightened_knees_move_in_depth_only_onto_the_hip_ankle_line():
     np.testing.assert_array_equal(out[:, others], poses[:, others])
     np.testing.assert_allclose(probes.straighten_knees(poses, 0.5)[:, 2, 2], 3.0)
     np.testing.assert_allclose(probes.straighten_knees(poses, 0.0), poses)
+
+
+def test_depth_breakdown_separates_the_image_plane_from_depth():
+    probes = load_benchmark_script("footage_probes")
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(4, 12, 3)) + np.array([0.0, 0.0, 4.0])
+    pred = true.copy()
+    same = probes.depth_breakdown(pred, true)
+    assert same["in_plane_deg"]["mean"] == pytest.approx(0.0, abs=1e-4)
+    assert same["elevation_abs_deg"]["mean"] == pytest.approx(0.0, abs=1e-4)
+    # the right knee (joint 1) pushed towards the camera: the thigh tilts towards the camera and
+    # the shank away, neither turns across the image; other bones untouched
+    true = np.zeros((1, 12, 3))
+    true[0, :, 2] = 4.0
+    true[0, 1, 1], true[0, 2, 1] = 0.4, 0.8  # straight right leg down the image
+    for j in range(3, 12):
+        true[0, j, 0] = 0.1 * j  # other bones along x, in the image plane
+        true[0, j, 1] = 0.05 * (j % 3)
+    pred = true.copy()
+    pred[0, 1, 2] -= 0.4  # knee 0.4 m nearer: 45 degrees out of the plane on both bones
+    out = probes.depth_breakdown(pred, true)
+    assert out["elevation_signed_deg"]["r_thigh"] == pytest.approx(-45.0, abs=1e-6)
+    assert out["elevation_signed_deg"]["r_shank"] == pytest.approx(45.0, abs=1e-6)
+    assert out["in_plane_deg"]["r_thigh"] == pytest.approx(0.0, abs=1e-6)
+    assert out["elevation_abs_deg"]["l_thigh"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_view_elevation_is_the_angle_below_the_horizon():
+    probes = load_benchmark_script("footage_probes")
+    pose = np.zeros((1, 12, 3))
+    pose[0, [0, 3]] = [[-0.1, 0.0, 2.0], [0.1, 0.0, 2.0]]  # straight ahead
+    # a camera pitched 30 degrees down: its optical axis points 30 degrees below the horizon, so
+    # the world's up has -sin(30) along it
+    up = np.array([0.0, -np.cos(np.radians(30)), -np.sin(np.radians(30))])
+    assert probes.view_elevation(pose, up) == pytest.approx(30.0)
+    assert probes.view_elevation(pose, np.array([0.0, -1.0, 0.0])) == pytest.approx(0.0)
