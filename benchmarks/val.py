@@ -117,7 +117,8 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
         "semgcn-1f-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100"]),
         "semgcn-1f-lr2e-3-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=2e-3"]),
         "semgcn-1f-lr5e-4-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "train.lr=5e-4"]),
-        "semgcn-1f-drop0.2-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.dropout=0.2"]),
+        "semgcn-1f-drop0.2-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100",
+                                                "model.dropout=0.2"]),
         "semgcn-1f-c256-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.channels=256"]),
     },
 }
