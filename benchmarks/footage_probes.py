@@ -1,5 +1,5 @@
-"""Three probes of what holds a lifter back on shelf_dev: the camera's pitch, OpenPose's hips and
-the body's proportions.
+"""Probes of what holds a lifter back on shelf_dev: the camera's pitch, OpenPose's hips, the
+body's proportions, the knees' depth, and whether the error lies in depth or across the image.
 
     python benchmarks/footage_probes.py                  # the default checkpoint
     python benchmarks/footage_probes.py --checkpoint RUN/last.pt
@@ -177,19 +177,16 @@ def straighten_val(lifter, alphas: list[float]) -> dict:  # noqa: ANN001
             for a, e in errs.items()}
 
 
-_BONE_NAMES = ("r_thigh", "r_shank", "l_thigh", "l_shank", "r_upper_arm", "r_forearm",
-               "l_upper_arm", "l_forearm")
-
-
 def depth_breakdown(pred: np.ndarray, true: np.ndarray) -> dict:
     """Per bone of :data:`skelgnn.evaluate.footage.LIMB_BONES`, camera-frame ``(N, 12, 3)``
     poses (no alignment): the mean angle across the image plane (the bones' ``x, y``
     directions) and the mean signed and absolute elevation error out of it (degrees, predicted
     minus true, positive away from the camera)."""
-    from skelgnn.evaluate.footage import LIMB_BONES
+    from skelgnn.evaluate.footage import LIMB_BONES, LIMB_JOINTS
 
     out: dict = {"in_plane_deg": {}, "elevation_signed_deg": {}, "elevation_abs_deg": {}}
-    for name, (a, b) in zip(_BONE_NAMES, LIMB_BONES):
+    for a, b in LIMB_BONES:
+        name = f"{LIMB_JOINTS[a]}-{LIMB_JOINTS[b]}"
         vp, vt = pred[:, b] - pred[:, a], true[:, b] - true[:, a]
         p2, t2 = vp[:, :2], vt[:, :2]
         cos = (p2 * t2).sum(-1) / np.maximum(
@@ -225,6 +222,7 @@ def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0,  # noqa:
 
     w, h = footage.image_size
     centre = np.array([w / 2.0, h / 2.0])
+    centre3 = lambda p: p - p[:, [0, 3]].mean(axis=1, keepdims=True)  # noqa: E731 (mid-hip)
     preds, truths, per_track = [], [], []
     for track in footage.tracks:
         if not track.valid.any():
@@ -260,11 +258,8 @@ def run_setting(footage, lifter, pitch: str = "off", hips: float = 0.0,  # noqa:
                               "view_elevation_deg": round(view_elevation(truths[-1],
                                                                          track.up_cam), 1),
                               "limb_deg": round(float(limb_bone_errors(
-                                  preds[-1] - preds[-1][:, [0, 3]].mean(1, keepdims=True),
-                                  truths[-1] - truths[-1][:, [0, 3]].mean(1, keepdims=True)
-                              ).mean()), 2)})
+                                  centre3(preds[-1]), centre3(truths[-1])).mean()), 2)})
     pred, true = np.concatenate(preds), np.concatenate(truths)
-    centre3 = lambda p: p - p[:, [0, 3]].mean(axis=1, keepdims=True)  # noqa: E731 (mid-hip)
     err = limb_bone_errors(centre3(pred), centre3(true))
     extra: dict = {}
     if depth:

@@ -197,7 +197,7 @@ def keep_recorded(result: dict, path: Path) -> list[str]:
     """Keep the runs recorded in ``path`` (an earlier ``collect`` of the same round) that this
     collection lacks: run directories live outside git, so a fresh checkout (or another
     ``--runs``) has none, and rewriting the round without them would lose every figure.
-    Returns the kept variants, in the order of the round."""
+    Returns the kept variants; the recorded runs come first in the merged result."""
     if not path.is_file():
         return []
     recorded = json.loads(path.read_text()).get("runs", {})

@@ -140,10 +140,10 @@ def test_depth_breakdown_separates_the_image_plane_from_depth():
     pred = true.copy()
     pred[0, 1, 2] -= 0.4  # knee 0.4 m nearer: 45 degrees out of the plane on both bones
     out = probes.depth_breakdown(pred, true)
-    assert out["elevation_signed_deg"]["r_thigh"] == pytest.approx(-45.0, abs=1e-6)
-    assert out["elevation_signed_deg"]["r_shank"] == pytest.approx(45.0, abs=1e-6)
-    assert out["in_plane_deg"]["r_thigh"] == pytest.approx(0.0, abs=1e-6)
-    assert out["elevation_abs_deg"]["l_thigh"] == pytest.approx(0.0, abs=1e-6)
+    assert out["elevation_signed_deg"]["r_hip-r_knee"] == pytest.approx(-45.0, abs=1e-6)
+    assert out["elevation_signed_deg"]["r_knee-r_ankle"] == pytest.approx(45.0, abs=1e-6)
+    assert out["in_plane_deg"]["r_hip-r_knee"] == pytest.approx(0.0, abs=1e-6)
+    assert out["elevation_abs_deg"]["l_hip-l_knee"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_view_elevation_is_the_angle_below_the_horizon():
