@@ -121,6 +121,12 @@ ROUNDS: dict[str, dict[str, tuple[str, list[str]]]] = {
                                                 "model.dropout=0.2"]),
         "semgcn-1f-c256-det": ("semgcn-1f", ["data.source=det", "train.precise_bn_batches=100", "model.channels=256"]),
     },
+    # the same five-variant search for SemGCN with its non-local blocks (the semgcn-nl-1f row)
+    "b3-baselines": {
+        f"semgcn-nl-1f{tag}-det": ("semgcn-nl-1f", ["data.source=det", "train.precise_bn_batches=100", *sets])
+        for tag, sets in [("", []), ("-lr2e-3", ["train.lr=2e-3"]), ("-lr5e-4", ["train.lr=5e-4"]),
+                          ("-drop0.2", ["model.dropout=0.2"]), ("-c256", ["model.channels=256"])]
+    },
 }
 
 # rounds run on a shorter protocol than (EPOCHS, SAMPLES): round -> (epochs, samples per epoch).
