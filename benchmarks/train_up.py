@@ -14,6 +14,9 @@ exactly as ``skelgnn infer`` lifts (``Lifter.predict_full``, reframed) and place
 :func:`skelgnn.motion.trajectory.estimate_trajectory` with the default intrinsics, so the regressor sees
 what it will see at inference. Targets: the virtual cameras' exact world up ``R^T e_z`` in camera
 coordinates. Every ``--step``-th frame is kept; a left/right mirror of every sample doubles the set.
+``--low-cameras N`` adds N cameras a sequence 0.2-1 m high, looking level to 20 degrees up (a phone
+on a table); with ``--cameras 0`` it builds only those, to join with another cached set in
+``benchmarks/up_candidates.py``. The shipped weights do not use it (docs/DESIGN.md, "World frame").
 
 Choice: the epoch count, width and the clip robustness are chosen on the ``val`` subject (its own
 cameras, another seed), never on test; the roll range (5 / 15 degrees against 3 / 8 and 8 / 20)
@@ -36,6 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "cmu"
 WEIGHTS = REPO / "src" / "skelgnn" / "resources" / "up_regressor.npz"
 
+# cameras near the floor or a table top looking level or up (``--low-cameras``)
+LOW_HEIGHT = (0.2, 1.0)
+LOW_ELEVATION = (-20.0, 10.0)
 # H36M-17 left/right swap (mirror augmentation)
 _SWAP = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
 
@@ -60,7 +66,8 @@ def lift_clip(lifter, uv: np.ndarray, image_size) -> tuple[np.ndarray, np.ndarra
 
 
 def build_set(lifter, subjects, cameras: int, seed: int, step: int, max_height: float,
-              tag: str, roll: tuple[float, float] = (3.0, 8.0)) -> dict[str, np.ndarray]:  # noqa: ANN001
+              tag: str, roll: tuple[float, float] = (3.0, 8.0),
+              low_cameras: int = 0) -> dict[str, np.ndarray]:  # noqa: ANN001
     """Features, targets, torso directions and clip ids of ``subjects`` (see the docstring)."""
     from skelgnn.data.cameras import DEVICE_KINDS, CameraSampler
     from skelgnn.data.detnoise import DetectorNoise
@@ -73,13 +80,18 @@ def build_set(lifter, subjects, cameras: int, seed: int, step: int, max_height: 
 
     sampler = CameraSampler(kinds=tuple(DEVICE_KINDS), height=(0.3, max_height),
                             roll_std=roll[0], roll_max=roll[1])
+    low = CameraSampler(kinds=tuple(DEVICE_KINDS), height=LOW_HEIGHT, elevation=LOW_ELEVATION,
+                        roll_std=roll[0], roll_max=roll[1])
     feats, targets, torso, clip = [], [], [], []
     n_clip = 0
     for subject in sorted(subjects):
         for action in sorted(p3[subject]):
             world = np.asarray(p3[subject][action], dtype=np.float64)
             rng = sequence_rng(seed, subject, action, tag)
-            for i, (cam, _) in enumerate(sampler.sample_many(world, cameras, rng)):
+            views = sampler.sample_many(world, cameras, rng)
+            if low_cameras:
+                views += low.sample_many(world, low_cameras, sequence_rng(seed, subject, action, tag + "-low"), "low")
+            for i, (cam, _) in enumerate(views):
                 if i % 2 == 0:  # the training augmentation's detector noise
                     rec = view_record(subject, action, 0, world, cam, DetectorNoise(), rng)
                 else:  # the benchmark's synthetic detector, scaled to the person
@@ -184,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cameras", type=int, default=8, help="cameras per training sequence")
+    ap.add_argument("--low-cameras", type=int, default=0,
+                    help="extra cameras per training sequence placed 0.2-1 m high, looking up to 20 degrees up")
     ap.add_argument("--step", type=int, default=2, help="keep every STEP-th frame")
     ap.add_argument("--max-height", type=float, default=3.5)
     ap.add_argument("--roll-std", type=float, default=5.0,
@@ -219,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         lifter = Lifter.from_checkpoint(default_checkpoint())
         sets = {"train": build_set(lifter, train_subjects, args.cameras, args.seed, args.step,
-                                   args.max_height, "up-train", (args.roll_std, args.roll_max)),
+                                   args.max_height, "up-train", (args.roll_std, args.roll_max),
+                                   args.low_cameras),
                 "val": build_set(lifter, val_subjects, 2, args.seed + 1, args.step,
                                  args.max_height, "up-val", (args.roll_std, args.roll_max))}
         if cache is not None:
