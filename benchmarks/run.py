@@ -47,6 +47,8 @@ ROWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     # ... and the other two after the same search (round b2-baselines)
     "fcn-1f-tuned": (None, ("det",), None),
     "semgcn-1f-tuned": ("semgcn-1f-tuned.toml", ("det",), None),
+    # ... and SemGCN with its non-local blocks (round b3-baselines)
+    "semgcn-nl-1f-tuned": ("semgcn-nl-1f-tuned.toml", ("det",), None),
     "skelgnn-1f-nosqueeze": (None, ("det",), None),
     "skelgnn-1f-flat": (None, ("det",), None),
     "skelgnn-1f-static": (None, ("det",), None),

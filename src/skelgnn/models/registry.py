@@ -124,6 +124,9 @@ PRESETS: dict[str, ModelConfig] = {
     # learning rate 1e-3 -> 2e-3 (configs/semgcn-1f-tuned.toml; the model is semgcn-1f's)
     "fcn-1f-tuned": FCNConfig(dropout=0.0),
     "semgcn-1f-tuned": SemGCNConfig(),
+    # SemGCN with its non-local blocks after the same search (round b3-baselines): learning rate
+    # 1e-3 -> 2e-3 (configs/semgcn-nl-1f-tuned.toml; the model is semgcn-nl-1f's)
+    "semgcn-nl-1f-tuned": SemGCNConfig(non_local=True),
     "tcn-9f": TCNConfig(filter_widths=(3, 3)),
     "tcn-27f": TCNConfig(filter_widths=(3, 3, 3)),
     "tcn-81f": TCNConfig(filter_widths=(3, 3, 3, 3)),
