@@ -64,6 +64,7 @@ PAIRS: list[tuple[str, str, tuple[str, ...]]] = [
     ("skelgnn-1f", "semgcn-1f", ("det", "gt")),
     ("skelgnn-1f", "semgcn-1f-tuned", ("det",)),
     ("skelgnn-1f", "semgcn-nl-1f", ("det", "gt")),
+    ("skelgnn-1f", "semgcn-nl-1f-tuned", ("det",)),
     ("skelgnn-1f", "skelgnn-1f-paper", ("det", "gt")),
     ("skelgnn-1f", "skelgnn-1f-nosqueeze", ("det",)),
     ("skelgnn-1f", "skelgnn-1f-flat", ("det",)),
