@@ -16,7 +16,8 @@ what it will see at inference. Targets: the virtual cameras' exact world up ``R^
 coordinates. Every ``--step``-th frame is kept; a left/right mirror of every sample doubles the set.
 ``--low-cameras N`` adds N cameras a sequence 0.2-1 m high, looking level to 20 degrees up (a phone
 on a table); with ``--cameras 0`` it builds only those, to join with another cached set in
-``benchmarks/up_candidates.py``. The shipped weights do not use it (docs/DESIGN.md, "World frame").
+``benchmarks/up_candidates.py`` (it then needs ``--out``). The shipped weights do not use it
+(docs/DESIGN.md, "World frame").
 
 Choice: the epoch count, width and the clip robustness are chosen on the ``val`` subject (its own
 cameras, another seed), never on test; the roll range (5 / 15 degrees against 3 / 8 and 8 / 20)
@@ -214,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(WEIGHTS))
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "train_up.json"))
     args = ap.parse_args(argv)
+    if args.cameras == 0 and Path(args.out) == WEIGHTS:
+        ap.error("--cameras 0 builds a set to join with another (benchmarks/up_candidates.py), not weights "
+                 "to ship: give --out")
     import torch
 
     from skelgnn.data.benchmark import read_split

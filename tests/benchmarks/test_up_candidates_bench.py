@@ -57,3 +57,12 @@ def test_low_cameras_stand_low_and_look_level_or_up():
         assert el <= 10.0 + np.degrees(np.arctan(0.3 / 2.0)) + 0.5
         elevations.append(el)
     assert np.mean(elevations) < 0.0  # looking up on average
+
+
+def test_a_low_camera_only_set_never_overwrites_the_shipped_weights(capsys):
+    train_up = load_benchmark_script("train_up")
+    before = train_up.WEIGHTS.read_bytes()
+    with pytest.raises(SystemExit):
+        train_up.main(["--cameras", "0", "--low-cameras", "4"])
+    assert "give --out" in capsys.readouterr().err
+    assert train_up.WEIGHTS.read_bytes() == before
