@@ -6,8 +6,9 @@
 Scores each checkpoint with :func:`skelgnn.evaluate.footage.evaluate_footage` (the path of
 ``skelgnn evaluate --footage``: lifted as ``skelgnn infer`` does) with flip repair on (the
 default) and off, plus, per checkpoint, the other infer options: ``--smooth``, ``--no-reframe``,
-``--no-tta``, ``--no-level``, and the constant-pose floor; then injects whole-body left/right swaps into the real
-detections (``--inject-swaps``) and measures the flip repair on them. Writes ``OUT/<stem>.json``
+``--no-tta``, ``--no-level``, ``--stance-knees off``, and the constant-pose floor; then injects
+whole-body left/right swaps into the real detections (``--inject-swaps``) and measures the flip
+repair on them. Writes ``OUT/<stem>.json``
 (every run's full result) and ``OUT/<stem>.md`` (the tables). The footage is never copied into
 the results: only figures.
 """
@@ -17,20 +18,23 @@ import argparse
 import json
 import sys
 import time
+from typing import Optional
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHELF_DEV = REPO.parent / "shared" / "data" / "shelf_dev" / "shelf_dev.npz"
 OUT = REPO / "benchmarks" / "results" / "footage"
 
-_DEFAULTS = {"flip_repair": True, "smooth": False, "reframe": True, "flip_test": True, "level": True}
-VARIANTS: dict[str, dict[str, bool]] = {
+_DEFAULTS = {"flip_repair": True, "smooth": False, "reframe": True, "flip_test": True, "level": True,
+             "stance_knees": None}
+VARIANTS: dict[str, dict[str, Optional[bool]]] = {
     "defaults": _DEFAULTS,
     "no flip repair": {**_DEFAULTS, "flip_repair": False},
     "--smooth": {**_DEFAULTS, "smooth": True},
     "--no-reframe": {**_DEFAULTS, "reframe": False},
     "--no-tta": {**_DEFAULTS, "flip_test": False},
     "--no-level": {**_DEFAULTS, "level": False},
+    "--stance-knees off": {**_DEFAULTS, "stance_knees": False},
 }
 """Infer options tried per checkpoint (``defaults``: ``skelgnn infer`` as shipped)."""
 
@@ -51,7 +55,8 @@ def run(footage_path: Path, checkpoints: list[Path], variants: list[str],
             lifter.flip_repair = opts["flip_repair"]
             start = time.perf_counter()
             result = evaluate_footage(footage, lifter, min_score, reframe=opts["reframe"],
-                                      smooth=opts["smooth"], level=opts["level"])
+                                      smooth=opts["smooth"], level=opts["level"],
+                                      stance_knees=opts["stance_knees"])
             seconds = time.perf_counter() - start
             constant = result["constant_pose"]
             result["footage"] = footage_path.name  # the file's name, not this machine's path

@@ -153,6 +153,7 @@ def test_infer_h36m17_npz(ckpts, tmp_path, capsys):
     assert data["joint_names"].tolist() == list(H36M17.names)
     assert str(data["checkpoint"]) == "skelgnn-27f.pt" and float(data["fps"]) == 50.0
     assert str(data["layout"]) == "h36m17"
+    assert not bool(data["stance_knees_applied"])  # mocap-layout keypoints: knees as lifted
     np.testing.assert_allclose(data["keypoints_2d"], kp, atol=1e-3)
     # infer's 3D is the API's, levelled by the roll it records
     ref = Lifter.from_checkpoint(ckpts["skelgnn-27f"]).predict_full(
@@ -173,6 +174,15 @@ def test_infer_coco17_json(ckpts, tmp_path, capsys):
     assert "filled 18 missing joint(s) in 2 frame(s)" in capsys.readouterr().out
     data = _load(out)
     assert data["poses_3d"].shape == (12, 17, 3) and np.isfinite(data["poses_3d"]).all()
+    assert bool(data["stance_knees_applied"]) and data["stance_knees"].shape == (12, 2)
+    off = tmp_path / "off.npz"
+    assert main(["infer", "--keypoints", str(src), "--layout", "coco17", "--image-size", "1000",
+                 "1002", "--checkpoint", str(ckpts["skelgnn-1f"]), "--out", str(off),
+                 "--stance-knees", "off"]) == 0
+    data_off = _load(off)
+    assert not bool(data_off["stance_knees_applied"]) and not data_off["stance_knees"].any()
+    moved = np.abs(data["poses_3d"] - data_off["poses_3d"]).max(axis=(0, 2))  # per joint
+    assert np.delete(moved, [2, 5]).max() < 1e-5  # only the knees (2, 5) may move
     assert data["filled"][7].all() and data["filled"][4, 13] and data["filled"].sum() == 18
     assert "fps" not in data
     np.testing.assert_array_equal(data["frames"], np.arange(12))

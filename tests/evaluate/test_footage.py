@@ -137,8 +137,17 @@ def test_cli_evaluate_footage(footage_file, tmp_path, capsys):
                  "--json", str(out_json), "--md", str(out_md), "--no-flip-repair"]) == 0
     result = json.loads(out_json.read_text())
     assert result["options"]["flip_repair"] is False and result["lifted"] == 2
+    assert result["options"]["stance_knees"] is False  # h36m17 keypoints: auto leaves them
+    assert result["stance_knee_share"] is None
     assert out_md.read_text().startswith("# Footage: mini_footage.npz")
+    assert "stance knees off" in out_md.read_text()
     assert "P-MPJPE" in capsys.readouterr().out
+    on_json = tmp_path / "on.json"
+    assert main(["evaluate", "--footage", str(footage_file), "--checkpoint", str(CKPT),
+                 "--json", str(on_json), "--stance-knees", "on"]) == 0
+    on = json.loads(on_json.read_text())
+    assert on["options"]["stance_knees"] is True and 0.0 <= on["stance_knee_share"] <= 1.0
+    assert "stance knees on (weight" in capsys.readouterr().out
 
 
 def test_bad_footage_files(tmp_path, footage_file):

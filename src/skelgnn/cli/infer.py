@@ -183,7 +183,7 @@ def _video_writes(args: argparse.Namespace) -> Writes:
 def cmd_video(args: argparse.Namespace) -> int:
     """``skelgnn video``."""
     from skelgnn.cli.motion import (apply_threads, build_cli_lifter, flip_line, path_smoothing,
-                                    write_exports)
+                                    stance_knees, write_exports)
     from skelgnn.cli.quiet import filter_native_stderr
     from skelgnn.motion.pipeline import world_summary
     from skelgnn.progress import terminal_mode
@@ -213,7 +213,8 @@ def cmd_video(args: argparse.Namespace) -> int:
                                progress=terminal_mode(), reframe=not args.no_reframe,
                                focal=args.focal, smooth=args.smooth, viewer=not args.no_viewer,
                                rotate=args.rotate if args.rotate == "auto" else int(args.rotate),
-                               level=not args.no_level, path_smooth_s=path_smoothing(args))
+                               level=not args.no_level, path_smooth_s=path_smoothing(args),
+                               stance_knees=stance_knees(args))
     elapsed = time.perf_counter() - start
     frames = result.prediction.poses_3d.shape[0]
     print(f"{args.input}: {frames} frames, {info.size[0]}x{info.size[1]} at {info.fps:g} fps, "

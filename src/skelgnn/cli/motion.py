@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # numpy is imported by the handlers, not when the parser is b
 
 __all__ = ["add_motion_arguments", "apply_threads", "build_cli_lifter", "refuse_removed_reframe",
            "lift_prediction", "path_smoothing", "flip_line", "write_exports", "cmd_infer_tracks",
-           "add_convert_parser", "cmd_convert", "add_render_parser", "cmd_render"]
+           "add_convert_parser", "cmd_convert", "add_render_parser", "cmd_render",
+           "STANCE_CHOICES", "add_stance_argument", "stance_knees"]
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ torch to list them)."""
 
 def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     """``--no-reframe``, ``--device``, ``--threads``, ``--focal``, ``--smooth``,
-    ``--path-smoothing``, ``--export``, ``--no-flip-repair``, ``--no-level``."""
+    ``--path-smoothing``, ``--export``, ``--no-flip-repair``, ``--no-level``, ``--stance-knees``."""
     parser.add_argument("--no-reframe", action="store_true",
                         help="lift in the keypoints' own pixels instead of a virtual camera "
                              "framed like the training data (the default of `infer`, `video` and "
@@ -57,8 +58,29 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: a camera rolled more than 5 degrees, by the learnt up, "
                              "is levelled and the clip lifted again; see docs/USAGE.md, "
                              "'A tilted camera')")
+    add_stance_argument(parser)
     parser.add_argument("--threads", metavar="N", type=int, default=1,
                         help="torch CPU threads (default 1: fastest for one clip, see docs/USAGE.md)")
+
+
+STANCE_CHOICES = ("auto", "on", "off")
+"""``--stance-knees`` values (:func:`stance_knees`)."""
+
+
+def add_stance_argument(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--stance-knees auto|on|off`` (``prefix``: a help prefix such as ``"--footage: "``)."""
+    parser.add_argument("--stance-knees", choices=STANCE_CHOICES, default="auto",
+                        help=prefix + "straighten, in depth, the knees of legs that stand (foot "
+                             "planted and still, leg under the hip and straight in 2D): auto "
+                             "(default) for a detector's keypoints, not for h36m17 ones, which "
+                             "may carry the training skeleton's own knees; see docs/USAGE.md, "
+                             "'Standing knees'")
+
+
+def stance_knees(args: argparse.Namespace) -> Optional[bool]:
+    """``--stance-knees`` as :func:`skelgnn.motion.pipeline.lift_and_place` takes it (None: by
+    layout)."""
+    return {"auto": None, "on": True, "off": False}[getattr(args, "stance_knees", "auto")]
 
 
 def apply_threads(args: argparse.Namespace) -> None:
@@ -122,7 +144,7 @@ def lift_prediction(lifter: Any, keypoints: Any, image_size: tuple[float, float]
     pred, motion = lift_and_place(lifter, keypoints, image_size, layout, args.min_score,
                                   reframe=not args.no_reframe, fps=fps, focal=args.focal,
                                   smooth=args.smooth, level=not getattr(args, "no_level", False),
-                                  path_smooth_s=path_smoothing(args))
+                                  path_smooth_s=path_smoothing(args), stance_knees=stance_knees(args))
     return pred, motion.arrays()
 
 

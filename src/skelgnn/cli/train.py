@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from skelgnn.cli.common import EXIT_OK, SAMPLE_VIDEO, default_data_dir, in_dir, positive_int
+from skelgnn.cli.motion import add_stance_argument, stance_knees
 from skelgnn.fileio import Writes, atomic_write_text, check_output_path
 from skelgnn.options import Device, Source, choices
 from skelgnn.tables import format_table
@@ -164,6 +165,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                     help="--footage: One-Euro filter on the poses, as `skelgnn infer --smooth`")
     ev.add_argument("--no-level", action="store_true",
                     help="--footage: never level a rolled camera, as `skelgnn infer --no-level`")
+    add_stance_argument(ev, "--footage: ")
     ev.set_defaults(command="evaluate", handler=cmd_evaluate, writes=lambda a: Writes(
         [a.json, a.md, a.per_sample],
         [a.checkpoint, a.footage, None if a.footage else default_data_dir(a.data)]))
@@ -215,7 +217,8 @@ def _evaluate_footage(args: argparse.Namespace) -> int:
     lifter = build_lifter(args.checkpoint, "torch", not args.no_tta)
     lifter.flip_repair = not args.no_flip_repair
     result = evaluate_footage(footage, lifter, args.min_score, reframe=not args.no_reframe,
-                              smooth=args.smooth, level=not args.no_level)
+                              smooth=args.smooth, level=not args.no_level,
+                              stance_knees=stance_knees(args))
     report = format_footage_report(result)
     print(report, end="")
     if args.json:

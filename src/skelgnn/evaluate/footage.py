@@ -357,15 +357,15 @@ _SUMMARY_KEYS = ("mpjpe_mm", "p_mpjpe_mm", "limb_deg", "knee_pred_deg", "knee_tr
 
 def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
                      reframe: bool = True, smooth: bool = False,
-                     level: bool = True) -> dict[str, Any]:
+                     level: bool = True, stance_knees: Optional[bool] = None) -> dict[str, Any]:
     """Lift every track as ``skelgnn infer`` does and score it (see the module docstring).
 
     Args:
         footage: from :func:`read_footage`.
         lifter: a :class:`skelgnn.infer.lifter.Lifter` (its ``flip_repair`` and ``flip_test``
             settings are used as they are).
-        min_score, reframe, smooth, level: as ``skelgnn infer`` ``--min-score``,
-            ``--no-reframe``, ``--smooth``, ``--no-level``.
+        min_score, reframe, smooth, level, stance_knees: as ``skelgnn infer`` ``--min-score``,
+            ``--no-reframe``, ``--smooth``, ``--no-level``, ``--stance-knees`` (None: auto).
 
     Returns:
         a JSON-ready dict: ``overall`` and ``constant_pose`` means over scored frames,
@@ -388,6 +388,7 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
     mean_pose = constant_pose(all_gt)
     swapped = 0
     frames_lifted = 0
+    stance_weights: list[np.ndarray] = []
     for track in footage.tracks:
         if not track.valid.any():
             continue
@@ -395,11 +396,13 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
             pred, motion = lift_and_place(lifter, track.keypoints, footage.image_size,
                                           footage.layout, min_score, reframe=reframe,
                                           fps=footage.fps, focal=track.focal, smooth=smooth,
-                                          level=level)
+                                          level=level, stance_knees=stance_knees)
         except ValueError as exc:
             refused.append({"track": track.name, "reason": str(exc)})
             log.info("footage %s: refused: %s", track.name, exc)
             continue
+        if motion.stance_knees is not None:
+            stance_weights.append(motion.stance_knees)
         poses = motion.poses_3d[:, list(H36M_LIMB)]  # (F, 12, 3)
         scores = score_frames(poses[track.valid], track.gt[track.valid])
         const = score_frames(np.repeat(mean_pose[None], int(track.valid.sum()), axis=0),
@@ -445,7 +448,11 @@ def evaluate_footage(footage: Footage, lifter: Any, min_score: float = 0.3,
         "checkpoint": lifter.info.get("checkpoint", "?"),
         "options": {"min_score": min_score, "reframe": reframe, "smooth": smooth, "level": level,
                     "flip_repair": bool(getattr(lifter, "flip_repair", False)),
-                    "flip_test": bool(getattr(lifter, "flip_test", False))},
+                    "flip_test": bool(getattr(lifter, "flip_test", False)),
+                    "stance_knees": (footage.layout != "h36m17") if stance_knees is None
+                    else bool(stance_knees)},
+        "stance_knee_share": (float(np.concatenate(stance_weights).mean()) if stance_weights
+                              else None),
         "joints": list(LIMB_JOINTS),
         "tracks": len([t for t in footage.tracks if t.valid.any()]),
         "lifted": len(per_track),
@@ -475,7 +482,10 @@ def format_footage_report(result: dict[str, Any]) -> str:
         "",
         f"checkpoint {result['checkpoint']}; flip repair {'on' if opts['flip_repair'] else 'off'}"
         f", smooth {'on' if opts['smooth'] else 'off'}, reframe "
-        f"{'on' if opts['reframe'] else 'off'}, min score {opts['min_score']:g}. Tracks lifted "
+        f"{'on' if opts['reframe'] else 'off'}, stance knees "
+        + (f"on (weight {result['stance_knee_share']:.2f} over the legs' frames)"
+           if opts.get("stance_knees") and result.get("stance_knee_share") is not None else "off")
+        + f", min score {opts['min_score']:g}. Tracks lifted "
         f"{result['lifted']} of {result['tracks']} ({len(result['refused'])} refused, "
         f"{result['tracks_with_unseen_joints']} with joints never seen placed from the body); "
         f"flip repair swapped {result['flip_swapped_frames']} of {result['frames_lifted']} "

@@ -15,7 +15,9 @@ infer`` and ``skelgnn video`` control:
    trajectory's depth jitters from frame to frame, and on the floor that reads as a body
    shuffling back and forth and feet skating;
 5. detect per-frame foot contacts, put the contact feet on the floor (a vertical shift per
-   frame) and measure foot skating (:func:`skelgnn.motion.contacts.settle`).
+   frame) and measure foot skating (:func:`skelgnn.motion.contacts.settle`);
+6. for a detector's keypoints, straighten the knees of standing legs in depth
+   (:mod:`skelgnn.motion.stance`; :func:`lift_and_place`).
 
 Shape letters: ``F`` frames, ``J`` joints (17, Human3.6M order).
 """
@@ -94,6 +96,8 @@ class Motion:
             levelled).
         path_smooth_s: sigma (seconds) of the smoothing of the root's path across the floor
             (0: none).
+        stance_knees: ``(F, 2)`` weight (0-1, left and right) by which each knee was
+            straightened as standing (:mod:`skelgnn.motion.stance`); None when not applied.
     """
 
     poses_3d: np.ndarray
@@ -108,6 +112,7 @@ class Motion:
     up_method: str
     roll_deg: float = 0.0
     path_smooth_s: float = 0.0
+    stance_knees: Optional[np.ndarray] = None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The npz entries this adds to ``poses_3d.npz`` (see docs/USAGE.md, "From video to motion")."""
@@ -121,7 +126,10 @@ class Motion:
                 "foot_skating_cm_s": np.array(self.skating["cm_per_s"]),
                 "up_method": np.array(self.up_method),
                 "level_roll_deg": np.array(self.roll_deg),
-                "path_smoothing_s": np.array(self.path_smooth_s)}
+                "path_smoothing_s": np.array(self.path_smooth_s),
+                "stance_knees": (np.zeros((len(self.poses_3d), 2), np.float32) if self.stance_knees is None
+                                 else self.stance_knees.astype(np.float32)),
+                "stance_knees_applied": np.array(self.stance_knees is not None)}
 
 
 def build_motion(poses_3d: np.ndarray, keypoints_2d: np.ndarray, image_size: tuple[float, float],
@@ -197,7 +205,8 @@ def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float
                    min_score: float = 0.3, reframe: bool = True, fps: Optional[float] = None,
                    focal: Optional[float] = None, smooth: bool = False, level: bool = True,
                    min_roll_deg: float = LEVEL_MIN_ROLL_DEG,
-                   path_smooth_s: float = PATH_SMOOTH_S):  # noqa: ANN001, ANN201
+                   path_smooth_s: float = PATH_SMOOTH_S,
+                   stance_knees: Optional[bool] = None):  # noqa: ANN001, ANN201
     """Lift a clip and place it in the scene, levelling a rolled camera: what ``skelgnn infer``,
     ``skelgnn video`` and ``skelgnn evaluate --footage`` run.
 
@@ -206,7 +215,9 @@ def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float
     than ``min_roll_deg`` (:data:`LEVEL_MIN_ROLL_DEG`), the clip is lifted again as the level
     camera would see it and the roll re-estimated there, :data:`LEVEL_ITERATIONS` times (a phone
     held a little askew; the lifters were trained on cameras rolled a few degrees at most, and a
-    rolled view bends their 3D).
+    rolled view bends their 3D). Then, when ``stance_knees`` (None: for every ``layout`` but
+    ``h36m17``, see :mod:`skelgnn.motion.stance`), the knees of standing legs are straightened
+    in depth, in ``poses_3d`` and ``poses_world`` alike.
 
     Returns:
         ``(prediction, motion)``: the prediction (``poses_3d`` as placed, smoothed under ``smooth``;
@@ -230,18 +241,42 @@ def lift_and_place(lifter, keypoints: np.ndarray, image_size: tuple[float, float
                                       path_smooth_s=path_smooth_s)
                 estimate = camera_roll_deg(motion.world.rotation[1])
     motion = dataclasses.replace(motion, roll_deg=roll)
+    if stance_knees is None:
+        stance_knees = layout != "h36m17"
+    if stance_knees:
+        motion = _stand_knees(motion, pred.keypoints_2d, float(fps) if fps else 30.0)
     return dataclasses.replace(pred, poses_3d=motion.poses_3d), motion
+
+
+def _stand_knees(motion: Motion, keypoints_2d: np.ndarray, fps: float) -> Motion:
+    """``motion`` with its standing knees straightened (:mod:`skelgnn.motion.stance`)."""
+    import dataclasses
+
+    from skelgnn.motion.stance import stance_weights, straighten_knees
+
+    weights = stance_weights(motion.poses_3d, keypoints_2d, motion.contacts,
+                             motion.world.rotation[1], fps)
+    poses = straighten_knees(motion.poses_3d, weights)
+    moved: np.ndarray = poses - np.asarray(motion.poses_3d, dtype=np.float64)  # camera frame
+    world = np.asarray(motion.poses_world, dtype=np.float64) + moved @ motion.world.rotation.T
+    return dataclasses.replace(motion, poses_3d=poses.astype(np.float32),
+                               poses_world=world.astype(np.asarray(motion.poses_world).dtype),
+                               stance_knees=weights)
 
 
 def world_summary(arrays: Mapping[str, np.ndarray]) -> str:
     """The CLI's one line on the world frame from :meth:`Motion.arrays`: where up came from, the
-    camera roll levelled (when it was), the frames with a foot down, the foot skating and the
-    root path's smoothing (when on)."""
+    camera roll levelled (when it was), the frames with a foot down, the foot skating, the
+    root path's smoothing (when on) and the standing knees straightened (when on)."""
     contacts = np.asarray(arrays["foot_contacts"], dtype=bool)
     down = int(contacts.any(axis=1).sum())
     roll = float(arrays.get("level_roll_deg", 0.0))
     level = f", camera levelled by {roll:.1f} deg" if roll else ""
     path = float(arrays.get("path_smoothing_s", 0.0))
     smoothed = f", root path smoothed over {path:g} s" if path else ""
+    stance = ""
+    if bool(arrays.get("stance_knees_applied", False)):
+        share = float(np.asarray(arrays["stance_knees"]).mean()) if len(contacts) else 0.0
+        stance = f", standing knees straightened (weight {share:.2f} over the legs' frames)"
     return (f"world: up {arrays['up_method']}{level}, a foot on the floor in {down}/{len(contacts)} "
-            f"frames, foot skating {float(arrays['foot_skating_cm_s']):.1f} cm/s{smoothed}")
+            f"frames, foot skating {float(arrays['foot_skating_cm_s']):.1f} cm/s{smoothed}{stance}")

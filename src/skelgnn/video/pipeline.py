@@ -361,12 +361,13 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
                     layout: str = "blazepose33", min_score: float = 0.3, reframe: bool = True,
                     focal: Optional[float] = None, smooth: bool = False,
                     extra: Optional[dict[str, np.ndarray]] = None, level: bool = True,
-                    path_smooth_s: Optional[float] = None
+                    path_smooth_s: Optional[float] = None, stance_knees: Optional[bool] = None
                     ) -> tuple[Prediction, dict[str, np.ndarray], Path]:
     """Step 3 of :func:`process_video`, everything after detection: lift ``seq`` with
     :meth:`~skelgnn.infer.lifter.Lifter.predict_full` (the same call and defaults as ``skelgnn infer``
     and :meth:`~skelgnn.infer.lifter.Lifter.predict`, so the same keypoints give the same 3D), add the
-    trajectory and the world frame, levelling a rolled camera unless ``level`` is False
+    trajectory and the world frame, levelling a rolled camera unless ``level`` is False and
+    straightening standing knees as ``stance_knees`` says (None: for a detector's layout)
     (:func:`skelgnn.motion.pipeline.lift_and_place`, as ``skelgnn infer``) and write
     ``out_dir/poses_3d.npz`` (with ``extra`` entries, e.g. MediaPipe's own 3D). ``path_smooth_s``:
     the root path's smoothing (:data:`skelgnn.motion.pipeline.PATH_SMOOTH_S` when None).
@@ -382,7 +383,7 @@ def lift_detections(seq: KeypointSequence, out_dir: str | Path, lifter: Lifter,
     pred, motion = lift_and_place(lifter, seq.keypoints, seq.image_size, layout, min_score,
                                   reframe=reframe, fps=seq.fps, focal=focal, smooth=smooth,
                                   level=level, path_smooth_s=PATH_SMOOTH_S if path_smooth_s is None
-                                  else path_smooth_s)
+                                  else path_smooth_s, stance_knees=stance_knees)
     log.info("video %s: %s", seq.source, pred.report.summary())
     arrays = motion.arrays()
     path = pred.save(Path(out_dir) / "poses_3d.npz", fps=seq.fps, frames=seq.frames,
@@ -441,7 +442,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
                   render: bool = True, progress: ProgressMode = False,
                   reframe: bool = True, focal: Optional[float] = None,
                   smooth: bool = False, viewer: bool = True, rotate: int | str = 0,
-                  level: bool = True, path_smooth_s: Optional[float] = None) -> VideoResult:
+                  level: bool = True, path_smooth_s: Optional[float] = None,
+                  stance_knees: Optional[bool] = None) -> VideoResult:
     """Video -> 2D keypoints -> 3D poses -> renders, all written to ``out_dir``.
 
     Args:
@@ -475,6 +477,8 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
             metadata needs nothing here: ffmpeg applies it when decoding.
         level: lift a clip whose camera looks rolled again as the level camera would see it
             (:func:`skelgnn.motion.pipeline.lift_and_place`; ``--no-level`` turns it off).
+        stance_knees: straighten the knees of standing legs in depth (:mod:`skelgnn.motion.stance`;
+            None: for a detector's layout, as ``--stance-knees auto``).
     """
     out_dir = Path(out_dir)
     # the clip itself may sit in out_dir under an output's name: refused, never deleted below
@@ -522,7 +526,7 @@ def process_video(path: str | Path, out_dir: str | Path, lifter: Lifter,
     with stage(f"lifting {seq.num_frames} frames"):
         pred, arrays, files["poses_3d"] = lift_detections(seq, out_dir, lifter, layout,
                                                           min_score, reframe, focal, smooth, extra,
-                                                          level, path_smooth_s)
+                                                          level, path_smooth_s, stance_knees)
     timings["lift"] = time.perf_counter() - t_lift
     agreement, n_agree = None, 0
     if "poses_3d_mediapipe" in extra:
