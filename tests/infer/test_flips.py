@@ -112,6 +112,46 @@ def test_three_d_consistency_with_a_lifter(records):
     assert tp / (tp + fn) >= 0.95 and tp / (tp + fp) >= 0.95
 
 
+def _arms_change_sides(jump_px: float, at: int = 40, frames: int = 60) -> np.ndarray:
+    """A still 400 px person whose left and right arm joints, ``jump_px`` apart, change sides
+    between frames ``at - 1`` and ``at`` (each moving 2 px beyond the other's old place): keeping
+    the labels moves them ``jump_px + 2`` px, swapping them from there on only 2 px."""
+    kp = np.zeros((frames, 17, 3))
+    kp[..., 2] = 1.0
+    kp[:, :, 1] = np.linspace(100, 500, 17)[None]  # distinct heights
+    kp[:, :, 0] = 300.0
+    kp[:, [1, 2, 3], 0], kp[:, [4, 5, 6], 0] = 270.0, 330.0  # legs apart and still
+    for right, left in ((14, 11), (15, 12), (16, 13)):
+        kp[:, left, 1] = kp[:, right, 1]
+        kp[:at, right, 0], kp[:at, left, 0] = 300.0, 300.0 + jump_px
+        kp[at:, right, 0], kp[at:, left, 0] = 302.0 + jump_px, 298.0
+    return kp
+
+
+def test_a_long_run_at_the_clip_end_needs_a_clear_jump():
+    """One change of sides at frame 40 could be a swap from there to the end, or arms crossing;
+    20 frames: kept only when the jump is a body's width (over EDGE_EVIDENCE), not a few cm."""
+    from skelgnn.infer.flips import EDGE_EVIDENCE, SWITCH_COST
+
+    weak = _arms_change_sides(24.0)  # saves 0.06 person heights: more than a switch costs
+    assert SWITCH_COST < 24.0 / 400 < EDGE_EVIDENCE
+    assert not detect_flips(weak)[:, 1].any()
+    strong = _arms_change_sides(80.0)  # 0.2: a frontal swap
+    found = detect_flips(strong)
+    assert found[40:, 1].all() and not found[:40, 1].any() and not found[:, 0].any()
+
+
+def test_a_swap_at_the_clip_start_is_still_repaired(records):
+    """A run of swapped frames from the first frame, with the jump of a real swap at its end."""
+    kp = _with_scores(records[0].keypoints_2d)
+    truth = np.zeros((len(kp), 2), bool)
+    truth[:8] = True  # the whole body, frames 0-7
+    np.testing.assert_array_equal(detect_flips(swap_groups(kp, truth)), truth)
+    truth[:] = False
+    truth[-6:] = True  # and at the end
+    np.testing.assert_array_equal(detect_flips(swap_groups(kp, truth)), truth)
+
+
 def test_bad_shape():
     with pytest.raises(ValueError, match=r"expected Human3.6M-17 keypoints \(F, 17, 3\)"):
         detect_flips(np.zeros((5, 33, 3)))
