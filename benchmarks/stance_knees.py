@@ -172,10 +172,34 @@ def main(argv: list[str] | None = None) -> int:
         row = {}
         for n, c in sets.items():
             w = weights_for(c, feats[n], bend, speed, vertical)
-            row[n] = {**score(c, stance.straighten_knees(c["poses"], w, target)),
+            row[n] = {**score(c, stance.straighten_knees(c["poses"], w, target)),  # knee depth only
                       "weighted_share": round(float(w.mean()), 3)}
         rows[name] = row
         print(name, row, flush=True)
+    # the rows above move the knee in depth only (straighten_knees); what ships (stand_legs)
+    # also gives each clip's legs one length, and the lifted lengths kept frame by frame is the
+    # other way to keep bones rigid
+    finals = {
+        "shipped: stand_legs (one thigh and shank length a clip, measured where the legs stand)":
+            lambda p, w: stance.stand_legs(p, w, shipped[3]),
+        "knee depth only, no length step (bones change length from frame to frame)":
+            lambda p, w: stance.straighten_knees(p, w, shipped[3]),
+        "each frame's lifted lengths kept (the ankle moves along the leg)":
+            lambda p, w: stance.set_leg_lengths(stance.straighten_knees(p, w, shipped[3]),
+                                                stance.leg_lengths(p)),
+    }
+    for name, fn in finals.items():
+        rows[name] = {}
+        for n, c in sets.items():
+            w = weights_for(c, feats[n], *shipped[:3])
+            poses = np.zeros_like(c["poses"])
+            for i in np.unique(c["clip"]):
+                m = c["clip"] == i
+                poses[m] = fn(c["poses"][m], w[m])
+            sd = np.mean([stance.leg_lengths(poses[c["clip"] == i]).std(axis=0).mean()
+                          for i in np.unique(c["clip"])])
+            rows[name][n] = {**score(c, poses), "leg_bone_sd_in_clip_cm": round(float(100 * sd), 2)}
+        print(name, rows[name], flush=True)
     result = {"checkpoint": Path(str(lifter.info.get("checkpoint", "?"))).name, "rows": rows,
               "seconds": round(time.perf_counter() - t0, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -182,7 +182,7 @@ def test_infer_coco17_json(ckpts, tmp_path, capsys):
     data_off = _load(off)
     assert not bool(data_off["stance_knees_applied"]) and not data_off["stance_knees"].any()
     moved = np.abs(data["poses_3d"] - data_off["poses_3d"]).max(axis=(0, 2))  # per joint
-    assert np.delete(moved, [2, 5]).max() < 1e-5  # only the knees (2, 5) may move
+    assert np.delete(moved, [2, 3, 5, 6]).max() < 1e-5  # only the knees and ankles may move
     assert data["filled"][7].all() and data["filled"][4, 13] and data["filled"].sum() == 18
     assert "fps" not in data
     np.testing.assert_array_equal(data["frames"], np.arange(12))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skelgnn.motion.stance import (LEGS, TARGET_DEG, knee_angle, stance_weights,
-                                   straighten_knees)
+from skelgnn.motion.stance import (LEGS, MIN_STANDING_FRAMES, TARGET_DEG, knee_angle, leg_lengths,
+                                   set_leg_lengths, stance_weights, stand_legs, straighten_knees)
 from skelgnn.motion.trajectory import default_intrinsics
 from test_world import STAND, _to_camera
 
@@ -25,6 +25,42 @@ def _bent_in_depth(frames: int = 30, bend: float = 0.12) -> np.ndarray:
     world = np.repeat(STAND[None], frames, axis=0).astype(np.float64)
     world[:, [2, 5], 2] += bend
     return world
+
+
+def test_stand_legs_gives_the_clip_one_leg_length_measured_where_it_stands():
+    cam, _ = _level_view(_bent_in_depth())
+    rel = cam - cam[:, :1]
+    rel[:, [2, 3, 5, 6]] *= np.linspace(0.97, 1.03, len(rel))[:, None, None]  # lengths that wobble
+    w = np.zeros((len(rel), 2))
+    w[:20] = 1.0  # standing in the first 20 frames only
+    depth_only = straighten_knees(rel, w)
+    out = stand_legs(rel, w)
+    lengths = leg_lengths(out)
+    np.testing.assert_allclose(lengths, lengths[:1].repeat(len(out), axis=0), atol=1e-9)  # rigid
+    want = np.median(leg_lengths(depth_only)[:20], axis=0).mean(axis=0)  # both sides alike
+    np.testing.assert_allclose(lengths[0], [want, want], atol=1e-9)
+    for leg in LEGS:  # the angles are the straightened ones, in every frame
+        np.testing.assert_allclose(knee_angle(out, leg), knee_angle(depth_only, leg), atol=1e-6)
+    others = [j for j in range(17) if j not in (2, 3, 5, 6)]
+    np.testing.assert_array_equal(out[:, others], rel[:, others])
+    # too few standing frames: each frame keeps the lengths it was lifted with
+    few = np.zeros_like(w)
+    few[:MIN_STANDING_FRAMES - 1] = 1.0
+    kept = stand_legs(rel, few)
+    np.testing.assert_allclose(leg_lengths(kept), leg_lengths(rel), atol=1e-9)
+    np.testing.assert_allclose(stand_legs(rel, np.zeros_like(w)), rel, atol=1e-12)  # nothing stands
+
+
+def test_set_leg_lengths_moves_knee_and_ankle_along_the_leg():
+    cam, _ = _level_view(_bent_in_depth(4))
+    out = set_leg_lengths(cam, np.array([[0.5, 0.4], [0.45, 0.42]]))
+    np.testing.assert_allclose(leg_lengths(out)[:, 0], [[0.5, 0.4]] * 4, atol=1e-12)
+    np.testing.assert_allclose(leg_lengths(out)[:, 1], [[0.45, 0.42]] * 4, atol=1e-12)
+    for hip, knee, ankle in LEGS:
+        for a, b in ((hip, knee), (knee, ankle)):
+            v0, v1 = cam[:, b] - cam[:, a], out[:, b] - out[:, a]
+            cos = (v0 * v1).sum(-1) / np.linalg.norm(v0, axis=-1) / np.linalg.norm(v1, axis=-1)
+            np.testing.assert_allclose(cos, 1.0, atol=1e-12)  # directions kept
 
 
 def test_straighten_knees_moves_only_the_knee_depth_up_to_the_target():
@@ -127,7 +163,17 @@ def test_lift_and_place_straightens_standing_knees_for_detector_layouts():
     k_auto = np.stack([knee_angle(auto.poses_3d, leg) for leg in LEGS], 1)
     k_on = np.stack([knee_angle(on.poses_3d, leg) for leg in LEGS], 1)
     assert (k_on >= k_auto - 1e-3).all() and k_on.mean() > k_auto.mean()
-    # poses_world moved with poses_3d: per frame they still differ by one vertical shift
+    # poses_world moved with poses_3d: per frame they still differ by one vertical shift, the
+    # one that puts the (longer-legged) contact feet back on the floor
     for m in (auto, on):
         gap = m.poses_world - m.world.to_world(m.poses_3d.astype(np.float64) + m.trajectory[:, None])
         np.testing.assert_allclose(gap, np.repeat(gap[:, :1], 17, axis=1), atol=1e-4)
+        np.testing.assert_allclose(gap[:, 0, 1], m.floor_shift, atol=1e-4)
+        np.testing.assert_allclose(gap[..., [0, 2]], 0.0, atol=1e-4)
+    from skelgnn.motion.contacts import FEET
+    from skelgnn.motion.world import ANKLE_HEIGHT
+
+    for m in (auto, on):  # the lower contact ankle on the floor in every contact frame
+        down = m.contacts.any(axis=1)
+        ankles = np.where(m.contacts, m.poses_world[:, list(FEET), 1], np.inf).min(axis=1)
+        np.testing.assert_allclose(ankles[down], ANKLE_HEIGHT, atol=1e-4)

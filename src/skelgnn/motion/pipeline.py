@@ -252,15 +252,16 @@ def _stand_knees(motion: Motion, keypoints_2d: np.ndarray, fps: float) -> Motion
     """``motion`` with its standing knees straightened (:mod:`skelgnn.motion.stance`)."""
     import dataclasses
 
-    from skelgnn.motion.stance import stance_weights, straighten_knees
+    from skelgnn.motion.stance import stance_weights, stand_legs
 
     weights = stance_weights(motion.poses_3d, keypoints_2d, motion.contacts,
                              motion.world.rotation[1], fps)
-    poses = straighten_knees(motion.poses_3d, weights)
-    moved: np.ndarray = poses - np.asarray(motion.poses_3d, dtype=np.float64)  # camera frame
-    world = np.asarray(motion.poses_world, dtype=np.float64) + moved @ motion.world.rotation.T
+    poses = stand_legs(motion.poses_3d, weights)
+    # the legs' new length moves the feet: back on the floor, contacts and skating anew
+    placed = settle(motion.world.to_world(poses + motion.trajectory[:, None]), fps)
     return dataclasses.replace(motion, poses_3d=poses.astype(np.float32),
-                               poses_world=world.astype(np.asarray(motion.poses_world).dtype),
+                               poses_world=placed.poses_world, contacts=placed.contacts,
+                               floor_shift=placed.shift, skating=placed.skating,
                                stance_knees=weights)
 
 

@@ -14,6 +14,8 @@ out bent, and the bend lies in depth, the part one view cannot see: the 2D leg i
 :func:`straighten_knees` moves each picked knee along the camera's depth axis, its image position
 kept, until its angle reaches :data:`TARGET_DEG` (never bending it further). A sitting or
 crouching leg (not under its hip, or bent in 2D) and a moving one are left as lifted.
+:func:`stand_legs` (what the pipeline runs) then gives the clip's legs one thigh and one shank
+length, measured where they stand, so the bones do not change length from frame to frame.
 
 :func:`skelgnn.motion.pipeline.lift_and_place` applies it to detector layouts (any but
 ``h36m17``, whose keypoints may come from mocap with the training skeleton's own knees);
@@ -29,7 +31,8 @@ import numpy as np
 from skelgnn.motion.smoothing import gaussian
 
 __all__ = ["LEGS", "TARGET_DEG", "BEND_2D_MAX", "SPEED_MAX", "VERTICAL_MAX_DEG", "SMOOTH_S",
-           "knee_angle", "stance_weights", "straighten_knees"]
+           "MIN_STANDING_FRAMES", "knee_angle", "stance_weights", "straighten_knees", "leg_lengths",
+           "set_leg_lengths", "stand_legs"]
 
 LEGS = ((4, 5, 6), (1, 2, 3))
 """Human3.6M-17 (hip, knee, ankle) of the columns: (left, right), as foot contacts."""
@@ -43,6 +46,8 @@ VERTICAL_MAX_DEG = 25.0
 """Largest angle of the lifted hip -> ankle direction from the world's down."""
 SMOOTH_S = 0.1
 """Sigma (seconds) of the Gaussian on the per-frame weights, so a knee does not jump."""
+MIN_STANDING_FRAMES = 10
+"""Standing frames of a leg needed to measure the person's thigh and shank (:func:`stand_legs`)."""
 
 
 def knee_angle(poses: np.ndarray, leg: tuple[int, int, int]) -> np.ndarray:
@@ -102,7 +107,8 @@ def straighten_knees(poses_3d: np.ndarray, weights: np.ndarray, target_deg: floa
     """``(F, 17, 3)`` camera-frame poses with each knee moved along the depth axis (``x, y``
     kept) by ``weights`` ``(F, 2)`` (left, right) of the way that brings its angle to
     ``target_deg``; the whole way to the hip-ankle line where the 2D bend keeps it below the
-    target, none where it is already straighter."""
+    target, none where it is already straighter. The thigh and the shank change length in the
+    frames it moves (:func:`stand_legs` makes them one length again)."""
     out = np.array(poses_3d, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
     if out.ndim != 3 or out.shape[1:] != (17, 3) or w.shape != (len(out), 2):
@@ -130,3 +136,47 @@ def straighten_knees(poses_3d: np.ndarray, weights: np.ndarray, target_deg: floa
         share = np.where(knee_angle(out, leg) >= target_deg, 0.0, share)
         out[:, knee, 2] = b[:, 2] + np.clip(w[:, side], 0.0, 1.0) * share * (z_line - b[:, 2])
     return out
+
+
+def leg_lengths(poses: np.ndarray) -> np.ndarray:
+    """``(F, 2, 2)`` thigh and shank lengths of the left and right leg."""
+    p = np.asarray(poses, dtype=np.float64)
+    return np.stack([np.stack([np.linalg.norm(p[:, knee] - p[:, hip], axis=-1),
+                               np.linalg.norm(p[:, ankle] - p[:, knee], axis=-1)], -1)
+                     for hip, knee, ankle in LEGS], 1)
+
+
+def set_leg_lengths(poses: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``poses`` with each thigh and shank along its own direction at ``lengths`` (``(2, 2)``
+    or per frame ``(F, 2, 2)``, as :func:`leg_lengths`), from the hip down: the knee and the
+    ankle move, nothing else."""
+    out = np.array(poses, dtype=np.float64)
+    size = np.broadcast_to(np.asarray(lengths, dtype=np.float64), (len(out), 2, 2))
+    for side, (hip, knee, ankle) in enumerate(LEGS):
+        thigh, shank = out[:, knee] - out[:, hip], out[:, ankle] - out[:, knee]
+        unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)  # noqa: E731
+        out[:, knee] = out[:, hip] + unit(thigh) * size[:, side, :1]
+        out[:, ankle] = out[:, knee] + unit(shank) * size[:, side, 1:]
+    return out
+
+
+def stand_legs(poses_3d: np.ndarray, weights: np.ndarray, target_deg: float = TARGET_DEG
+               ) -> np.ndarray:
+    """Standing knees straightened (:func:`straighten_knees`), the legs then given one thigh and
+    one shank length for the whole clip: a skeleton with fixed bones (BVH) can follow them.
+
+    Those lengths are measured where the legs stand straightened (frames weighted over 0.5, at
+    least :data:`MIN_STANDING_FRAMES` of them, both sides' medians averaged): the person's own
+    proportions as the 2D shows them, since a knee straightened in depth takes the length its
+    image implies. Every frame then gets them, the knee and the ankle moving along the leg.
+    Without enough standing frames each frame keeps the bone lengths it was lifted with.
+    """
+    p = np.asarray(poses_3d, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    straight = straighten_knees(p, w, target_deg)
+    measured = leg_lengths(straight)  # (F, 2, 2)
+    sides = [np.median(measured[w[:, side] > 0.5, side], axis=0)
+             for side in range(2) if int((w[:, side] > 0.5).sum()) >= MIN_STANDING_FRAMES]
+    if not sides:
+        return set_leg_lengths(straight, leg_lengths(p))
+    return set_leg_lengths(straight, np.mean(sides, axis=0)[None].repeat(2, axis=0))
