@@ -4,14 +4,16 @@
     python benchmarks/novel_infer.py --subjects test --checkpoint checkpoints/skelgnn-27f-video.pt
 
 The cross-camera test (``skelgnn analyze cameras``) scores a checkpoint's network on the novel
-camera views directly. A user's keypoints go through more: :meth:`Lifter.predict_full
-<skelgnn.infer.lifter.Lifter.predict_full>` repairs left/right swaps, fills gaps and reframes the
-person before lifting. This script lifts the same records (the seeded novel cameras of
+camera views directly. A user's keypoints go through more:
+:func:`skelgnn.motion.pipeline.lift_and_place` (what ``skelgnn infer`` runs) repairs left/right
+swaps, fills gaps, reframes the person (not when the camera looks steeply down), levels a rolled
+camera and places the clip. This script lifts the same records (the seeded novel cameras of
 :mod:`skelgnn.evaluate.cross_camera`, first ``--max-frames`` frames of each sequence, the
-benchmark's detector noise scaled to the person) through ``predict_full`` with infer's defaults,
-with the flip repair on and off, and reports P-MPJPE (17 joints, mm) per camera kind and overall,
-and how many group-frames the repair swapped (the noise swaps a knee and ankle or an elbow and
-wrist for 1-4 frames with probability 0.002 a frame and limb pair, so a few swaps are right).
+benchmark's detector noise scaled to the person) through ``lift_and_place`` with infer's
+defaults (30 fps), with the flip repair on and off, and reports P-MPJPE (17 joints, mm) per
+camera kind and overall, and how many group-frames the repair swapped (the noise swaps a knee
+and ankle or an elbow and wrist for 1-4 frames with probability 0.002 a frame and limb pair, so
+a few swaps are right).
 
 It also injects runs of swapped legs, arms or whole bodies (3-11 frames every 5-24 frames, as
 ``tests/infer/test_flips.py``) into the same records' 2D and reports the repair's per-frame
@@ -52,16 +54,18 @@ def inject(frames: int, rng: np.random.Generator, groups: int) -> np.ndarray:
 def score_checkpoint(checkpoint: Path, records: list, kinds: list[str]) -> dict:
     from skelgnn.infer.lifter import Lifter
     from skelgnn.metrics import p_mpjpe
+    from skelgnn.motion.pipeline import lift_and_place
 
     lifter = Lifter.from_checkpoint(checkpoint)
     out: dict = {}
     for repair in (True, False):
         lifter.flip_repair = repair
         errs: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
-        swapped = 0
+        swapped = as_seen = 0
         for rec in records:
-            pred = lifter.predict_full(rec.keypoints_2d, rec.image_size, "h36m17")
+            pred, motion = lift_and_place(lifter, rec.keypoints_2d, rec.image_size, "h36m17", fps=30.0)
             swapped += 0 if pred.flips is None else int(pred.flips.swapped.sum())
+            as_seen += int(not motion.reframed)
             true = (rec.poses_3d - rec.poses_3d[:, :1]).astype(np.float64) * 1000.0
             errs[kinds[rec.camera]].append(
                 np.asarray(p_mpjpe(1000.0 * pred.poses_3d.astype(np.float64), true)))
@@ -69,7 +73,8 @@ def score_checkpoint(checkpoint: Path, records: list, kinds: list[str]) -> dict:
         out["repair on" if repair else "repair off"] = {
             "p_mpjpe_mm": round(float(every.mean()), 2),
             "per_kind": {k: round(float(np.concatenate(v).mean()), 2) for k, v in errs.items()},
-            "swapped_group_frames": swapped, "group_frames": int(2 * len(every))}
+            "swapped_group_frames": swapped, "group_frames": int(2 * len(every)),
+            "clips_lifted_as_seen": as_seen, "clips": len(records)}
     return out
 
 

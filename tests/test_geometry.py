@@ -285,3 +285,16 @@ def test_sideways_tilt_is_the_roll_seen_through_the_pitch():
     assert camera_roll_deg(noisy) > 5.0 > sideways_tilt_deg(noisy)
     with pytest.raises(ValueError, match="non-zero"):
         sideways_tilt_deg(np.zeros(3))
+
+
+def test_camera_pitch_is_how_far_the_camera_looks_down():
+    import math
+
+    from skelgnn.geometry import camera_pitch_deg
+
+    for roll, pitch in ((0.0, 0.0), (10.0, 30.0), (-10.0, 50.0), (13.4, 23.1), (0.0, -12.0)):
+        r, p = math.radians(roll), math.radians(pitch)
+        up = np.array([math.sin(r) * math.cos(p), -math.cos(r) * math.cos(p), -math.sin(p)])
+        assert camera_pitch_deg(2.0 * up) == pytest.approx(pitch)  # any length, any roll
+    with pytest.raises(ValueError, match="non-zero"):
+        camera_pitch_deg(np.zeros(3))

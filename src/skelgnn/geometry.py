@@ -338,6 +338,16 @@ def camera_roll_deg(up: np.ndarray) -> float:
     return math.degrees(math.atan2(u[0], -u[1]))
 
 
+def camera_pitch_deg(up: np.ndarray) -> float:
+    """How far a camera looks down (degrees; negative: up) from the world's up direction in its
+    coordinates (x right, y down, z forward): the angle of the optical axis below the horizon."""
+    u = np.asarray(up, dtype=np.float64)
+    norm = float(np.linalg.norm(u))
+    if not norm > 0:
+        raise ValueError("camera_pitch_deg: up must be a non-zero direction")
+    return math.degrees(math.asin(max(-1.0, min(1.0, -float(u[2]) / norm))))
+
+
 def sideways_tilt_deg(up: np.ndarray) -> float:
     """How far the world's up leans sideways out of the camera's ``y-z`` plane, degrees (``asin``
     of its ``x`` component): ``sin(roll) cos(pitch)`` for a camera rolled by ``roll`` and pitched

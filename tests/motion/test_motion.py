@@ -141,3 +141,42 @@ def test_path_smoothing_takes_the_depth_jitter_out_of_the_path_across_the_floor(
     np.testing.assert_allclose(shift[:, 1], 0.0, atol=1e-9)
     with pytest.raises(ValueError, match="path smoothing"):
         build_motion(rel, uv, (1280, 720), fps=30.0, path_smooth_s=-1.0)
+
+
+def test_a_camera_looking_steeply_down_is_lifted_as_seen(mini_dir):
+    from skelgnn.evaluate.cross_camera import novel_records
+    from skelgnn.geometry import camera_pitch_deg
+    from skelgnn.infer.lifter import Lifter
+    from skelgnn.motion.pipeline import HIGH_VIEW_DEG, lift_and_place
+
+    lifter = Lifter.from_checkpoint()
+    high_rec = novel_records(mini_dir, kinds=["high_view"])[0]  # a real walk from 2-3.5 m up
+    level_rec = novel_records(mini_dir, kinds=["phone_portrait"])[0]
+    pred_hi, high = lift_and_place(lifter, high_rec.keypoints_2d, high_rec.image_size, "h36m17", fps=30.0)
+    assert camera_pitch_deg(high.world.rotation[1]) > HIGH_VIEW_DEG
+    assert not high.reframed and not bool(high.arrays()["reframed"])
+    assert "lifted as seen (not reframed)" in world_summary(high.arrays())
+    # the 3D is the unreframed lift's, levelled by the same roll
+    as_seen = lifter.predict_full(high_rec.keypoints_2d, high_rec.image_size, "h36m17", reframe=False,
+                                  roll_deg=high.roll_deg).poses_3d
+    np.testing.assert_allclose(pred_hi.poses_3d, as_seen, atol=1e-6)
+    _, level = lift_and_place(lifter, level_rec.keypoints_2d, level_rec.image_size, "h36m17", fps=30.0)
+    assert level.reframed and camera_pitch_deg(level.world.rotation[1]) < HIGH_VIEW_DEG
+    assert "not reframed" not in world_summary(level.arrays())
+    _, off = lift_and_place(lifter, level_rec.keypoints_2d, level_rec.image_size, "h36m17", fps=30.0,
+                            reframe=False)
+    assert not off.reframed  # --no-reframe
+
+
+def test_build_motion_takes_a_known_up():
+    cam, uv = _clip()  # seen from a camera tilted 20 degrees down
+    rel = cam - cam[:, :1]
+    a = np.radians(20.0)
+    true_up = np.array([0.0, -np.cos(a), -np.sin(a)])
+    given = build_motion(rel, uv, (1280, 720), fps=30.0, up_cam=true_up)
+    assert np.degrees(np.arccos(np.clip(given.world.rotation[1] @ true_up, -1, 1))) < 1.0
+    level = np.array([0.0, -1.0, 0.0])  # a wrong up is used as given (the contacts' plane
+    wrong = build_motion(rel, uv, (1280, 720), fps=30.0, up_cam=level)  # may refine it by 10)
+    assert np.degrees(np.arccos(np.clip(wrong.world.rotation[1] @ level, -1, 1))) <= 10.0 + 1e-6
+    torso = build_motion(rel, uv, (1280, 720), fps=30.0, up="torso", up_cam=level)  # ignored
+    assert np.degrees(np.arccos(np.clip(torso.world.rotation[1] @ true_up, -1, 1))) < 1.0
