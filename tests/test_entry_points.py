@@ -86,6 +86,7 @@ def test_the_three_entry_points_give_the_same_3d(tmp_path, checkpoint, keypoints
     # tests/motion/test_motion.py and tests/motion/test_gravity.py)
     monkeypatch.setattr(pipeline, "camera_roll_deg", lambda up: 12.0)
     monkeypatch.setattr(pipeline, "sideways_tilt_deg", lambda up: 12.0)
+    monkeypatch.setattr(pipeline, "camera_pitch_deg", lambda up: 10.0)  # not a steep view
     lifter = Lifter.from_checkpoint(checkpoint)
     infer, roll = _infer(tmp_path, checkpoint, keypoints)
     video, video_roll = _video(tmp_path, checkpoint, keypoints)
