@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from skelgnn.data.bodyshape import joint_angles
 from skelgnn.motion.smoothing import gaussian
 
 __all__ = ["LEGS", "TARGET_DEG", "BEND_2D_MAX", "SPEED_MAX", "VERTICAL_MAX_DEG", "SMOOTH_S",
@@ -52,11 +53,7 @@ MIN_STANDING_FRAMES = 10
 
 def knee_angle(poses: np.ndarray, leg: tuple[int, int, int]) -> np.ndarray:
     """``(...)`` hip-knee-ankle angle of ``(..., J, 3)`` poses, degrees (180: straight)."""
-    hip, knee, ankle = leg
-    a = poses[..., hip, :] - poses[..., knee, :]
-    b = poses[..., ankle, :] - poses[..., knee, :]
-    cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return joint_angles(poses, (leg,))[..., 0]
 
 
 def stance_weights(poses_3d: np.ndarray, keypoints_2d: np.ndarray, contacts: np.ndarray,
