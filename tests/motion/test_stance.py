@@ -177,3 +177,16 @@ def test_lift_and_place_straightens_standing_knees_for_detector_layouts():
         down = m.contacts.any(axis=1)
         ankles = np.where(m.contacts, m.poses_world[:, list(FEET), 1], np.inf).min(axis=1)
         np.testing.assert_allclose(ankles[down], ANKLE_HEIGHT, atol=1e-4)
+
+
+def test_stand_legs_keeps_the_thigh_to_shank_ratio_plausible():
+    from skelgnn.motion.stance import THIGH_SHANK_RANGE
+
+    cam, _ = _level_view(_bent_in_depth())
+    rel = set_leg_lengths(cam - cam[:, :1], np.array([[0.55, 0.30], [0.55, 0.30]]))  # ratio 1.8
+    w = np.ones((len(rel), 2))
+    measured = np.median(leg_lengths(straighten_knees(rel, w)), axis=0).mean(axis=0)
+    assert measured[0] / measured[1] > THIGH_SHANK_RANGE[1]
+    out = leg_lengths(stand_legs(rel, w))[0, 0]
+    assert out[0] / out[1] == pytest.approx(THIGH_SHANK_RANGE[1])
+    assert out.sum() == pytest.approx(measured.sum())  # the leg's length as measured

@@ -32,8 +32,8 @@ from skelgnn.data.bodyshape import joint_angles
 from skelgnn.motion.smoothing import gaussian
 
 __all__ = ["LEGS", "TARGET_DEG", "BEND_2D_MAX", "SPEED_MAX", "VERTICAL_MAX_DEG", "SMOOTH_S",
-           "MIN_STANDING_FRAMES", "knee_angle", "stance_weights", "straighten_knees", "leg_lengths",
-           "set_leg_lengths", "stand_legs"]
+           "MIN_STANDING_FRAMES", "THIGH_SHANK_RANGE", "knee_angle", "stance_weights",
+           "straighten_knees", "leg_lengths", "set_leg_lengths", "stand_legs"]
 
 LEGS = ((4, 5, 6), (1, 2, 3))
 """Human3.6M-17 (hip, knee, ankle) of the columns: (left, right), as foot contacts."""
@@ -49,6 +49,10 @@ SMOOTH_S = 0.1
 """Sigma (seconds) of the Gaussian on the per-frame weights, so a knee does not jump."""
 MIN_STANDING_FRAMES = 10
 """Standing frames of a leg needed to measure the person's thigh and shank (:func:`stand_legs`)."""
+THIGH_SHANK_RANGE = (0.8, 1.15)
+"""Thigh-to-shank length ratios :func:`stand_legs` accepts from the 2D (the training skeleton's is
+0.81, Shelf's people 0.94-1.06; a camera looking down on the legs shortens the shank in the
+image, and read as it stands a clip's 2D gave 1.29-1.34)."""
 
 
 def knee_angle(poses: np.ndarray, leg: tuple[int, int, int]) -> np.ndarray:
@@ -163,10 +167,11 @@ def stand_legs(poses_3d: np.ndarray, weights: np.ndarray, target_deg: float = TA
     one shank length for the whole clip: a skeleton with fixed bones (BVH) can follow them.
 
     Those lengths are measured where the legs stand straightened (frames weighted over 0.5, at
-    least :data:`MIN_STANDING_FRAMES` of them, both sides' medians averaged): the person's own
-    proportions as the 2D shows them, since a knee straightened in depth takes the length its
-    image implies. Every frame then gets them, the knee and the ankle moving along the leg.
-    Without enough standing frames each frame keeps the bone lengths it was lifted with.
+    least :data:`MIN_STANDING_FRAMES` of them, both sides' medians averaged), since a knee
+    straightened in depth takes the proportions its image implies; the split between thigh and
+    shank is kept within :data:`THIGH_SHANK_RANGE`, the leg's length as measured. Every frame
+    then gets them, the knee and the ankle moving along the leg. Without enough standing frames
+    each frame keeps the bone lengths it was lifted with.
     """
     p = np.asarray(poses_3d, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
@@ -176,4 +181,8 @@ def stand_legs(poses_3d: np.ndarray, weights: np.ndarray, target_deg: float = TA
              for side in range(2) if int((w[:, side] > 0.5).sum()) >= MIN_STANDING_FRAMES]
     if not sides:
         return set_leg_lengths(straight, leg_lengths(p))
-    return set_leg_lengths(straight, np.mean(sides, axis=0)[None].repeat(2, axis=0))
+    thigh, shank = np.mean(sides, axis=0)
+    ratio = float(np.clip(thigh / max(float(shank), 1e-9), *THIGH_SHANK_RANGE))
+    total = float(thigh + shank)
+    one = np.array([total * ratio / (1.0 + ratio), total / (1.0 + ratio)])
+    return set_leg_lengths(straight, np.stack([one, one]))
