@@ -73,46 +73,16 @@ def _lift_cache(lifter, name: str) -> dict:  # noqa: ANN001
     return out
 
 
-def gate_features(cache: dict) -> dict[str, np.ndarray]:
-    """Per frame and leg ``(F, 2)`` (left, right), each clip on its own: what
-    :func:`skelgnn.motion.stance.stance_weights` tests, as numbers (2D bend, 2D ankle speed,
-    verticality in degrees, contact)."""
-    from skelgnn.motion import stance
+def weights_for(cache: dict, bend: float, speed: float, vertical: float) -> np.ndarray:
+    """:func:`skelgnn.motion.stance.stance_weights` with these thresholds, clip by clip."""
+    from skelgnn.motion.stance import stance_weights
 
-    out = {k: np.zeros((len(cache["poses"]), 2)) for k in ("bend", "speed", "vertical", "contact")}
+    w = np.zeros((len(cache["poses"]), 2))
     for i in np.unique(cache["clip"]):
         m = cache["clip"] == i
-        uv, p, up = cache["uv"][m], cache["poses"][m], cache["up"][m][0]
-        up = up / np.linalg.norm(up)
-        fps = float(cache["fps"][int(i)])
-        height = float(np.median(uv[..., 1].max(axis=1) - uv[..., 1].min(axis=1)))
-        for side, (hip, knee, ankle) in enumerate(stance.LEGS):
-            leg = uv[:, ankle] - uv[:, hip]
-            length = np.maximum(np.linalg.norm(leg, axis=-1), 1e-9)
-            off = uv[:, knee] - uv[:, hip]
-            out["bend"][m, side] = np.abs(leg[:, 0] * off[:, 1] - leg[:, 1] * off[:, 0]) / length ** 2
-            step = np.linalg.norm(np.diff(uv[:, ankle], axis=0), axis=-1) * fps / height
-            out["speed"][m, side] = np.concatenate([step[:1], step])
-            down = p[:, ankle] - p[:, hip]
-            cos = -(down @ up) / np.linalg.norm(down, axis=-1)
-            out["vertical"][m, side] = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-        out["contact"][m] = cache["contacts"][m]
-    return out
-
-
-def weights_for(cache: dict, feats: dict, bend: float, speed: float, vertical: float) -> np.ndarray:
-    """The gate of :func:`skelgnn.motion.stance.stance_weights` with these thresholds, smoothed
-    as it smooths, clip by clip."""
-    from skelgnn.motion.smoothing import gaussian
-    from skelgnn.motion.stance import SMOOTH_S
-
-    gate = (feats["contact"] > 0) & (feats["bend"] < bend) & (feats["speed"] < speed) \
-        & (feats["vertical"] < vertical)
-    w = np.zeros(gate.shape)
-    for i in np.unique(cache["clip"]):
-        m = cache["clip"] == i
-        w[m] = gaussian(gate[m].astype(float), SMOOTH_S * float(cache["fps"][int(i)]))
-    return np.clip(w, 0, 1)
+        w[m] = stance_weights(cache["poses"][m], cache["uv"][m], cache["contacts"][m],
+                              cache["up"][m][0], float(cache["fps"][int(i)]), bend, speed, vertical)
+    return w
 
 
 def score(cache: dict, poses: np.ndarray) -> dict:
@@ -147,17 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     from skelgnn.motion import stance
 
     sets = {name: _lift_cache(lifter, name) for name in ("val", "shelf_dev")}
-    feats = {name: gate_features(c) for name, c in sets.items()}
     rows: dict = {"as lifted": {n: score(c, c["poses"]) for n, c in sets.items()}}
     print("as lifted", rows["as lifted"], flush=True)
-    for n, c in sets.items():  # the sweep's gate is the module's, at the shipped thresholds
-        w = weights_for(c, feats[n], stance.BEND_2D_MAX, stance.SPEED_MAX, stance.VERTICAL_MAX_DEG)
-        for i in np.unique(c["clip"]):
-            m = c["clip"] == i
-            ref = stance.stance_weights(c["poses"][m], c["uv"][m], c["contacts"][m], c["up"][m][0],
-                                        float(c["fps"][int(i)]))
-            if not np.allclose(ref, w[m], atol=1e-9):
-                raise AssertionError(f"{n} clip {i}: the sweep's gate differs from stance_weights")
     shipped = (stance.BEND_2D_MAX, stance.SPEED_MAX, stance.VERTICAL_MAX_DEG, stance.TARGET_DEG)
     grid = [shipped]
     grid += [(b, shipped[1], shipped[2], shipped[3]) for b in (0.05, 0.15, 1.0)]
@@ -171,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             name += " (shipped)"
         row = {}
         for n, c in sets.items():
-            w = weights_for(c, feats[n], bend, speed, vertical)
+            w = weights_for(c, bend, speed, vertical)
             row[n] = {**score(c, stance.straighten_knees(c["poses"], w, target)),  # knee depth only
                       "weighted_share": round(float(w.mean()), 3)}
         rows[name] = row
@@ -191,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn in finals.items():
         rows[name] = {}
         for n, c in sets.items():
-            w = weights_for(c, feats[n], *shipped[:3])
+            w = weights_for(c, *shipped[:3])
             poses = np.zeros_like(c["poses"])
             for i in np.unique(c["clip"]):
                 m = c["clip"] == i

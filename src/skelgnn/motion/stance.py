@@ -61,7 +61,9 @@ def knee_angle(poses: np.ndarray, leg: tuple[int, int, int]) -> np.ndarray:
 
 
 def stance_weights(poses_3d: np.ndarray, keypoints_2d: np.ndarray, contacts: np.ndarray,
-                   up_cam: np.ndarray, fps: float) -> np.ndarray:
+                   up_cam: np.ndarray, fps: float, bend_max: float = BEND_2D_MAX,
+                   speed_max: float = SPEED_MAX, vertical_max_deg: float = VERTICAL_MAX_DEG
+                   ) -> np.ndarray:
     """``(F, 2)`` weights in [0, 1] of the legs that stand (see the module docstring).
 
     Args:
@@ -70,6 +72,8 @@ def stance_weights(poses_3d: np.ndarray, keypoints_2d: np.ndarray, contacts: np.
         contacts: ``(F, 2)`` bool foot contacts (left, right).
         up_cam: ``(3,)`` the world's up in camera coordinates.
         fps: frame rate.
+        bend_max, speed_max, vertical_max_deg: the gate's thresholds (:data:`BEND_2D_MAX`,
+            :data:`SPEED_MAX`, :data:`VERTICAL_MAX_DEG`; ``benchmarks/stance_knees.py`` sweeps them).
     """
     p = np.asarray(poses_3d, dtype=np.float64)
     uv = np.asarray(keypoints_2d, dtype=np.float64)
@@ -98,7 +102,7 @@ def stance_weights(poses_3d: np.ndarray, keypoints_2d: np.ndarray, contacts: np.
         down = p[:, ankle] - p[:, hip]
         cos = -(down @ up) / np.maximum(np.linalg.norm(down, axis=-1), 1e-12)
         vertical = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-        gate[:, side] &= (bend < BEND_2D_MAX) & (speed < SPEED_MAX) & (vertical < VERTICAL_MAX_DEG)
+        gate[:, side] &= (bend < bend_max) & (speed < speed_max) & (vertical < vertical_max_deg)
     weights = gaussian(gate.astype(np.float64), SMOOTH_S * fps)
     return np.clip(weights, 0.0, 1.0)
 
